@@ -1,0 +1,47 @@
+"""Lambda authorizer for the HTTP API (simple responses) and the WebSocket API's $connect (policy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from videotasks.auth import verify_token
+from videotasks.errors import UnauthorizedError
+from videotasks.settings import get_settings
+
+logger = Logger()
+
+
+def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous") -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "principalId": user_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+    if effect == "Allow":
+        policy["context"] = {"userId": user_id}
+    return policy
+
+
+def _token(event: dict[str, Any]) -> str | None:
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    query = event.get("queryStringParameters") or {}
+    return headers.get("authorization") or query.get("token")
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    is_websocket = "methodArn" in event
+    try:
+        user_id = verify_token(_token(event), get_settings())
+    except UnauthorizedError as exc:
+        logger.info("refused", extra={"reason": exc.message})
+        if is_websocket:
+            return _websocket_policy("Deny", event["methodArn"])
+        return {"isAuthorized": False}
+    if is_websocket:
+        return _websocket_policy("Allow", event["methodArn"], user_id)
+    return {"isAuthorized": True, "context": {"userId": user_id}}

@@ -1,0 +1,16 @@
+"""Step Functions task: the submit step of a video task (see videotasks.workflow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from videotasks import wiring
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(log_event=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return wiring.workflow().submit(event["videoId"]).as_dict()

@@ -1,0 +1,1 @@
+"""videotasks: the domain package shared by every function through the common layer."""

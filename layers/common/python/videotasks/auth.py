@@ -1,0 +1,70 @@
+"""JWT verification shared by the HTTP authorizer and the WebSocket ``$connect`` authorizer.
+
+HS256 with a shared secret (what the existing Sora UI auth service signs) or RS256 against a JWKS
+URL. The user id is the ``userId`` claim, else ``sub``. A ``Bearer `` prefix is optional.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jwt
+
+from .errors import UnauthorizedError
+from .secrets import get_secret
+from .settings import Settings
+
+MAX_TOKEN_LENGTH = 8192
+_LEEWAY_SECONDS = 30
+
+
+def strip_bearer(raw: str | None) -> str:
+    token = (raw or "").strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    return token
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
+
+
+def verify_token(raw: str | None, settings: Settings) -> str:
+    """Return the caller's user id, or raise ``UnauthorizedError`` saying what is wrong."""
+    token = strip_bearer(raw)
+    if not token:
+        raise UnauthorizedError("Missing token")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise UnauthorizedError("Token too large")
+    options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience)}
+    try:
+        if settings.jwt_mode == "jwks":
+            signing_key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                signing_key,
+                algorithms=["RS256"],
+                audience=settings.jwt_audience or None,
+                issuer=settings.jwt_issuer or None,
+                leeway=_LEEWAY_SECONDS,
+                options=options,
+            )
+        else:
+            claims = jwt.decode(
+                token,
+                get_secret(settings.jwt_secret_name),
+                algorithms=["HS256"],
+                audience=settings.jwt_audience or None,
+                issuer=settings.jwt_issuer or None,
+                leeway=_LEEWAY_SECONDS,
+                options=options,
+            )
+    except jwt.ExpiredSignatureError as exc:
+        raise UnauthorizedError("Token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise UnauthorizedError("Invalid token") from exc
+    user_id = claims.get("userId") or claims.get("sub")
+    if not isinstance(user_id, str | int) or not str(user_id).strip():
+        raise UnauthorizedError("Token has no userId or sub claim")
+    return str(user_id)

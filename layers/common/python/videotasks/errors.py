@@ -1,0 +1,87 @@
+"""Domain exceptions. Handlers map them to replies in one place (see ``videotasks.http``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VideoTasksError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "INTERNAL"
+    http_status = 500
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationError(VideoTasksError):
+    code = "VALIDATION_ERROR"
+    http_status = 400
+
+
+class UnauthorizedError(VideoTasksError):
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class NotFoundError(VideoTasksError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class MethodNotAllowedError(VideoTasksError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class ConflictError(VideoTasksError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class RateLimitedError(VideoTasksError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+
+class StaleWriteError(VideoTasksError):
+    """A conditional write found the task in another state than expected (a race was lost)."""
+
+    code = "CONFLICT"
+    http_status = 409
+
+
+# Provider errors. Their class names are matched by ``ErrorEquals`` in the state machine: keep them.
+class ProviderError(Exception):
+    """Base of provider failures; ``code`` ends up in the task's ``error.code``."""
+
+    code = "PROVIDER_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None) -> None:
+        if code:
+            self.code = code
+        # "CODE: message" survives the trip through Step Functions' Catch (errorMessage) to fail_task.
+        super().__init__(f"{self.code}: {message}")
+        self.message = message
+        self.status_code = status_code
+
+
+class ProviderTransientError(ProviderError):
+    """5xx, 429, timeouts, connection errors: worth retrying with backoff."""
+
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class ProviderPermanentError(ProviderError):
+    """4xx other than 429, malformed replies, refused jobs: retrying cannot help."""
+
+    code = "PROVIDER_REJECTED"
+
+
+class ProviderJobLostError(ProviderPermanentError):
+    """The provider no longer knows the job (404 while we were polling it)."""
+
+    code = "PROVIDER_JOB_LOST"

@@ -1,0 +1,38 @@
+"""The HTTP reply envelope, shared by the API function and its exception handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from .errors import VideoTasksError
+
+
+def success(data: Any, status_code: int = 200) -> Response[Any]:
+    """``{success, data}`` as the old frontend reads it; an object's fields are also repeated at the top
+    level, where DESIGN.md's route table (and clients written from it) expect them."""
+    body: dict[str, Any] = {"success": True, "data": data}
+    if isinstance(data, dict):
+        body = {**data, **body}
+    return Response(
+        status_code=status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def failure(status_code: int, code: str, message: str, details: Any = None) -> Response[Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return Response(
+        status_code=status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False),
+    )
+
+
+def from_error(error: VideoTasksError) -> Response[Any]:
+    return failure(error.http_status, error.code, error.message, error.details)

@@ -1,0 +1,91 @@
+"""The task model: what is stored in DynamoDB and, minus internal fields, what clients see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TaskType(StrEnum):
+    VIDEO = "VIDEO"
+    IMAGE = "IMAGE"
+
+
+ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.PROCESSING})
+TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class TaskError(BaseModel):
+    code: str
+    message: str
+
+
+# Fields kept in the table for the workflow but never shown to clients.
+INTERNAL_FIELDS = frozenset({"userId", "executionArn", "mediaKey", "mediaContentType", "pollAttempts", "idempotencyKey"})
+
+
+class Task(BaseModel):
+    """One generation task. Attribute names are the DynamoDB attribute names and the JSON names."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    videoId: str
+    userId: str
+    type: TaskType = TaskType.VIDEO
+    status: TaskStatus = TaskStatus.QUEUED
+    progress: int = 0
+    prompt: str
+    model: str
+    seconds: int | None = None
+    size: str | None = None
+    inputReference: str | None = None
+    clientRequestId: str | None = None
+    externalTaskId: str | None = None
+    providerStatus: str | None = None
+    videoUrl: str | None = None
+    error: TaskError | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    createdAt: str
+    updatedAt: str
+    completedAt: str | None = None
+    # internal
+    executionArn: str | None = None
+    mediaKey: str | None = None
+    mediaContentType: str | None = None
+    pollAttempts: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_public(self, *, video_url: str | None = None) -> dict[str, Any]:
+        """The client-facing shape: both external-id names, internal fields dropped."""
+        body = self.model_dump(mode="json", exclude=set(INTERNAL_FIELDS))
+        body["externalVideoId"] = self.externalTaskId
+        body["externalTaskId"] = self.externalTaskId
+        body["videoUrl"] = video_url if self.status is TaskStatus.COMPLETED else None
+        return body
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a ``Z``: sorts lexicographically, as the ByUser index needs."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,100 @@
+"""Request models for the HTTP API: strict, with the old backend's aliases mapped in one place."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
+from .errors import ValidationError
+from .models import TaskType
+from .settings import Settings
+
+MAX_METADATA_BYTES = 2048
+MAX_INPUT_REFERENCE_CHARS = 2048
+
+# Old clients' names -> ours (DESIGN.md).
+ALIASES = {"duration": "seconds", "aspectRatio": "size", "referenceImage": "inputReference", "mediaType": "type"}
+
+ClientRequestId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class CreateTaskRequest(BaseModel):
+    """Body of ``POST /api/video/tasks``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    type: TaskType = TaskType.VIDEO
+    seconds: Annotated[int, Field(ge=1, le=60, strict=False)] | None = None
+    size: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    inputReference: Annotated[str, StringConstraints(min_length=1, max_length=MAX_INPUT_REFERENCE_CHARS)] | None = None
+    metadata: dict[str, Any] | None = None
+    clientRequestId: ClientRequestId | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _map_aliases(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in ALIASES.items():
+            if old in data:
+                if new in data:
+                    raise ValueError(f"give either '{old}' or '{new}', not both")
+                value = data.pop(old)
+                if old == "aspectRatio":
+                    task_type = str(data.get("type") or data.get("mediaType") or "VIDEO").upper()
+                    sizes = ASPECT_RATIO_SIZES.get(TaskType(task_type) if task_type in TaskType.__members__ else TaskType.VIDEO, {})
+                    if value not in sizes:
+                        raise ValueError(f"aspectRatio must be one of {', '.join(sizes)}")
+                    value = sizes[value]
+                data[new] = value
+        if isinstance(data.get("type"), str):
+            data["type"] = data["type"].upper()
+        return data
+
+    @model_validator(mode="after")
+    def _check_metadata(self) -> CreateTaskRequest:
+        if self.metadata is not None and len(json.dumps(self.metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        if self.metadata and "externalTaskId" in self.metadata:
+            raise ValueError("metadata.externalTaskId is set by the service")
+        return self
+
+
+def resolve_model_options(request: CreateTaskRequest, settings: Settings) -> tuple[str, int | None, str | None]:
+    """Apply defaults and the per-model rules; returns (model, seconds, size) or raises naming the field."""
+    default = settings.default_image_model if request.type is TaskType.IMAGE else settings.default_model
+    model = request.model or default
+    if model not in settings.allowed_models:
+        raise ValidationError(
+            f"model '{model}' is not available; choose one of: {', '.join(settings.allowed_models)}",
+            details=[{"field": "model", "message": "unknown model"}],
+        )
+    spec = spec_for(model, request.type)
+    if spec.type is not request.type:
+        raise ValidationError(
+            f"model '{model}' makes {spec.type.value} tasks, not {request.type.value}",
+            details=[{"field": "model", "message": "wrong task type for this model"}],
+        )
+    seconds = request.seconds if request.seconds is not None else spec.default_seconds
+    if request.type is TaskType.IMAGE:
+        seconds = None
+    elif seconds is not None and seconds not in (spec.seconds or LENIENT_SECONDS):
+        raise ValidationError(
+            f"seconds must be one of {', '.join(map(str, spec.seconds))} for model '{model}'",
+            details=[{"field": "seconds", "message": "unsupported duration"}],
+        )
+    size = request.size or spec.default_size
+    if size is not None and (size not in spec.sizes if spec.sizes else not re.match(LENIENT_SIZE_PATTERN, size)):
+        allowed = ", ".join(spec.sizes) if spec.sizes else "WIDTHxHEIGHT"
+        raise ValidationError(
+            f"size must be one of {allowed} for model '{model}'",
+            details=[{"field": "size", "message": "unsupported size"}],
+        )
+    return model, seconds, size

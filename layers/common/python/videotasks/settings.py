@@ -1,0 +1,67 @@
+"""Configuration, read once from the environment into one typed object.
+
+Nothing reads ``os.environ`` at import time: ``get_settings()`` is called by the code that needs a
+value, and tests can ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_MODELS = "sora-2,sora-2-pro,sora_video2,gpt-image-1"
+
+
+class Settings(BaseModel):
+    """Every setting the functions read. Names mirror the environment variables in template.yaml."""
+
+    tasks_table: str = Field(alias="TASKS_TABLE")
+    stats_table: str = Field(alias="STATS_TABLE")
+    connections_table: str = Field("", alias="CONNECTIONS_TABLE")
+    idempotency_table: str = Field("", alias="IDEMPOTENCY_TABLE")
+    media_bucket: str = Field(alias="MEDIA_BUCKET")
+    state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
+
+    provider_base_url: str = Field(alias="PROVIDER_BASE_URL")
+    provider_videos_path: str = Field("/v1/videos", alias="PROVIDER_VIDEOS_PATH")
+    provider_images_path: str = Field("/v1/images/generations", alias="PROVIDER_IMAGES_PATH")
+    provider_auth_scheme: Literal["bearer", "raw"] = Field("bearer", alias="PROVIDER_AUTH_SCHEME")
+    provider_api_key_secret: str = Field(alias="PROVIDER_API_KEY_SECRET")
+    provider_timeout_seconds: float = Field(20.0, alias="PROVIDER_TIMEOUT_SECONDS")
+
+    jwt_mode: Literal["hs256", "jwks"] = Field("hs256", alias="JWT_MODE")
+    jwt_secret_name: str = Field("", alias="JWT_SECRET_NAME")
+    jwks_url: str = Field("", alias="JWKS_URL")
+    jwt_issuer: str = Field("", alias="JWT_ISSUER")
+    jwt_audience: str = Field("", alias="JWT_AUDIENCE")
+
+    poll_interval_seconds: int = Field(30, ge=1, le=3600, alias="POLL_INTERVAL_SECONDS")
+    max_poll_attempts: int = Field(20, ge=1, le=10000, alias="MAX_POLL_ATTEMPTS")
+    task_timeout_seconds: int = Field(900, ge=10, alias="TASK_TIMEOUT_SECONDS")
+
+    default_model: str = Field("sora-2", alias="DEFAULT_MODEL")
+    allowed_models: tuple[str, ...] = Field(tuple(DEFAULT_MODELS.split(",")), alias="ALLOWED_MODELS")
+    default_image_model: str = Field("gpt-image-1", alias="DEFAULT_IMAGE_MODEL")
+
+    media_url_ttl_seconds: int = Field(3600, ge=60, le=604800, alias="MEDIA_URL_TTL_SECONDS")
+    websocket_endpoint: str = Field("", alias="WEBSOCKET_ENDPOINT")
+    cors_origins: tuple[str, ...] = Field((), alias="CORS_ORIGINS")
+
+    model_config = {"populate_by_name": True, "frozen": True}
+
+    @field_validator("allowed_models", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process; validated on first use, so a missing variable fails loudly."""
+    fields = {field.alias for field in Settings.model_fields.values() if field.alias}
+    return Settings.model_validate({name: os.environ[name] for name in fields if name in os.environ})

@@ -1,0 +1,69 @@
+"""Finished media in S3: streamed in from the provider, handed out as presigned GET URLs."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import aws
+from .models import utc_now
+
+_PART_SIZE = 8 * 1024 * 1024
+
+
+class _ChunkReader:
+    """A file-like view over an iterator of byte chunks, so boto3 can stream it in parts."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer.extend(chunk)
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self.size += len(data)
+        return data
+
+
+def media_key(video_id: str, content_type: str) -> str:
+    extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
+    return f"media/{video_id}{extension}"
+
+
+class MediaStore:
+    def __init__(self, bucket: str, *, s3: Any | None = None) -> None:
+        self._bucket = bucket
+        self._s3 = s3 or aws.client("s3")
+
+    def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> int:
+        """Upload without holding the whole file in memory; returns the stored size in bytes."""
+        from boto3.s3.transfer import TransferConfig
+
+        reader = _ChunkReader(chunks)
+        self._s3.upload_fileobj(
+            reader,
+            self._bucket,
+            key,
+            ExtraArgs={"ContentType": content_type},
+            Config=TransferConfig(multipart_threshold=_PART_SIZE, multipart_chunksize=_PART_SIZE, use_threads=False),
+        )
+        return reader.size
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def presigned_url(self, key: str, ttl_seconds: int) -> tuple[str, datetime]:
+        url = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=ttl_seconds
+        )
+        return url, utc_now() + timedelta(seconds=ttl_seconds)

@@ -1,0 +1,64 @@
+"""The composition root: builds each collaborator once per process, from the settings.
+
+Handlers ask for what they need here; tests replace pieces by building the classes themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .executions import Executions
+from .providers.openai_images import ImagesProvider
+from .providers.openai_videos import VideosProvider
+from .repository import TaskRepository
+from .secrets import get_secret
+from .service import TaskService
+from .settings import get_settings
+from .storage import MediaStore
+from .workflow import Workflow
+
+
+@functools.cache
+def repository() -> TaskRepository:
+    return TaskRepository(get_settings())
+
+
+@functools.cache
+def media_store() -> MediaStore:
+    return MediaStore(get_settings().media_bucket)
+
+
+@functools.cache
+def task_service() -> TaskService:
+    settings = get_settings()
+    return TaskService(settings, repository(), Executions(settings.state_machine_arn), media_store())
+
+
+def _provider_options() -> dict[str, object]:
+    settings = get_settings()
+    return {
+        "base_url": settings.provider_base_url,
+        "api_key": get_secret(settings.provider_api_key_secret),
+        "auth_scheme": settings.provider_auth_scheme,
+        "timeout": settings.provider_timeout_seconds,
+    }
+
+
+@functools.cache
+def workflow() -> Workflow:
+    settings = get_settings()
+    options = _provider_options()
+    return Workflow(
+        settings,
+        repository(),
+        VideosProvider(videos_path=settings.provider_videos_path, **options),  # type: ignore[arg-type]
+        ImagesProvider(images_path=settings.provider_images_path, **options),  # type: ignore[arg-type]
+        media_store(),
+    )
+
+
+def reset() -> None:
+    """Forget every cached collaborator (tests that change settings)."""
+    for cached in (repository, media_store, task_service, workflow):
+        cached.cache_clear()
+    get_settings.cache_clear()

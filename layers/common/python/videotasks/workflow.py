@@ -1,0 +1,237 @@
+"""The steps of the state machine: submit, poll, archive and fail.
+
+Each step reads the task, asks the provider, and writes the outcome with a conditional write. A step
+that finds the task terminal (cancelled meanwhile, or already done by a retried invocation) says
+``DONE`` and changes nothing, which makes every step safe to retry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+
+from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
+from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
+from .models import Task, TaskError, TaskStatus, TaskType, parse_iso, utc_now
+from .providers.openai_images import ImagesProvider
+from .providers.openai_videos import JobRequest, VideosProvider
+from .repository import TaskRepository
+from .settings import Settings
+from .storage import MediaStore, media_key
+
+logger = Logger(child=True)
+
+Next = Literal["WAIT", "ARCHIVE", "DONE"]
+_CODED_MESSAGE = re.compile(r"^([A-Z][A-Z0-9_]+): (.*)$", re.DOTALL)
+_ERROR_CODES_BY_TYPE = {
+    "ProviderTransientError": "PROVIDER_UNAVAILABLE",
+    "ProviderPermanentError": "PROVIDER_REJECTED",
+    "ProviderJobLostError": "PROVIDER_JOB_LOST",
+    "States.Timeout": "TIMEOUT",
+    "States.TaskFailed": "INTERNAL",
+}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    videoId: str
+    next: Next
+    waitSeconds: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"videoId": self.videoId, "next": self.next, "waitSeconds": self.waitSeconds}
+
+
+def job_request(task: Task) -> JobRequest:
+    return JobRequest(
+        prompt=task.prompt, model=task.model, seconds=task.seconds, size=task.size, input_reference=task.inputReference
+    )
+
+
+def error_from_failure(error_type: str | None, cause: str | None) -> TaskError:
+    """Turn a Step Functions Catch result into the task's ``error``, without leaking stack traces."""
+    message = ""
+    try:
+        parsed = json.loads(cause or "")
+        message = str(parsed.get("errorMessage", "")) if isinstance(parsed, dict) else ""
+        error_type = error_type or (parsed.get("errorType") if isinstance(parsed, dict) else None)
+    except ValueError:
+        message = cause or ""
+    coded = _CODED_MESSAGE.match(message)
+    if coded:
+        return TaskError(code=coded.group(1), message=coded.group(2)[:500])
+    code = _ERROR_CODES_BY_TYPE.get(error_type or "", "INTERNAL")
+    if code == "INTERNAL":
+        return TaskError(code=code, message="The task failed because of an internal error")
+    return TaskError(code=code, message=(message or error_type or "The task failed")[:500])
+
+
+class Workflow:
+    def __init__(
+        self,
+        settings: Settings,
+        repository: TaskRepository,
+        videos: VideosProvider,
+        images: ImagesProvider,
+        media: MediaStore,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._repository = repository
+        self._videos = videos
+        self._images = images
+        self._media = media
+        self._clock = clock
+
+    # steps ---------------------------------------------------------------------------------------
+    def submit(self, video_id: str) -> StepResult:
+        task = self._load(video_id)
+        if task.is_terminal:
+            return self._done(task)
+        if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
+            return self._wait(task)
+        if task.type is TaskType.IMAGE:
+            return self._generate_image(task)
+        job = self._videos.create_job(job_request(task))
+        logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
+        try:
+            task = self._repository.transition(
+                task,
+                TaskStatus.PROCESSING,
+                externalTaskId=job.id,
+                metadata={**task.metadata, "externalTaskId": job.id},
+                providerStatus=job.raw_status,
+                progress=merge_progress(task.progress, job.progress),
+            )
+        except StaleWriteError:
+            self._cancel_at_provider(job.id)
+            return self._done(task)
+        return self._wait(task)
+
+    def poll(self, video_id: str) -> StepResult:
+        task = self._load(video_id)
+        if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
+            return self._done(task)
+        attempts = task.pollAttempts + 1
+        try:
+            job = self._videos.get_job(task.externalTaskId)
+        except ProviderTransientError as exc:
+            # A relay outage is not the job's failure: keep polling, bounded by attempts and time.
+            logger.warning("provider unavailable while polling", extra={"reason": exc.message})
+            return self._keep_waiting(task, attempts, reported=None, raw_status=task.providerStatus)
+        except ProviderPermanentError as exc:
+            return self._fail(task, TaskError(code=exc.code, message=exc.message))
+        decision = decide_after_poll(
+            job.state,
+            attempts=attempts,
+            max_attempts=self._settings.max_poll_attempts,
+            created_at=parse_iso(task.createdAt),
+            now=self._clock(),
+            timeout_seconds=self._settings.task_timeout_seconds,
+            provider_error=job.error_message,
+        )
+        if decision.action is PollAction.ARCHIVE:
+            return StepResult(task.videoId, "ARCHIVE", 0)
+        if decision.action is PollAction.FAIL:
+            assert decision.error_code and decision.error_message
+            code = job.error_code if job.state is ProviderState.FAILED and job.error_code else decision.error_code
+            return self._fail(task, TaskError(code=code, message=decision.error_message), providerStatus=job.raw_status)
+        return self._keep_waiting(task, attempts, reported=job.progress, raw_status=job.raw_status)
+
+    def archive(self, video_id: str) -> StepResult:
+        task = self._load(video_id)
+        if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
+            return self._done(task)
+        job = self._videos.get_job(task.externalTaskId)
+        with self._videos.open_content(job) as media:
+            key = media_key(task.videoId, media.content_type)
+            size = self._media.put_stream(key, media.chunks, media.content_type)
+            content_type = media.content_type
+        return self._complete(task, key, content_type, size, job.raw_status)
+
+    def fail(self, video_id: str, error_type: str | None, cause: str | None) -> StepResult:
+        task = self._load(video_id)
+        if task.is_terminal:
+            return self._done(task)
+        error = error_from_failure(error_type, cause)
+        logger.warning("task failed", extra={"errorCode": error.code, "errorType": error_type})
+        return self._fail(task, error)
+
+    # helpers -------------------------------------------------------------------------------------
+    def _generate_image(self, task: Task) -> StepResult:
+        job = self._images.generate(job_request(task))
+        task = self._repository.transition(
+            task,
+            TaskStatus.PROCESSING,
+            externalTaskId=job.id,
+            metadata={**task.metadata, "externalTaskId": job.id},
+            providerStatus=job.raw_status,
+        )
+        with self._images.open_content(job) as media:
+            key = media_key(task.videoId, media.content_type)
+            size = self._media.put_stream(key, media.chunks, media.content_type)
+            content_type = media.content_type
+        self._complete(task, key, content_type, size, job.raw_status)
+        return self._done(task)
+
+    def _complete(self, task: Task, key: str, content_type: str, size: int, raw_status: str) -> StepResult:
+        try:
+            self._repository.transition(
+                task,
+                TaskStatus.COMPLETED,
+                progress=100,
+                mediaKey=key,
+                mediaContentType=content_type,
+                providerStatus=raw_status,
+                metadata={**task.metadata, "mediaBytes": size},
+            )
+        except StaleWriteError:
+            # Cancelled while we were copying: the stored copy must not outlive the task's state.
+            self._media.delete(key)
+            logger.info("archive lost the race to a cancel; stored copy removed")
+        return self._done(task)
+
+    def _keep_waiting(self, task: Task, attempts: int, *, reported: int | None, raw_status: str | None) -> StepResult:
+        if attempts >= self._settings.max_poll_attempts:
+            message = f"The provider did not finish within {self._settings.max_poll_attempts} polls"
+            return self._fail(task, TaskError(code="TIMEOUT", message=message))
+        try:
+            task = self._repository.update_running(
+                task, progress=merge_progress(task.progress, reported), pollAttempts=attempts, providerStatus=raw_status
+            )
+        except StaleWriteError:
+            return self._done(task)
+        return self._wait(task)
+
+    def _fail(self, task: Task, error: TaskError, **changes: Any) -> StepResult:
+        try:
+            self._repository.transition(task, TaskStatus.FAILED, error=error, **changes)
+        except StaleWriteError:
+            pass  # someone else ended it first; their terminal state stands
+        return self._done(task)
+
+    def _cancel_at_provider(self, external_id: str) -> None:
+        try:
+            self._videos.cancel_job(external_id)
+        except ProviderError as exc:
+            logger.warning("provider refused to cancel", extra={"externalVideoId": external_id, "reason": exc.message})
+
+    def _load(self, video_id: str) -> Task:
+        task = self._repository.get(video_id)
+        if task is None:
+            raise NotFoundError(f"Task {video_id} does not exist")
+        logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
+        return task
+
+    def _wait(self, task: Task) -> StepResult:
+        return StepResult(task.videoId, "WAIT", self._settings.poll_interval_seconds)
+
+    @staticmethod
+    def _done(task: Task) -> StepResult:
+        return StepResult(task.videoId, "DONE", 0)
