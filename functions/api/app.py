@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from videotasks import http, wiring
-from videotasks.errors import NotFoundError, ValidationError, VideoTasksError
+from videotasks.errors import NotFoundError, UnauthorizedError, ValidationError, VideoTasksError
 from videotasks.ids import VIDEO_ID_PATTERN, is_video_id
 from videotasks.schemas import CreateTaskRequest
 from videotasks.service import StartFailedError
@@ -22,7 +22,10 @@ VideoIdParam = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="Our ta
 
 
 def _user_id() -> str:
-    return str(app.current_event.request_context.authorizer.get_lambda["userId"])
+    user_id = (app.current_event.request_context.authorizer.get_lambda or {}).get("userId")
+    if not user_id:
+        raise UnauthorizedError("Missing token")
+    return str(user_id)
 
 
 @app.get("/api/video/health")
@@ -77,6 +80,9 @@ def _not_found(error: Exception) -> Response[Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")
+    if refusal:  # every authorised route, the unknown ones included, stops here
+        return http.as_proxy_result(http.from_error(UnauthorizedError(refusal)))
     return app.resolve(event, context)
 
 

@@ -1,4 +1,10 @@
-"""Lambda authorizer for the HTTP API (simple responses) and the WebSocket API's $connect (policy)."""
+"""Lambda authorizer for the HTTP API (simple responses) and the WebSocket API's $connect (policy).
+
+On the HTTP API a refused token is passed on as ``authError`` instead of a deny: API Gateway would
+answer a deny with a bare 403 ``{"message": "Forbidden"}``, while our contract is a 401 in the error
+envelope. The API function refuses such requests before routing (see functions/api/app.py), so no
+route ever runs without a verified ``userId``. The WebSocket handshake is denied outright.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("refused", extra={"reason": exc.message})
         if is_websocket:
             return _websocket_policy("Deny", event["methodArn"])
-        return {"isAuthorized": False}
+        return {"isAuthorized": True, "context": {"authError": exc.message}}
     if is_websocket:
         return _websocket_policy("Allow", event["methodArn"], user_id)
     return {"isAuthorized": True, "context": {"userId": user_id}}

@@ -36,3 +36,13 @@ def failure(status_code: int, code: str, message: str, details: Any = None) -> R
 
 def from_error(error: VideoTasksError) -> Response[Any]:
     return failure(error.http_status, error.code, error.message, error.details)
+
+
+def as_proxy_result(response: Response[Any]) -> dict[str, Any]:
+    """A reply built outside the resolver (before routing), in the payload 2.0 result shape."""
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": response.headers.get("Content-Type", content_types.APPLICATION_JSON)},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

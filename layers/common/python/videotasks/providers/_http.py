@@ -1,0 +1,352 @@
+"""HTTP plumbing shared by the provider clients: auth, error classification, media streaming.
+
+Every provider failure leaves this module as one of the ``videotasks.errors`` provider exceptions,
+whose class names the state machine's ``Retry``/``Catch`` match. Messages name the method, the path
+and the status code, never the API key (and never a URL's query string, where signed media URLs
+keep their tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import email.utils
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_to_bytes
+
+import httpx
+
+from ..errors import ProviderPermanentError, ProviderTransientError
+from ..lifecycle import ProviderState
+
+AuthScheme = Literal["bearer", "raw"]
+
+MAX_PROVIDER_MESSAGE = 500
+CHUNK_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What we ask a provider to generate. ``input_reference`` is an http(s) URL or a ``data:`` URL."""
+
+    prompt: str
+    model: str
+    seconds: int | None = None
+    size: str | None = None
+    input_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderJob:
+    """A provider's job as we understand it; ``raw_status`` keeps the provider's own word."""
+
+    id: str
+    state: ProviderState
+    raw_status: str
+    progress: int | None
+    media_url: str | None
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass
+class MediaStream:
+    """Finished media as a stream of byte chunks, so large videos never sit in memory whole."""
+
+    content_type: str
+    content_length: int | None
+    chunks: Iterator[bytes]
+
+
+def retry_after_of(error: BaseException) -> float | None:
+    """Seconds a provider asked us to wait (429 ``Retry-After``), when it said so."""
+    value = getattr(error, "retry_after", None)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def transient(
+    message: str, *, code: str | None = None, status_code: int | None = None, retry_after: float | None = None
+) -> ProviderTransientError:
+    # ``retry_after`` rides on the instance: a subclass would change the class name that the state
+    # machine's ``ErrorEquals`` matches.
+    error = ProviderTransientError(message, code=code, status_code=status_code)
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    return error
+
+
+def bad_reply(what: str, why: str) -> ProviderTransientError:
+    # A garbled reply is usually a relay or proxy hiccup; the workflow bounds the retries.
+    return transient(f"{what} returned an unusable reply: {why}", code="PROVIDER_BAD_REPLY")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` is either delay-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def data_url_parts(url: str) -> tuple[str, bytes]:
+    """Media type and bytes of a ``data:`` URL (RFC 2397)."""
+    header, sep, payload = url.partition(",")
+    if not sep or not header.lower().startswith("data:"):
+        raise ValueError("not a data: URL")
+    params = header[5:].split(";")
+    media_type = params[0].strip() or "text/plain"
+    if any(param.strip().lower() == "base64" for param in params[1:]):
+        try:
+            return media_type, base64.b64decode(payload, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("invalid base64 payload") from exc
+    return media_type, unquote_to_bytes(payload)
+
+
+def is_data_url(url: str) -> bool:
+    return url[:5].lower() == "data:"
+
+
+def media_stream_of_data_url(url: str) -> MediaStream:
+    try:
+        media_type, data = data_url_parts(url)
+    except ValueError as exc:
+        raise ProviderPermanentError(f"Media data URL is unusable: {exc}", code="PROVIDER_BAD_MEDIA") from exc
+    return MediaStream(content_type=media_type, content_length=len(data), chunks=iter((data,)))
+
+
+def int_progress(value: Any) -> int | None:
+    """Progress as 0..100. Relays send ints, floats, numeric strings or ``"45%"``."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip().rstrip("%").strip()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return max(0, min(100, int(number)))
+
+
+def first_text(payload: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = payload.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+class ProviderHttp:
+    """One provider endpoint: base URL, credentials, timeouts and the classification of failures."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        auth_scheme: AuthScheme = "bearer",
+        timeout: float = 20.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if auth_scheme not in ("bearer", "raw"):
+            raise ValueError(f"Unknown auth scheme {auth_scheme!r}")
+        self.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self._api_key = api_key
+        self._auth_value = api_key if auth_scheme == "raw" else f"Bearer {api_key}"
+        # No default Authorization header: media URLs on other hosts (CDNs, presigned storage)
+        # must not receive the key. httpx also drops it on redirects to another origin.
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- URLs -------------------------------------------------------------------------------------
+
+    def url(self, path: str) -> httpx.URL:
+        """``path`` below the base URL; a base with a prefix (``https://relay/api``) keeps it."""
+        return self.base_url.join(path.lstrip("/"))
+
+    def resolve(self, url: str) -> str:
+        """Absolute form of a URL a provider reported; relative ones are resolved against the base URL."""
+        if is_data_url(url):
+            return url
+        try:
+            return str(self.base_url.join(url))
+        except httpx.InvalidURL:
+            raise _unusable_media_url() from None
+
+    def is_own_origin(self, url: httpx.URL) -> bool:
+        own = self.base_url
+        return (url.scheme, url.host, url.port) == (own.scheme, own.host, own.port)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def request_json(
+        self, method: str, path: str, *, not_found: type[ProviderPermanentError] | None = None, **kwargs: Any
+    ) -> Any:
+        """Send a request to ``path`` and return its decoded JSON body (``None`` for an empty body)."""
+        url = self.url(path)
+        what = f"{method} {url.path}"
+        response = self._send(method, url, what=what, headers=self._auth_headers(), **kwargs)
+        self.raise_for_status(response, what, not_found=not_found)
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise bad_reply(what, f"HTTP {response.status_code} body is not JSON") from None
+
+    @contextlib.contextmanager
+    def stream(self, url: str, *, gone_code: str) -> Iterator[MediaStream]:
+        """Stream ``url``; the key goes only to the provider's own origin. 404/410 mean the media is
+        gone for good (``gone_code``)."""
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise _unusable_media_url() from None
+        what = f"GET {target.path}"
+        headers = self._auth_headers() if self.is_own_origin(target) else {}
+        request = self._client.build_request("GET", target, headers=headers)
+        response = self._guard(what, lambda: self._client.send(request, stream=True, follow_redirects=True))
+        try:
+            if response.status_code in (404, 410):
+                raise ProviderPermanentError(
+                    f"{what} answered {response.status_code}: the media is no longer available",
+                    code=gone_code,
+                    status_code=response.status_code,
+                )
+            if response.is_error:
+                self._guard(what, response.read)
+            self.raise_for_status(response, what)
+            yield MediaStream(
+                content_type=response.headers.get("content-type", "application/octet-stream"),
+                content_length=_content_length(response),
+                chunks=self._chunks(response, what),
+            )
+        finally:
+            response.close()
+
+    def _chunks(self, response: httpx.Response, what: str) -> Iterator[bytes]:
+        try:
+            yield from response.iter_bytes(CHUNK_SIZE)
+        except httpx.TimeoutException as exc:
+            raise transient(f"{what} timed out while downloading", code="PROVIDER_TIMEOUT") from exc
+        except httpx.TransportError as exc:
+            raise transient(f"{what} broke off while downloading ({type(exc).__name__})") from exc
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": self._auth_value}
+
+    def _send(self, method: str, url: httpx.URL, *, what: str, **kwargs: Any) -> httpx.Response:
+        return self._guard(what, lambda: self._client.request(method, url, **kwargs))
+
+    def _guard[T](self, what: str, call: Callable[[], T]) -> T:
+        """Run one httpx call, turning transport failures into provider exceptions."""
+        try:
+            return call()
+        except httpx.TimeoutException as exc:
+            raise transient(f"{what} timed out", code="PROVIDER_TIMEOUT") from exc
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+            # Our configuration or request is wrong: retrying the same thing cannot help.
+            raise ProviderPermanentError(f"{what} could not be sent ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            # Connect errors, resets, protocol errors from the far side, proxy failures.
+            raise transient(f"{what} failed: {type(exc).__name__}") from exc
+
+    # -- classification ---------------------------------------------------------------------------
+
+    def raise_for_status(
+        self, response: httpx.Response, what: str, *, not_found: type[ProviderPermanentError] | None = None
+    ) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        detail = self._provider_message(response)
+        message = f"{what} answered {status}" + (f": {detail}" if detail else "")
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise transient(message, code="PROVIDER_RATE_LIMITED", status_code=status, retry_after=retry_after)
+        if status >= 500 or status == 408:
+            raise transient(message, status_code=status)
+        if status == 404 and not_found is not None:
+            raise not_found(message, status_code=status)
+        raise ProviderPermanentError(message, status_code=status)
+
+    def _provider_message(self, response: httpx.Response) -> str:
+        """The provider's own explanation, short and with the key scrubbed (some relays echo it)."""
+        try:
+            body: Any = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = response.text
+        text = error_text(body) if not isinstance(body, str) else body.strip()
+        return self.scrub(" ".join(text.split()))[:MAX_PROVIDER_MESSAGE]
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def error_text(body: Any) -> str:
+    """Message of an OpenAI (``{error: {message}}``) or relay (``{error: "..."}``, ``{message}``) error body."""
+    if isinstance(body, Mapping):
+        code, message = error_fields(body)
+        if message or code:
+            return message or code or ""
+        return first_text(body, "message", "detail", "msg") or ""
+    return ""
+
+
+def error_fields(payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(code, message)`` from ``error`` as an object or a string, plus the relay's ``error_code``."""
+    error = payload.get("error")
+    code: str | None = None
+    message: str | None = None
+    if isinstance(error, Mapping):
+        code = _text(error.get("code")) or _text(error.get("type"))
+        message = _text(error.get("message"))
+    elif isinstance(error, str):
+        message = error.strip() or None
+    code = _text(payload.get("error_code")) or code
+    return code, message
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _unusable_media_url() -> ProviderPermanentError:
+    # No URL in the message: a malformed one may still carry a signature or a token.
+    return ProviderPermanentError(
+        "The provider reported a media URL that is not a valid URL", code="PROVIDER_BAD_MEDIA"
+    )
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    if value is None or "content-encoding" in response.headers:
+        # A compressed body's length is not the length of the bytes we yield.
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

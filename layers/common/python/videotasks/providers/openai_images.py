@@ -1,0 +1,139 @@
+"""Client for the OpenAI Images shape (``/v1/images/generations``): synchronous generation.
+
+An image is finished when the call returns, so ``generate`` hands back a SUCCEEDED job whose media is
+either the provider's URL or the returned bytes as a ``data:`` URL; ``open_content`` streams either
+with the same contract as the videos client.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from ..errors import ProviderPermanentError
+from ..lifecycle import ProviderState
+from ._http import (
+    AuthScheme,
+    JobRequest,
+    MediaStream,
+    ProviderHttp,
+    ProviderJob,
+    bad_reply,
+    first_text,
+    is_data_url,
+    media_stream_of_data_url,
+)
+
+CONTENT_GONE = "PROVIDER_CONTENT_GONE"
+
+# Magic numbers of the formats the Images API returns (gpt-image-1 has an ``output_format`` option).
+_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"RIFF", "image/webp"),
+    (b"GIF8", "image/gif"),
+)
+
+
+class ImagesProvider:
+    """Generate one image per call; the reply already holds the result."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        images_path: str = "/v1/images/generations",
+        auth_scheme: AuthScheme = "bearer",
+        timeout: float = 20.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = ProviderHttp(
+            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
+        )
+        self._images_path = "/" + images_path.strip("/")
+
+    def generate(self, request: JobRequest) -> ProviderJob:
+        """Generate one image. ``seconds`` and ``input_reference`` do not apply to this endpoint."""
+        body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": 1}
+        if request.size:
+            body["size"] = request.size
+        reply = self._http.request_json("POST", self._images_path, json=body)
+        return self._job_of(reply, f"POST {self._images_path}")
+
+    @contextlib.contextmanager
+    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+        if not job.media_url:
+            raise ProviderPermanentError(f"Image job {job.id} has no media", code="PROVIDER_BAD_MEDIA")
+        if is_data_url(job.media_url):
+            yield media_stream_of_data_url(job.media_url)
+            return
+        with self._http.stream(job.media_url, gone_code=CONTENT_GONE) as media:
+            yield media
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _job_of(self, reply: Any, what: str) -> ProviderJob:
+        item = _first_item(reply)
+        if item is None:
+            raise bad_reply(what, "no image in data[]")
+        url = first_text(item, "url")
+        b64 = first_text(item, "b64_json")
+        if url:
+            media_url = self._http.resolve(url)
+        elif b64:
+            media_url = _data_url(b64, what)
+        else:
+            raise bad_reply(what, "the image has neither url nor b64_json")
+        return ProviderJob(
+            id=_image_id(reply.get("created"), media_url),
+            state=ProviderState.SUCCEEDED,
+            raw_status="completed",
+            progress=100,
+            media_url=media_url,
+            error_code=None,
+            error_message=None,
+        )
+
+
+def _first_item(reply: Any) -> Mapping[str, Any] | None:
+    if not isinstance(reply, Mapping):
+        return None
+    data = reply.get("data")
+    if isinstance(data, list) and data and isinstance(data[0], Mapping):
+        return data[0]
+    return None
+
+
+def _image_id(created: Any, media_url: str) -> str:
+    """Stable for a given reply: the same reply always yields the same id."""
+    digest = hashlib.sha256(media_url.encode()).hexdigest()[:12]
+    if isinstance(created, int) and not isinstance(created, bool):
+        return f"img_{created}_{digest}"
+    return f"img_{digest}"
+
+
+def _data_url(b64: str, what: str) -> str:
+    compact = "".join(b64.split())
+    try:
+        head = base64.b64decode(compact[:24], validate=True)
+    except binascii.Error:
+        raise bad_reply(what, "b64_json is not base64") from None
+    media_type = next((kind for magic, kind in _IMAGE_SIGNATURES if head.startswith(magic)), "image/png")
+    return f"data:{media_type};base64,{compact}"

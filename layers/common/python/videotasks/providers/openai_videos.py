@@ -1,0 +1,154 @@
+"""Client for the OpenAI Videos API shape (``/v1/videos``), as OpenAI and Sora relays speak it.
+
+Relays differ in small ways that this client absorbs: a base path such as ``/sora/v1/videos``, the
+key sent without ``Bearer``, statuses such as ``pending``, progress as a float or a string, the media
+URL in ``url``/``video_url``/``image_url`` (possibly relative), and ``error`` as an object or a string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import ProviderJobLostError, ProviderPermanentError
+from ..lifecycle import ProviderState, normalise_provider_status
+from ._http import (
+    AuthScheme,
+    JobRequest,
+    MediaStream,
+    ProviderHttp,
+    ProviderJob,
+    bad_reply,
+    data_url_parts,
+    error_fields,
+    first_text,
+    int_progress,
+    is_data_url,
+    media_stream_of_data_url,
+)
+
+MEDIA_URL_FIELDS = ("url", "video_url", "image_url")
+CONTENT_GONE = "PROVIDER_CONTENT_GONE"
+
+
+class VideosProvider:
+    """Create, poll, download and cancel video jobs. Synchronous: one Lambda invocation, one call."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        videos_path: str = "/v1/videos",
+        auth_scheme: AuthScheme = "bearer",
+        timeout: float = 20.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = ProviderHttp(
+            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
+        )
+        self._videos_path = "/" + videos_path.strip("/")
+
+    def create_job(self, request: JobRequest) -> ProviderJob:
+        """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
+        reply = self._http.request_json("POST", self._videos_path, files=_create_form(request))
+        what = f"POST {self._videos_path}"
+        if isinstance(reply, str) and reply.strip():
+            # Some relays answer a create with the bare job id (the seed handled ``data.id || data``).
+            return _queued_job(reply.strip())
+        return self._job_of(reply, what)
+
+    def get_job(self, job_id: str) -> ProviderJob:
+        path = self._job_path(job_id)
+        reply = self._http.request_json("GET", path, not_found=ProviderJobLostError)
+        return self._job_of(reply, f"GET {path}")
+
+    @contextlib.contextmanager
+    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+        """The finished media: from the URL the job reported, else from ``{videos_path}/{id}/content``."""
+        if job.media_url and is_data_url(job.media_url):
+            yield media_stream_of_data_url(job.media_url)
+            return
+        url = job.media_url or str(self._http.url(self._job_path(job.id) + "/content"))
+        with self._http.stream(url, gone_code=CONTENT_GONE) as media:
+            yield media
+
+    def cancel_job(self, job_id: str) -> None:
+        self._http.request_json("DELETE", self._job_path(job_id), not_found=ProviderJobLostError)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _job_path(self, job_id: str) -> str:
+        return f"{self._videos_path}/{quote(job_id, safe='')}"
+
+    def _job_of(self, reply: Any, what: str) -> ProviderJob:
+        if not isinstance(reply, Mapping):
+            raise bad_reply(what, "expected a JSON object")
+        job_id = reply.get("id")
+        if not isinstance(job_id, str | int) or isinstance(job_id, bool) or not str(job_id).strip():
+            raise bad_reply(what, "the job has no id")
+        raw_status = first_text(reply, "status") or ""
+        media_url = first_text(reply, *MEDIA_URL_FIELDS)
+        error_code, error_message = error_fields(reply)
+        return ProviderJob(
+            id=str(job_id).strip(),
+            state=normalise_provider_status(raw_status),
+            raw_status=raw_status,
+            progress=int_progress(reply.get("progress")),
+            media_url=self._http.resolve(media_url) if media_url else None,
+            error_code=error_code,
+            error_message=self._http.scrub(error_message) if error_message else None,
+        )
+
+
+def _queued_job(job_id: str) -> ProviderJob:
+    return ProviderJob(
+        id=job_id,
+        state=ProviderState.QUEUED,
+        raw_status="queued",
+        progress=None,
+        media_url=None,
+        error_code=None,
+        error_message=None,
+    )
+
+
+def _create_form(request: JobRequest) -> dict[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]:
+    """Multipart parts. Plain fields are ``(None, value)`` so httpx sends multipart even without a file."""
+    form: dict[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]] = {
+        "prompt": (None, request.prompt),
+        "model": (None, request.model),
+    }
+    if request.seconds is not None:
+        form["seconds"] = (None, str(request.seconds))
+    if request.size:
+        form["size"] = (None, request.size)
+    if request.input_reference:
+        form["input_reference"] = _reference_part(request.input_reference)
+    return form
+
+
+def _reference_part(reference: str) -> tuple[str | None, bytes | str] | tuple[str, bytes, str]:
+    if not is_data_url(reference):
+        return (None, reference)
+    try:
+        media_type, data = data_url_parts(reference)
+    except ValueError as exc:
+        raise ProviderPermanentError(f"input_reference is not a usable data URL: {exc}", code="INVALID_INPUT") from exc
+    extension = mimetypes.guess_extension(media_type) or ".bin"
+    return (f"input_reference{extension}", data, media_type)

@@ -1,0 +1,179 @@
+"""The whole offline stack in one process: moto, the gateways, the fake provider, the stream pump."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+from local import aws_setup, moto_seam
+from local.config import FAKE_PROVIDER_KEY, HOST, StackConfig
+from local.http_gateway import HttpGateway
+from local.lambdas import FunctionRegistry
+from local.template import Resolver, function_environment, http_routes, load_template, resources
+from local.token import make_token
+
+log = logging.getLogger("videotasks.local")
+
+
+def _parameters(config: StackConfig) -> dict[str, str]:
+    origins = [config.http_url, f"http://localhost:{config.http_port}"]
+    values = {
+        "Stage": "local",
+        "ProviderBaseUrl": config.provider_url,
+        "PollIntervalSeconds": str(config.poll_interval_seconds),
+        "MaxPollAttempts": str(config.max_poll_attempts),
+        "CorsAllowedOrigins": ",".join(origins),
+    }
+    if config.task_timeout_seconds:
+        values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
+    for name in ("ProviderVideosPath", "ProviderImagesPath", "ProviderAuthScheme"):
+        env_name = {"ProviderVideosPath": "SORA_VIDEOS_PATH", "ProviderImagesPath": "SORA_IMAGES_PATH",
+                    "ProviderAuthScheme": "SORA_AUTH_SCHEME"}[name]
+        if config.uses_real_provider and os.environ.get(env_name):
+            values[name] = os.environ[env_name]
+    return values
+
+
+def _secret_values(template: dict[str, Any], config: StackConfig) -> dict[str, str]:
+    values = {}
+    for logical_id in resources(template, "AWS::SecretsManager::Secret"):
+        if "jwt" in logical_id.lower():
+            values[logical_id] = config.jwt_secret
+        else:
+            values[logical_id] = config.sora_api_key if config.uses_real_provider else FAKE_PROVIDER_KEY  # type: ignore[assignment]
+    return values
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.template = load_template()
+        self.resolver = Resolver(self.template, parameters=_parameters(config))
+        self.registry = FunctionRegistry(self.template)
+        self.environment: dict[str, str] = {}
+        self._moto: Any = None
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="local-stack-loop", daemon=True)
+        self._runners: list[web.AppRunner] = []
+        self._background: list[Callable[[], None]] = []
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._start_moto()
+        self._create_resources()
+        moto_seam.install(self.registry)
+        self._loop_thread.start()
+        self._serve(self._http_app(), self.config.http_port)
+        if not self.config.uses_real_provider:
+            self._serve(self._provider_app(), self.config.provider_port)
+
+    def stop(self) -> None:
+        for stop in self._background:
+            stop()
+        for runner in self._runners:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._moto:
+            self._moto.stop()
+        moto_seam.uninstall()
+
+    # parts ---------------------------------------------------------------------------------------
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # The Step Functions engine makes its own AWS calls to localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.config.moto_port)
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.config.moto_port, verbose=False)
+        self._moto.start()
+        httpx.post(f"{self.config.moto_url}/moto-api/config", json=moto_seam.MOTO_CONFIG, timeout=10).raise_for_status()
+
+    def _create_resources(self) -> None:
+        endpoint = self.config.moto_url
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts anything; never a real credential
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",
+                "POWERTOOLS_DEV": "false",
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        aws_setup.physical_names(self.template, self.resolver)
+        aws_setup.create_tables(self.template, self.resolver, endpoint)
+        aws_setup.create_buckets(self.template, self.resolver, endpoint)
+        aws_setup.create_secrets(self.template, self.resolver, endpoint, _secret_values(self.template, self.config))
+        aws_setup.create_functions(self.template, endpoint)
+        aws_setup.create_state_machines(self.template, self.resolver, endpoint)
+        self.environment = function_environment(self.template, self.resolver)
+        self.environment["WEBSOCKET_ENDPOINT"] = f"http://{HOST}:{self.config.ws_port}"
+        os.environ.update(self.environment)
+
+    def _http_app(self) -> web.Application:
+        api = next(iter(resources(self.template, "AWS::Serverless::HttpApi").values()))
+        authorizers = api["Properties"]["Auth"]["Authorizers"]
+        default = api["Properties"]["Auth"].get("DefaultAuthorizer")
+        authorizer_arn = self.resolver.resolve(authorizers[default]["FunctionArn"]) if default else None
+        cors = self.resolver.resolve(self.template["Globals"].get("HttpApi", {}).get("CorsConfiguration", {}))
+        gateway = HttpGateway(
+            self.registry,
+            http_routes(self.template),
+            authorizer_arn,
+            list(cors.get("AllowOrigins") or []),
+            console_config={
+                "apiUrl": f"{self.config.http_url}/api/video",
+                "wsUrl": self.config.ws_url,
+                "token": self.dev_token(),
+            },
+        )
+        return gateway.app()
+
+    def _provider_app(self) -> web.Application:
+        from local.fake_provider import FakeProviderConfig, create_app
+
+        return create_app(
+            FakeProviderConfig(
+                video_seconds=self.config.fake_video_seconds,
+                failure_rate=self.config.fake_failure_rate,
+                api_key=FAKE_PROVIDER_KEY,
+                fault=self.config.fake_fault,
+            )
+        )
+
+    def _serve(self, app: web.Application, port: int) -> None:
+        async def start() -> web.AppRunner:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, HOST, port).start()
+            return runner
+
+        self._runners.append(asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=30))
+
+    def dev_token(self, user: str = "dev-user") -> str:
+        return make_token(user, self.config.jwt_secret)
+
+    def banner(self) -> str:
+        provider = self.config.provider_url if self.config.uses_real_provider else f"{self.config.provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
+        return "\n".join(
+            [
+                "videotasks local stack is ready",
+                f"  Console        {self.config.http_url}/",
+                f"  HTTP API       {self.config.http_url}/api/video   (docs: {self.config.http_url}/api/video/docs)",
+                f"  WebSocket API  {self.config.ws_url}/?token=<JWT>",
+                f"  Provider       {provider}",
+                f"  AWS (moto)     {self.config.moto_url}",
+                "  Dev token (user dev-user; `make token USER=alice` for others):",
+                f"  {self.dev_token()}",
+            ]
+        )
