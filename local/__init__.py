@@ -1,0 +1,1 @@
+"""The offline stack (never deployed)."""

@@ -1,0 +1,478 @@
+"""A fake generation provider speaking the OpenAI Videos and Images shapes, for the offline stack and tests.
+
+Jobs move ``queued -> in_progress -> completed`` over ``video_seconds`` of the config's clock and then
+serve a real, small MP4. Misbehaviour is opt-in: ``failure_rate`` fails a share of jobs partway, and a
+fault mode (for every job of a run via ``config.fault``, or for one job with ``[fault:NAME]`` in its
+prompt) imitates what real providers and relays do on a bad day. All fault modes are in ``FAULTS``.
+
+Run it standalone: ``python -m local.fake_provider --port 3002``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import enum
+import hmac
+import math
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from aiohttp import web
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+VIDEO_FILE = ASSETS / "sample.mp4"
+MEDIA_FILES = {"sample.png": ASSETS / "sample.png", "sample.mp4": VIDEO_FILE}
+IMAGE_NAME = "sample.png"
+
+QUEUED_SHARE = 0.1  # the first tenth of a job's time is spent queued, as real providers queue first
+FAIL_AT_SHARE = 0.5  # failing jobs fail halfway, after some in_progress polls
+VANISH_AT_PROGRESS = 50
+STUCK_AT_PROGRESS = 42
+EXPIRES_AFTER_SECONDS = 3600
+DEFAULT_PORT = 3002
+
+_FAULT_IN_PROMPT = re.compile(r"\[fault:([A-Za-z0-9_]+)\]")
+
+
+# -- fault modes --------------------------------------------------------------------------------------
+
+
+class FaultAction(enum.Enum):
+    UNAVAILABLE = "503"
+    RATE_LIMITED = "429"
+    HANG = "hang"
+    RESET = "reset"
+    MALFORMED = "malformed"
+    NOT_FOUND = "404"
+    VANISH = "vanish"  # the job disappears once it reaches VANISH_AT_PROGRESS
+    STUCK = "stuck"  # the job never gets past STUCK_AT_PROGRESS
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    target: Literal["status", "content"]  # which calls on the job it disturbs: GET status, or GET content
+    action: FaultAction
+    first_calls: int | None  # only the first N such calls misbehave; None: every call
+
+
+FAULTS: dict[str, FaultRule] = {
+    "5xx_burst": FaultRule("status", FaultAction.UNAVAILABLE, 3),
+    "429": FaultRule("status", FaultAction.RATE_LIMITED, 2),
+    "hang": FaultRule("status", FaultAction.HANG, 1),
+    "reset": FaultRule("status", FaultAction.RESET, 2),
+    "malformed": FaultRule("status", FaultAction.MALFORMED, 2),
+    "vanish": FaultRule("status", FaultAction.VANISH, None),
+    "stuck": FaultRule("status", FaultAction.STUCK, None),
+    "content_flaky": FaultRule("content", FaultAction.UNAVAILABLE, 2),
+    "content_gone": FaultRule("content", FaultAction.NOT_FOUND, None),
+}
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeProviderConfig:
+    video_seconds: float = 20.0
+    failure_rate: float = 0.0
+    api_key: str | None = field(default=None, repr=False)  # kept out of the startup line
+    fault: str | None = None
+    seed: int | None = None
+    hang_seconds: float = 30.0  # longer than any sane client timeout
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)  # tests pass a manual clock
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.failure_rate <= 1.0:
+            raise ValueError(f"failure_rate must be within 0..1, got {self.failure_rate}")
+        if self.video_seconds < 0 or not math.isfinite(self.video_seconds):
+            raise ValueError(f"video_seconds must be >= 0, got {self.video_seconds}")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"Unknown fault {self.fault!r}; known: {', '.join(FAULTS)}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FakeProviderConfig:
+        """FAKE_VIDEO_SECONDS, FAKE_FAILURE_RATE, FAKE_PROVIDER_FAULT; optional FAKE_PROVIDER_API_KEY and
+        FAKE_PROVIDER_SEED."""
+        env = os.environ if environ is None else environ
+        seed = env.get("FAKE_PROVIDER_SEED", "").strip()
+        return cls(
+            video_seconds=float(env.get("FAKE_VIDEO_SECONDS", "") or 20.0),
+            failure_rate=float(env.get("FAKE_FAILURE_RATE", "") or 0.0),
+            fault=env.get("FAKE_PROVIDER_FAULT", "").strip() or None,
+            api_key=env.get("FAKE_PROVIDER_API_KEY", "").strip() or None,
+            seed=int(seed) if seed else None,
+        )
+
+
+# -- jobs ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeJob:
+    id: str
+    model: str
+    prompt: str
+    seconds: str
+    size: str
+    created_at: int
+    started: float
+    will_fail: bool
+    fault: str | None
+    input_reference: dict[str, Any] | None = None
+    calls: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rule(self) -> FaultRule | None:
+        return FAULTS[self.fault] if self.fault else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    status: str
+    progress: int
+
+
+def snapshot(job: FakeJob, *, now: float, video_seconds: float) -> Snapshot:
+    """Where ``job`` is on its timeline at ``now``."""
+    share = 1.0 if video_seconds <= 0 else (now - job.started) / video_seconds
+    rule = job.rule
+    if job.will_fail and share >= FAIL_AT_SHARE:
+        return Snapshot("failed", int(FAIL_AT_SHARE * 100))
+    if rule is not None and rule.action is FaultAction.STUCK and share >= QUEUED_SHARE:
+        return Snapshot("in_progress", min(STUCK_AT_PROGRESS, max(1, int(share * 100))))
+    if share >= 1.0:
+        return Snapshot("completed", 100)
+    if share < QUEUED_SHARE:
+        return Snapshot("queued", 0)
+    return Snapshot("in_progress", min(99, max(1, int(share * 100))))
+
+
+def video_object(job: FakeJob, state: Snapshot, video_seconds: float) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": state.status,
+        "progress": state.progress,
+        "created_at": job.created_at,
+        "completed_at": None,
+        "expires_at": None,
+        "seconds": job.seconds,
+        "size": job.size,
+        "remixed_from_video_id": None,
+        "error": None,
+    }
+    if state.status == "completed":
+        completed_at = job.created_at + math.ceil(video_seconds)
+        body.update(completed_at=completed_at, expires_at=completed_at + EXPIRES_AFTER_SECONDS)
+    elif state.status == "failed":
+        body["error"] = {
+            "code": "video_generation_failed",
+            "message": "The fake provider failed this job on purpose (FAKE_FAILURE_RATE).",
+        }
+    return body
+
+
+# -- replies ------------------------------------------------------------------------------------------
+
+
+def error_reply(
+    status: int,
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """OpenAI's error shape."""
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def not_found(job_id: str) -> web.Response:
+    return error_reply(404, f"Video with id '{job_id}' not found.", code="video_not_found", param="video_id")
+
+
+async def fault_reply(
+    request: web.Request, job: FakeJob, target: Literal["status", "content"], hang_seconds: float
+) -> web.StreamResponse | None:
+    """The misbehaving reply this call gets under the job's fault rule, or None to answer normally."""
+    rule = job.rule
+    if rule is None or rule.target != target:
+        return None
+    job.calls[target] += 1
+    if rule.first_calls is not None and job.calls[target] > rule.first_calls:
+        return None
+    match rule.action:
+        case FaultAction.UNAVAILABLE:
+            return error_reply(503, "The server is overloaded, try again later.", type_="server_error")
+        case FaultAction.RATE_LIMITED:
+            return error_reply(429, "Rate limit reached.", type_="rate_limit_error", headers={"Retry-After": "1"})
+        case FaultAction.HANG:
+            await asyncio.sleep(hang_seconds)
+            return None
+        case FaultAction.RESET:
+            if request.transport is not None:
+                request.transport.close()  # the client sees the connection drop with no reply
+            return web.Response(status=204)
+        case FaultAction.MALFORMED:
+            return web.Response(
+                status=200, text='{"id": "' + job.id + '", "status": "in_pro', content_type="application/json"
+            )
+        case FaultAction.NOT_FOUND:
+            return error_reply(404, "The video content is no longer available.", code="video_content_gone")
+        case FaultAction.VANISH | FaultAction.STUCK:
+            return None  # these change the job's timeline, see snapshot() and FakeProvider.get_video
+
+
+# -- the application ----------------------------------------------------------------------------------
+
+
+class FakeProvider:
+    """Jobs in memory and the route handlers that serve them."""
+
+    def __init__(self, config: FakeProviderConfig) -> None:
+        self.config = config
+        self.jobs: dict[str, FakeJob] = {}
+        self._rng = random.Random(config.seed)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/videos", self.create_video),
+            web.get("/v1/videos", self.list_videos),
+            web.get("/v1/videos/{video_id}", self.get_video),
+            web.delete("/v1/videos/{video_id}", self.delete_video),
+            web.get("/v1/videos/{video_id}/content", self.get_content),
+            web.post("/v1/images/generations", self.generate_image),
+            web.get("/media/{name}", self.get_media),
+            web.get("/fake/jobs", self.list_jobs),
+            web.get("/fake/health", self.health),
+        ]
+
+    @web.middleware
+    async def require_key(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Only the API routes need the key; media URLs are handed to browsers, like a CDN's."""
+        expected = self.config.api_key
+        if expected and request.path.startswith("/v1/"):
+            sent = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(sent.encode(), f"Bearer {expected}".encode()):
+                return error_reply(401, "Incorrect API key provided.", code="invalid_api_key")
+        return await handler(request)
+
+    # -- videos ---------------------------------------------------------------------------------------
+
+    async def create_video(self, request: web.Request) -> web.Response:
+        fields, reference = await _read_create_body(request)
+        prompt = str(fields.get("prompt") or "").strip()
+        if not prompt:
+            return error_reply(
+                400, "Missing required parameter: 'prompt'.", code="missing_required_parameter", param="prompt"
+            )
+        seconds = str(fields.get("seconds") or "4").strip()
+        if not seconds.isdigit():
+            return error_reply(400, f"Invalid value for 'seconds': {seconds!r}.", code="invalid_value", param="seconds")
+        fault = self._fault_for(prompt)
+        if fault is not None and fault not in FAULTS:
+            return error_reply(400, f"Unknown fault {fault!r}.", code="unknown_fault", param="prompt")
+        job = FakeJob(
+            id=f"video_{uuid.uuid4().hex}",
+            model=str(fields.get("model") or "sora-2"),
+            prompt=prompt,
+            seconds=seconds,
+            size=str(fields.get("size") or "720x1280"),
+            created_at=int(time.time()),
+            started=self.config.clock(),
+            will_fail=self._rng.random() < self.config.failure_rate,
+            fault=fault,
+            input_reference=reference,
+        )
+        self.jobs[job.id] = job
+        return web.json_response(self._view(job))
+
+    async def list_videos(self, request: web.Request) -> web.Response:
+        data = [self._view(job) for job in reversed(self.jobs.values())]
+        return web.json_response({"object": "list", "data": data, "has_more": False})
+
+    async def get_video(self, request: web.Request) -> web.StreamResponse:
+        job = self.jobs.get(request.match_info["video_id"])
+        if job is None:
+            return not_found(request.match_info["video_id"])
+        disturbed = await fault_reply(request, job, "status", self.config.hang_seconds)
+        if disturbed is not None:
+            return disturbed
+        view = self._view(job)
+        rule = job.rule
+        if rule is not None and rule.action is FaultAction.VANISH and view["progress"] >= VANISH_AT_PROGRESS:
+            del self.jobs[job.id]
+            return not_found(job.id)
+        return web.json_response(view)
+
+    async def delete_video(self, request: web.Request) -> web.Response:
+        job = self.jobs.pop(request.match_info["video_id"], None)
+        if job is None:
+            return not_found(request.match_info["video_id"])
+        return web.json_response({"id": job.id, "object": "video.deleted", "deleted": True})
+
+    async def get_content(self, request: web.Request) -> web.StreamResponse:
+        job = self.jobs.get(request.match_info["video_id"])
+        if job is None:
+            return not_found(request.match_info["video_id"])
+        disturbed = await fault_reply(request, job, "content", self.config.hang_seconds)
+        if disturbed is not None:
+            return disturbed
+        status = self._snapshot(job).status
+        if status != "completed":
+            return error_reply(409, f"Video is not ready yet (status {status}).", code="video_not_ready")
+        return web.FileResponse(VIDEO_FILE, headers={"Content-Type": "video/mp4"})
+
+    # -- images and media -----------------------------------------------------------------------------
+
+    async def generate_image(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error_reply(400, "The body must be JSON.", code="invalid_json")
+        if not isinstance(body, dict) or not str(body.get("prompt") or "").strip():
+            return error_reply(
+                400, "Missing required parameter: 'prompt'.", code="missing_required_parameter", param="prompt"
+            )
+        count = body.get("n", 1)
+        if not isinstance(count, int) or not 1 <= count <= 4:
+            return error_reply(400, "'n' must be an integer from 1 to 4.", code="invalid_value", param="n")
+        if body.get("response_format") == "b64_json":
+            encoded = base64.b64encode(MEDIA_FILES[IMAGE_NAME].read_bytes()).decode()
+            item: dict[str, str] = {"b64_json": encoded}
+        else:
+            # An absolute URL on whatever host the caller used to reach us, as OpenAI's CDN URLs are absolute.
+            item = {"url": str(request.url.origin().with_path(f"/media/{IMAGE_NAME}"))}
+        return web.json_response({"created": int(time.time()), "data": [dict(item) for _ in range(count)]})
+
+    async def get_media(self, request: web.Request) -> web.StreamResponse:
+        path = MEDIA_FILES.get(request.match_info["name"])
+        if path is None:
+            return error_reply(404, "No such media.", code="media_not_found")
+        return web.FileResponse(path)
+
+    # -- test helpers ---------------------------------------------------------------------------------
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        jobs = [
+            {
+                **self._view(job),
+                "prompt": job.prompt,
+                "fault": job.fault,
+                "will_fail": job.will_fail,
+                "input_reference": job.input_reference,
+                "calls": dict(job.calls),
+            }
+            for job in self.jobs.values()
+        ]
+        return web.json_response({"jobs": jobs})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _fault_for(self, prompt: str) -> str | None:
+        match = _FAULT_IN_PROMPT.search(prompt)
+        return match.group(1) if match else self.config.fault
+
+    def _snapshot(self, job: FakeJob) -> Snapshot:
+        return snapshot(job, now=self.config.clock(), video_seconds=self.config.video_seconds)
+
+    def _view(self, job: FakeJob) -> dict[str, Any]:
+        return video_object(job, self._snapshot(job), self.config.video_seconds)
+
+
+async def _read_create_body(request: web.Request) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Fields of a multipart, form or JSON create; a file ``input_reference`` is described, not kept."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        fields = body if isinstance(body, dict) else {}
+        reference = fields.get("input_reference")
+        return fields, ({"kind": "url", "value": reference} if isinstance(reference, str) else None)
+    form = await request.post()
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    upload = form.get("input_reference")
+    if isinstance(upload, web.FileField):
+        data = upload.file.read()
+        return fields, {
+            "kind": "file",
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "bytes": len(data),
+        }
+    if isinstance(upload, str):
+        return fields, {"kind": "url", "value": upload}
+    return fields, None
+
+
+APP_KEY = web.AppKey("fake_provider", FakeProvider)
+
+
+def create_app(config: FakeProviderConfig) -> web.Application:
+    provider = FakeProvider(config)
+    app = web.Application(middlewares=[provider.require_key], client_max_size=20 * 1024 * 1024)
+    app[APP_KEY] = provider
+    app.add_routes(provider.routes())
+    return app
+
+
+# -- running it ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve_in_background(config: FakeProviderConfig, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run the fake provider on its own event loop thread; yields its base URL (a free port by default)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-provider", daemon=True)
+    thread.start()
+    # A short shutdown grace period: a request parked by the ``hang`` fault must not hold up teardown.
+    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=0.5)
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        return int(runner.addresses[0][1])
+
+    try:
+        bound = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+        yield f"http://{host}:{bound}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake OpenAI Videos/Images provider for the offline stack.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PROVIDER_PORT", DEFAULT_PORT)))
+    args = parser.parse_args(argv)
+    config = FakeProviderConfig.from_env()
+    print(f"fake provider on http://{args.host}:{args.port} ({config})", flush=True)
+    web.run_app(create_app(config), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
