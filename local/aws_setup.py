@@ -100,7 +100,11 @@ def create_functions(template: dict[str, Any], endpoint: str) -> None:
     package = _dummy_zip()
     for logical_id in functions(template):
         lambda_.create_function(
-            FunctionName=logical_id, Runtime="python3.13", Role=role, Handler="app.lambda_handler", Code={"ZipFile": package}
+            FunctionName=logical_id,
+            Runtime="python3.13",
+            Role=role,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": package},
         )
 
 
@@ -112,4 +116,6 @@ def create_state_machines(template: dict[str, Any], resolver: Resolver, endpoint
         definition = (ROOT / props["DefinitionUri"]).read_text(encoding="utf-8")
         for key, value in resolver.resolve(props.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + key + "}", str(value))
-        sfn.create_state_machine(name=logical_id, definition=definition, roleArn=role, type=props.get("Type", "STANDARD"))
+        sfn.create_state_machine(
+            name=logical_id, definition=definition, roleArn=role, type=props.get("Type", "STANDARD")
+        )

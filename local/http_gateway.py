@@ -100,7 +100,9 @@ class HttpGateway:
         event = self._event(request, compiled.route, path_parameters, body)
         loop = asyncio.get_running_loop()
         if compiled.route.authorized and self._authorizer:
-            decision = await loop.run_in_executor(None, self._registry.get(self._authorizer).invoke, self._authorizer_event(event))
+            decision = await loop.run_in_executor(
+                None, self._registry.get(self._authorizer).invoke, self._authorizer_event(event)
+            )
             if not decision.get("isAuthorized"):
                 return self._with_cors(web.json_response({"message": "Forbidden"}, status=403), origin)
             event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
@@ -108,7 +110,9 @@ class HttpGateway:
         return self._with_cors(self._response(result), origin)
 
     # events ------------------------------------------------------------------------------------
-    def _event(self, request: web.Request, route: HttpRoute, path_parameters: dict[str, str], body: bytes) -> dict[str, Any]:
+    def _event(
+        self, request: web.Request, route: HttpRoute, path_parameters: dict[str, str], body: bytes
+    ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         for key, value in request.headers.items():
             lower = key.lower()
@@ -146,7 +150,9 @@ class HttpGateway:
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
                 "timeEpoch": int(now * 1000),
             },
-            "body": (body.decode("utf-8", errors="replace") if is_text else base64.b64encode(body).decode()) if body else None,
+            "body": (body.decode("utf-8", errors="replace") if is_text else base64.b64encode(body).decode())
+            if body
+            else None,
             "isBase64Encoded": bool(body) and not is_text,
         }
 
@@ -156,7 +162,10 @@ class HttpGateway:
         return {
             "version": "2.0",
             "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/$default/{context['http']['method']}{context['http']['path']}",
+            "routeArn": (
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/$default/"
+                f"{context['http']['method']}{context['http']['path']}"
+            ),
             "identitySource": [event["headers"]["authorization"]] if "authorization" in event["headers"] else [],
             "routeKey": event["routeKey"],
             "rawPath": event["rawPath"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -34,8 +35,11 @@ def _parameters(config: StackConfig) -> dict[str, str]:
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
     for name in ("ProviderVideosPath", "ProviderImagesPath", "ProviderAuthScheme"):
-        env_name = {"ProviderVideosPath": "SORA_VIDEOS_PATH", "ProviderImagesPath": "SORA_IMAGES_PATH",
-                    "ProviderAuthScheme": "SORA_AUTH_SCHEME"}[name]
+        env_name = {
+            "ProviderVideosPath": "SORA_VIDEOS_PATH",
+            "ProviderImagesPath": "SORA_IMAGES_PATH",
+            "ProviderAuthScheme": "SORA_AUTH_SCHEME",
+        }[name]
         if config.uses_real_provider and os.environ.get(env_name):
             values[name] = os.environ[env_name]
     return values
@@ -46,6 +50,8 @@ def _secret_values(template: dict[str, Any], config: StackConfig) -> dict[str, s
     for logical_id in resources(template, "AWS::SecretsManager::Secret"):
         if "jwt" in logical_id.lower():
             values[logical_id] = config.jwt_secret
+        elif "cursor" in logical_id.lower():
+            values[logical_id] = secrets.token_urlsafe(32)
         else:
             values[logical_id] = config.sora_api_key if config.uses_real_provider else FAKE_PROVIDER_KEY  # type: ignore[assignment]
     return values
@@ -164,7 +170,11 @@ class LocalStack:
         return make_token(user, self.config.jwt_secret)
 
     def banner(self) -> str:
-        provider = self.config.provider_url if self.config.uses_real_provider else f"{self.config.provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
+        provider = (
+            self.config.provider_url
+            if self.config.uses_real_provider
+            else f"{self.config.provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
+        )
         return "\n".join(
             [
                 "videotasks local stack is ready",

@@ -80,7 +80,12 @@ class Resolver:
         return ",".join(default) if isinstance(default, list) else str(default)
 
     def ref(self, name: str) -> Any:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.template.get("Parameters", {}):
@@ -104,7 +109,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -123,7 +128,7 @@ class Resolver:
 
     def _evaluate(self, expression: Any) -> Any:
         if isinstance(expression, dict) and len(expression) == 1:
-            (key, arg), = expression.items()
+            ((key, arg),) = expression.items()
             if key == "Fn::Equals":
                 return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
             if key == "Fn::Not":

@@ -11,7 +11,9 @@ import jwt
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 
 
-def make_token(user_id: str, secret: str | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS, **claims: object) -> str:
+def make_token(
+    user_id: str, secret: str | None = None, ttl_seconds: int = DEFAULT_TTL_SECONDS, **claims: object
+) -> str:
     now = int(time.time())
     payload = {"userId": user_id, "sub": user_id, "iat": now, "exp": now + ttl_seconds, **claims}
     return jwt.encode(payload, secret or os.environ.get("JWT_SECRET") or "local-dev-secret", algorithm="HS256")

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from videotasks import http, wiring
-from videotasks.errors import NotFoundError, UnauthorizedError, ValidationError, VideoTasksError
-from videotasks.ids import VIDEO_ID_PATTERN, is_video_id
-from videotasks.schemas import CreateTaskRequest
+from pydantic import ValidationError as ModelValidationError
+
+from videotasks import http, openapi, wiring
+from videotasks.errors import MethodNotAllowedError, NotFoundError, UnauthorizedError, ValidationError, VideoTasksError
+from videotasks.ids import VIDEO_ID_PATTERN
+from videotasks.schemas import CreateTaskRequest, ListTasksQuery
 from videotasks.service import StartFailedError
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
-VideoIdParam = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="Our task id, video_<uuid4>")]
+app.enable_swagger(path=f"{openapi.BASE_PATH}/docs", compress=True, **openapi.DOCUMENT)
+
+VideoIdParam = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="Our task id: video_<uuid4>")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="Replays the same task for 24 h when sent again with the same body",
+    ),
+]
 
 
 def _user_id() -> str:
@@ -28,24 +43,63 @@ def _user_id() -> str:
     return str(user_id)
 
 
-@app.get("/api/video/health")
+@app.get(f"{openapi.BASE_PATH}/health", tags=["health"], summary="Liveness check (no auth)")
 def health() -> Response[Any]:
     return http.success({"status": "ok", "service": "videotasks"})
 
 
-@app.post("/api/video/tasks")
-def create_task(body: Annotated[CreateTaskRequest, Body(embed=False)]) -> Response[Any]:
+@app.get(f"{openapi.BASE_PATH}/openapi.json", tags=["docs"], summary="This OpenAPI document", include_in_schema=False)
+def openapi_document() -> Response[Any]:
+    return Response(200, "application/json", app.get_openapi_json_schema(**openapi.DOCUMENT), compress=True)
+
+
+@app.post(f"{openapi.BASE_PATH}/tasks", tags=["tasks"], summary="Create a video or image task")
+def create_task(
+    body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
     service = wiring.task_service()
-    task = service.create(_user_id(), body)
-    return http.success(service.public(task), status_code=201)
+    task, created = service.create_once(_user_id(), body, idempotency_key)
+    return http.success(service.public(task), status_code=201 if created else 200)
 
 
-@app.get("/api/video/tasks/<videoId>")
-def get_task(videoId: VideoIdParam) -> Response[Any]:  # noqa: N803 - the route's documented name
+@app.get(f"{openapi.BASE_PATH}/tasks", tags=["tasks"], summary="List the caller's tasks, newest first")
+def list_tasks(
+    status: Annotated[str | None, Query(description="QUEUED, PROCESSING, COMPLETED, FAILED or CANCELLED")] = None,
+    type: Annotated[str | None, Query(description="VIDEO or IMAGE")] = None,
+    limit: Annotated[str | None, Query(description="1-100, default 20")] = None,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    page: Annotated[str | None, Query(description="Old clients: page number from 1")] = None,
+    pageSize: Annotated[str | None, Query(description="Old clients: 1-100")] = None,
+) -> Response[Any]:
+    query = ListTasksQuery.model_validate(
+        {"status": status, "type": type, "limit": limit, "cursor": cursor, "page": page, "pageSize": pageSize}
+    )
+    return http.success(wiring.task_service().list(_user_id(), query))
+
+
+@app.get(f"{openapi.BASE_PATH}/tasks/<videoId>", tags=["tasks"], summary="One task of the caller")
+def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
     return http.success(service.public(service.get(_user_id(), videoId)))
 
 
+@app.get(f"{openapi.BASE_PATH}/tasks/<videoId>/content", tags=["tasks"], summary="A playable URL of the result")
+def get_content(videoId: VideoIdParam) -> Response[Any]:
+    return http.success(wiring.task_service().content(_user_id(), videoId))
+
+
+@app.post(f"{openapi.BASE_PATH}/tasks/<videoId>/cancel", tags=["tasks"], summary="Cancel a queued or running task")
+def cancel_task(videoId: VideoIdParam) -> Response[Any]:
+    service = wiring.task_service()
+    return http.success(service.public(service.cancel(_user_id(), videoId)))
+
+
+@app.get(f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics")
+def stats() -> Response[Any]:
+    return http.success(wiring.task_service().stats(_user_id()))
+
+
+# errors: one place maps every exception to the envelope ---------------------------------------------
 @app.exception_handler(VideoTasksError)
 def _domain_error(error: VideoTasksError) -> Response[Any]:
     return http.from_error(error)
@@ -53,18 +107,22 @@ def _domain_error(error: VideoTasksError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    details = [
-        {"field": ".".join(str(part) for part in item.get("loc", ())[1:]) or "body", "message": item.get("msg", "")}
-        for item in error.errors()
-    ]
-    first = details[0] if details else {"field": "body", "message": "invalid request"}
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return http.failure(400, ValidationError.code, message, details)
+    return http.validation_failure(error.errors())
+
+
+@app.exception_handler(json.JSONDecodeError)
+def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
+    return http.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
 
 
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
     return http.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
+
+
+@app.exception_handler(ModelValidationError)
+def _model_error(error: ModelValidationError) -> Response[Any]:
+    return http.validation_failure(error.errors())
 
 
 @app.exception_handler(Exception)
@@ -75,7 +133,10 @@ def _unexpected(error: Exception) -> Response[Any]:
 
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
-    return http.from_error(NotFoundError(f"No route {app.current_event.http_method} {app.current_event.path}"))
+    event = app.current_event
+    if openapi.path_exists(event.path):
+        return http.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
+    return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
@@ -83,7 +144,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")
     if refusal:  # every authorised route, the unknown ones included, stops here
         return http.as_proxy_result(http.from_error(UnauthorizedError(refusal)))
-    return app.resolve(event, context)
-
-
-__all__ = ["app", "is_video_id", "lambda_handler"]
+    return app.resolve(http.assume_json_body(event), context)

@@ -17,7 +17,9 @@ class Executions:
 
     def start(self, video_id: str) -> str:
         # The execution is named after the task, so a repeated start can never run a task twice.
-        reply = self._sfn.start_execution(stateMachineArn=self._arn, name=video_id, input=json.dumps({"videoId": video_id}))
+        reply = self._sfn.start_execution(
+            stateMachineArn=self._arn, name=video_id, input=json.dumps({"videoId": video_id})
+        )
         return str(reply["executionArn"])
 
     def stop(self, execution_arn: str, reason: str) -> None:

@@ -30,7 +30,9 @@ def failure(status_code: int, code: str, message: str, details: Any = None) -> R
     return Response(
         status_code=status_code,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False),
+        body=json.dumps(
+            {"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False
+        ),
     )
 
 
@@ -46,3 +48,28 @@ def as_proxy_result(response: Response[Any]) -> dict[str, Any]:
         "body": response.body,
         "isBase64Encoded": False,
     }
+
+
+def validation_failure(errors: Any) -> Response[Any]:
+    """A 400 naming the first offending field (pydantic's error list, from Powertools or a model)."""
+    details = []
+    for item in errors:
+        if item.get("type") == "json_invalid":
+            reason = (item.get("ctx") or {}).get("error", "")
+            details.append({"field": "body", "message": f"body is not valid JSON{': ' + reason if reason else ''}"})
+            continue
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        details.append({"field": ".".join(location) or "body", "message": item.get("msg", "invalid value")})
+    first = details[0] if details else {"field": "body", "message": "invalid request"}
+    return failure(400, "VALIDATION_ERROR", f"{first['field']}: {first['message']}", details)
+
+
+def assume_json_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The API only takes JSON: a body sent without a JSON content type (``curl -d`` sends a form type)
+    is read as JSON rather than as a form, so the reply names what is wrong with the JSON."""
+    headers = event.get("headers") or {}
+    content_type = next((value for key, value in headers.items() if key.lower() == "content-type"), "")
+    if event.get("body") and "json" not in content_type.lower():
+        headers = {key: value for key, value in headers.items() if key.lower() != "content-type"}
+        event = {**event, "headers": {**headers, "content-type": "application/json"}}
+    return event

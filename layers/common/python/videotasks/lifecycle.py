@@ -120,7 +120,9 @@ def decide_after_poll(
     if state is ProviderState.SUCCEEDED:
         return PollDecision(PollAction.ARCHIVE)
     if state is ProviderState.FAILED:
-        return PollDecision(PollAction.FAIL, "PROVIDER_FAILED", provider_error or "The provider reported the job as failed")
+        return PollDecision(
+            PollAction.FAIL, "PROVIDER_FAILED", provider_error or "The provider reported the job as failed"
+        )
     if state is ProviderState.CANCELLED:
         return PollDecision(PollAction.FAIL, "PROVIDER_CANCELLED", provider_error or "The provider cancelled the job")
     if attempts >= max_attempts:

@@ -32,7 +32,9 @@ class TaskError(BaseModel):
 
 
 # Fields kept in the table for the workflow but never shown to clients.
-INTERNAL_FIELDS = frozenset({"userId", "executionArn", "mediaKey", "mediaContentType", "pollAttempts", "idempotencyKey"})
+INTERNAL_FIELDS = frozenset(
+    {"userId", "executionArn", "mediaKey", "mediaContentType", "pollAttempts", "idempotencyKey"}
+)
 
 
 class Task(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from .catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
 from .errors import ValidationError
-from .models import TaskType
+from .models import TaskStatus, TaskType
 from .settings import Settings
 
 MAX_METADATA_BYTES = 2048
@@ -49,7 +49,9 @@ class CreateTaskRequest(BaseModel):
                 value = data.pop(old)
                 if old == "aspectRatio":
                     task_type = str(data.get("type") or data.get("mediaType") or "VIDEO").upper()
-                    sizes = ASPECT_RATIO_SIZES.get(TaskType(task_type) if task_type in TaskType.__members__ else TaskType.VIDEO, {})
+                    sizes = ASPECT_RATIO_SIZES.get(
+                        TaskType(task_type) if task_type in TaskType.__members__ else TaskType.VIDEO, {}
+                    )
                     if value not in sizes:
                         raise ValueError(f"aspectRatio must be one of {', '.join(sizes)}")
                     value = sizes[value]
@@ -98,3 +100,57 @@ def resolve_model_options(request: CreateTaskRequest, settings: Settings) -> tup
             details=[{"field": "size", "message": "unsupported size"}],
         )
     return model, seconds, size
+
+
+MAX_PAGE_WINDOW = 1000  # page * pageSize: deeper offsets must use the cursor
+STATUS_ALIASES = {"IN_PROGRESS": "PROCESSING", "PENDING": "QUEUED", "CANCELED": "CANCELLED"}
+
+
+class ListTasksQuery(BaseModel):
+    """Query of ``GET /api/video/tasks``: cursor paging, or the old backend's page + pageSize."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: TaskStatus | None = None
+    type: TaskType | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    page: Annotated[int, Field(ge=1)] | None = None
+    pageSize: Annotated[int, Field(ge=1, le=100)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items() if value not in (None, "")}
+            if isinstance(data.get("status"), str):
+                status = data["status"].strip().upper()
+                data["status"] = STATUS_ALIASES.get(status, status)
+            if isinstance(data.get("type"), str):
+                data["type"] = data["type"].strip().upper()
+        return data
+
+    @model_validator(mode="after")
+    def _check_paging(self) -> ListTasksQuery:
+        if self.cursor and (self.page or self.pageSize):
+            raise ValueError("use either cursor or page/pageSize, not both")
+        if self.page_mode and self.page_number * self.page_size > MAX_PAGE_WINDOW:
+            raise ValueError(f"page * pageSize must be at most {MAX_PAGE_WINDOW}; use the cursor to go further")
+        return self
+
+    @property
+    def page_mode(self) -> bool:
+        return self.page is not None or self.pageSize is not None
+
+    @property
+    def page_number(self) -> int:
+        return self.page or 1
+
+    @property
+    def page_size(self) -> int:
+        return self.pageSize or self.limit
+
+    @property
+    def scope(self) -> str:
+        """What a cursor is bound to: the filters (a cursor from another filter is refused)."""
+        return f"{self.status.value if self.status else '*'}|{self.type.value if self.type else '*'}"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from .errors import NotFoundError
+from . import cursor
+from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError
 from .executions import Executions
 from .ids import new_video_id
-from .models import Task, TaskError, TaskStatus, iso, utc_now
-from .repository import TaskRepository
-from .schemas import CreateTaskRequest, resolve_model_options
+from .models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
+from .providers.openai_videos import VideosProvider
+from .repository import TaskRepository, counter_names
+from .schemas import CreateTaskRequest, ListTasksQuery, resolve_model_options
 from .settings import Settings
 from .storage import MediaStore
+
+if TYPE_CHECKING:
+    from .idempotency import IdempotentCreate
 
 logger = Logger(child=True)
 
@@ -24,13 +30,34 @@ class StartFailedError(Exception):
 
 class TaskService:
     def __init__(
-        self, settings: Settings, repository: TaskRepository, executions: Executions, media: MediaStore
+        self,
+        settings: Settings,
+        repository: TaskRepository,
+        executions: Executions,
+        media: MediaStore,
+        *,
+        videos: Callable[[], VideosProvider],
+        cursor_secret: Callable[[], str],
     ) -> None:
         self._settings = settings
         self._repository = repository
         self._executions = executions
         self._media = media
+        self._videos = videos
+        self._cursor_secret = cursor_secret
+        self._idempotent: IdempotentCreate | None = None
 
+    @property
+    def idempotent_create(self) -> IdempotentCreate:
+        if self._idempotent is None:  # built on first use: it imports and configures Powertools idempotency
+            from .idempotency import IdempotentCreate
+
+            self._idempotent = IdempotentCreate(
+                self._settings.idempotency_table, lambda user_id, request: self.create(user_id, request).videoId
+            )
+        return self._idempotent
+
+    # create and read ---------------------------------------------------------------------------
     def create(self, user_id: str, request: CreateTaskRequest) -> Task:
         model, seconds, size = resolve_model_options(request, self._settings)
         now = iso(utc_now())
@@ -62,6 +89,17 @@ class TaskService:
         logger.info("task created", extra={"model": model, "type": task.type.value})
         return task.model_copy(update={"executionArn": execution_arn})
 
+    def create_once(self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None) -> tuple[Task, bool]:
+        """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
+
+        Returns the task as it is now and whether it was created by this call.
+        """
+        key = idempotency_key or request.clientRequestId
+        if not key:
+            return self.create(user_id, request), True
+        video_id, created = self.idempotent_create(user_id, key, request)
+        return self.get(user_id, video_id), created
+
     def get(self, user_id: str, video_id: str) -> Task:
         task = self._repository.get_owned(video_id, user_id)
         if task is None:
@@ -74,3 +112,107 @@ class TaskService:
         if task.status is TaskStatus.COMPLETED and task.mediaKey:
             url, _ = self._media.presigned_url(task.mediaKey, self._settings.media_url_ttl_seconds)
         return task.to_public(video_url=url)
+
+    def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
+        counters, _ = self._repository.get_counters(user_id, utc_now())
+        total = int(counters.get(_total_counter(query.status, query.type), 0))
+        if query.page_mode:
+            return self._list_page(user_id, query, total)
+        secret = self._cursor_secret()
+        start = cursor.decode(query.cursor, user_id=user_id, scope=query.scope, secret=secret) if query.cursor else None
+        page = self._repository.list_owned(
+            user_id, limit=query.limit, status=query.status, task_type=query.type, start=start
+        )
+        next_cursor = (
+            cursor.encode(page.position, user_id=user_id, scope=query.scope, secret=secret) if page.position else None
+        )
+        return {
+            "items": [self.public(task) for task in page.items],
+            "nextCursor": next_cursor,
+            "hasMore": next_cursor is not None,
+            "total": total,
+            "limit": query.limit,
+        }
+
+    def _list_page(self, user_id: str, query: ListTasksQuery, total: int) -> dict[str, Any]:
+        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest)."""
+        size, number = query.page_size, query.page_number
+        page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
+        items = page.items[size * (number - 1) :]
+        return {
+            "items": [self.public(task) for task in items],
+            "nextCursor": None,
+            "hasMore": page.position is not None,
+            "total": total,
+            "page": number,
+            "pageSize": size,
+            "totalPages": -(-total // size) if total else 0,
+        }
+
+    # statistics ----------------------------------------------------------------------------------
+    def stats(self, user_id: str) -> dict[str, Any]:
+        counters, last_day = self._repository.get_counters(user_id, utc_now())
+        by_status = {status.value: max(0, int(counters.get(status.value.lower(), 0))) for status in TaskStatus}
+        completed, failed = by_status["COMPLETED"], by_status["FAILED"]
+        finished = completed + failed
+        return {
+            "total": int(counters.get("total", 0)),
+            "byStatus": by_status,
+            **{status.lower(): count for status, count in by_status.items()},
+            "byType": {kind.value: int(counters.get(f"{kind.value.lower()}_total", 0)) for kind in TaskType},
+            "active": by_status["QUEUED"] + by_status["PROCESSING"],
+            "successRate": round(completed / finished, 4) if finished else None,
+            "averageGenerationSeconds": (
+                round(int(counters.get("generationSecondsSum", 0)) / completed, 1) if completed else None
+            ),
+            "last24Hours": last_day,
+            "updatedAt": counters.get("updatedAt"),
+        }
+
+    # cancel and content --------------------------------------------------------------------------
+    def cancel(self, user_id: str, video_id: str) -> Task:
+        task = self.get(user_id, video_id)
+        if task.is_terminal:
+            raise ConflictError(f"Task {video_id} is already {task.status.value} and cannot be cancelled")
+        try:
+            cancelled = self._repository.transition(task, TaskStatus.CANCELLED)
+        except StaleWriteError as exc:  # it moved on meanwhile; report the state it reached
+            current = self.get(user_id, video_id)
+            raise ConflictError(f"Task {video_id} is already {current.status.value} and cannot be cancelled") from exc
+        logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
+        logger.info("task cancelled")
+        if task.executionArn:
+            try:
+                self._executions.stop(task.executionArn, "Cancelled by the user")
+            except Exception:  # the task is already CANCELLED; a running step will find it so and stop
+                logger.exception("could not stop the execution")
+        if task.externalTaskId and task.type is TaskType.VIDEO:
+            try:
+                self._videos().cancel_job(task.externalTaskId)
+            except ProviderError as exc:
+                logger.warning("provider refused to cancel", extra={"reason": exc.message})
+        return cancelled
+
+    def content(self, user_id: str, video_id: str) -> dict[str, Any]:
+        task = self.get(user_id, video_id)
+        if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
+            raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
+        url, expires = self._media.presigned_url(task.mediaKey, self._settings.media_url_ttl_seconds)
+        return {
+            "videoId": task.videoId,
+            "externalVideoId": task.externalTaskId,
+            "type": task.type.value,
+            "contentType": task.mediaContentType,
+            "url": url,
+            "expiresAt": iso(expires),
+        }
+
+
+def _total_counter(status: TaskStatus | None, task_type: TaskType | None) -> str:
+    if status is not None and task_type is not None:
+        return counter_names(status, task_type)[1]
+    if status is not None:
+        return counter_names(status, TaskType.VIDEO)[0]
+    if task_type is not None:
+        return f"{task_type.value.lower()}_total"
+    return "total"

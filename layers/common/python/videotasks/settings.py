@@ -32,6 +32,8 @@ class Settings(BaseModel):
     provider_api_key_secret: str = Field(alias="PROVIDER_API_KEY_SECRET")
     provider_timeout_seconds: float = Field(20.0, alias="PROVIDER_TIMEOUT_SECONDS")
 
+    cursor_secret_name: str = Field("", alias="CURSOR_SECRET_NAME")
+
     jwt_mode: Literal["hs256", "jwks"] = Field("hs256", alias="JWT_MODE")
     jwt_secret_name: str = Field("", alias="JWT_SECRET_NAME")
     jwks_url: str = Field("", alias="JWKS_URL")

@@ -29,36 +29,49 @@ def media_store() -> MediaStore:
 
 
 @functools.cache
+def videos_provider() -> VideosProvider:
+    settings = get_settings()
+    return VideosProvider(
+        base_url=settings.provider_base_url,
+        api_key=get_secret(settings.provider_api_key_secret),
+        videos_path=settings.provider_videos_path,
+        auth_scheme=settings.provider_auth_scheme,
+        timeout=settings.provider_timeout_seconds,
+    )
+
+
+@functools.cache
+def images_provider() -> ImagesProvider:
+    settings = get_settings()
+    return ImagesProvider(
+        base_url=settings.provider_base_url,
+        api_key=get_secret(settings.provider_api_key_secret),
+        images_path=settings.provider_images_path,
+        auth_scheme=settings.provider_auth_scheme,
+        timeout=settings.provider_timeout_seconds,
+    )
+
+
+@functools.cache
 def task_service() -> TaskService:
     settings = get_settings()
-    return TaskService(settings, repository(), Executions(settings.state_machine_arn), media_store())
-
-
-def _provider_options() -> dict[str, object]:
-    settings = get_settings()
-    return {
-        "base_url": settings.provider_base_url,
-        "api_key": get_secret(settings.provider_api_key_secret),
-        "auth_scheme": settings.provider_auth_scheme,
-        "timeout": settings.provider_timeout_seconds,
-    }
+    return TaskService(
+        settings,
+        repository(),
+        Executions(settings.state_machine_arn),
+        media_store(),
+        videos=videos_provider,
+        cursor_secret=lambda: get_secret(settings.cursor_secret_name),
+    )
 
 
 @functools.cache
 def workflow() -> Workflow:
-    settings = get_settings()
-    options = _provider_options()
-    return Workflow(
-        settings,
-        repository(),
-        VideosProvider(videos_path=settings.provider_videos_path, **options),  # type: ignore[arg-type]
-        ImagesProvider(images_path=settings.provider_images_path, **options),  # type: ignore[arg-type]
-        media_store(),
-    )
+    return Workflow(get_settings(), repository(), videos_provider(), images_provider(), media_store())
 
 
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
-    for cached in (repository, media_store, task_service, workflow):
+    for cached in (repository, media_store, videos_provider, images_provider, task_service, workflow):
         cached.cache_clear()
     get_settings.cache_clear()
