@@ -7,6 +7,7 @@ URL. The user id is the ``userId`` claim, else ``sub``. A ``Bearer `` prefix is 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jwt
 
@@ -37,7 +38,7 @@ def verify_token(raw: str | None, settings: Settings) -> str:
         raise UnauthorizedError("Missing token")
     if len(token) > MAX_TOKEN_LENGTH:
         raise UnauthorizedError("Token too large")
-    options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience)}
+    options: Any = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience)}
     try:
         if settings.jwt_mode == "jwks":
             signing_key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key

@@ -17,12 +17,14 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeou
 
 @functools.cache
 def client(service: str, endpoint_url: str | None = None) -> Any:
-    return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
+    session: Any = boto3.session.Session()
+    return session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
 
 
 @functools.cache
 def resource(service: str) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG)
+    session: Any = boto3.session.Session()
+    return session.resource(service, config=_CONFIG)
 
 
 def reset() -> None:

@@ -39,7 +39,7 @@ class IdempotentCreate:
         )
         store = DynamoDBPersistenceLayer(table_name=table_name)
 
-        @idempotent_function(data_keyword_argument="data", persistence_store=store, config=self.config)
+        @idempotent_function(data_keyword_argument="data", persistence_store=store, config=self.config)  # type: ignore[untyped-decorator]
         def create_once(data: dict[str, Any]) -> dict[str, str]:
             _created_here.set(True)
             return {"videoId": create(data["userId"], CreateTaskRequest.model_validate(data["body"]))}

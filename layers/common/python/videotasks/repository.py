@@ -103,7 +103,7 @@ class TaskRepository:
             "KeyConditionExpression": Key("userId").eq(user_id),
             "ScanIndexForward": False,
         }
-        condition = None
+        condition: Any = None
         if status is not None:
             condition = Attr("status").eq(status.value)
         if task_type is not None:

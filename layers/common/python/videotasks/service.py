@@ -12,7 +12,7 @@ from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError
 from .executions import Executions
 from .ids import new_video_id
 from .models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
-from .providers.openai_videos import VideosProvider
+from .providers import VideosProvider
 from .repository import TaskRepository, counter_names
 from .schemas import CreateTaskRequest, ListTasksQuery, resolve_model_options
 from .settings import Settings

@@ -8,8 +8,7 @@ from __future__ import annotations
 import functools
 
 from .executions import Executions
-from .providers.openai_images import ImagesProvider
-from .providers.openai_videos import VideosProvider
+from .providers import ImagesProvider, VideosProvider
 from .repository import TaskRepository
 from .secrets import get_secret
 from .service import TaskService

@@ -19,8 +19,7 @@ from aws_lambda_powertools import Logger
 from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
 from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
 from .models import Task, TaskError, TaskStatus, TaskType, parse_iso, utc_now
-from .providers.openai_images import ImagesProvider
-from .providers.openai_videos import JobRequest, VideosProvider
+from .providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider
 from .repository import TaskRepository
 from .settings import Settings
 from .storage import MediaStore, media_key
@@ -119,30 +118,42 @@ class Workflow:
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
         attempts = task.pollAttempts + 1
+        job: ProviderJob | None
         try:
             job = self._videos.get_job(task.externalTaskId)
         except ProviderTransientError as exc:
             # A relay outage is not the job's failure: keep polling, bounded by attempts and time.
             logger.warning("provider unavailable while polling", extra={"reason": exc.message})
-            return self._keep_waiting(task, attempts, reported=None, raw_status=task.providerStatus)
+            job = None
         except ProviderPermanentError as exc:
             return self._fail(task, TaskError(code=exc.code, message=exc.message))
         decision = decide_after_poll(
-            job.state,
+            job.state if job else ProviderState.RUNNING,
             attempts=attempts,
             max_attempts=self._settings.max_poll_attempts,
             created_at=parse_iso(task.createdAt),
             now=self._clock(),
             timeout_seconds=self._settings.task_timeout_seconds,
-            provider_error=job.error_message,
+            provider_error=job.error_message if job else None,
         )
         if decision.action is PollAction.ARCHIVE:
             return StepResult(task.videoId, "ARCHIVE", 0)
         if decision.action is PollAction.FAIL:
-            assert decision.error_code and decision.error_message
-            code = job.error_code if job.state is ProviderState.FAILED and job.error_code else decision.error_code
-            return self._fail(task, TaskError(code=code, message=decision.error_message), providerStatus=job.raw_status)
-        return self._keep_waiting(task, attempts, reported=job.progress, raw_status=job.raw_status)
+            code = job.error_code if job and job.state is ProviderState.FAILED and job.error_code else None
+            error = TaskError(
+                code=code or decision.error_code or "PROVIDER_FAILED", message=decision.error_message or ""
+            )
+            return self._fail(task, error, providerStatus=job.raw_status if job else task.providerStatus)
+        try:
+            task = self._repository.update_running(
+                task,
+                progress=merge_progress(task.progress, job.progress if job else None),
+                pollAttempts=attempts,
+                providerStatus=job.raw_status if job else task.providerStatus,
+            )
+        except StaleWriteError:
+            return self._done(task)
+        return self._wait(task)
 
     def archive(self, video_id: str) -> StepResult:
         task = self._load(video_id)
@@ -196,18 +207,6 @@ class Workflow:
             self._media.delete(key)
             logger.info("archive lost the race to a cancel; stored copy removed")
         return self._done(task)
-
-    def _keep_waiting(self, task: Task, attempts: int, *, reported: int | None, raw_status: str | None) -> StepResult:
-        if attempts >= self._settings.max_poll_attempts:
-            message = f"The provider did not finish within {self._settings.max_poll_attempts} polls"
-            return self._fail(task, TaskError(code="TIMEOUT", message=message))
-        try:
-            task = self._repository.update_running(
-                task, progress=merge_progress(task.progress, reported), pollAttempts=attempts, providerStatus=raw_status
-            )
-        except StaleWriteError:
-            return self._done(task)
-        return self._wait(task)
 
     def _fail(self, task: Task, error: TaskError, **changes: Any) -> StepResult:
         try:
