@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := layers/common/python:.
 USER ?= dev-user
 
-.PHONY: dev test token deploy lint typecheck unit integration e2e browser sam-validate sam-build bench reliability clean
+.PHONY: openapi dev test token deploy lint typecheck unit integration e2e browser sam-validate sam-build bench reliability clean
 
 $(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ test: $(BIN)/.installed lint typecheck sam-validate sam-build
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build && $(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
+
+openapi: $(BIN)/.installed
+	$(BIN)/python -m local.openapi_export
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

@@ -53,7 +53,12 @@ def openapi_document() -> Response[Any]:
     return Response(200, "application/json", app.get_openapi_json_schema(**openapi.DOCUMENT), compress=True)
 
 
-@app.post(f"{openapi.BASE_PATH}/tasks", tags=["tasks"], summary="Create a video or image task")
+@app.post(
+    f"{openapi.BASE_PATH}/tasks",
+    tags=["tasks"],
+    summary="Create a video or image task",
+    responses=openapi.errors(400, 401, 409, 500),
+)
 def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -62,7 +67,12 @@ def create_task(
     return http.success(service.public(task), status_code=201 if created else 200)
 
 
-@app.get(f"{openapi.BASE_PATH}/tasks", tags=["tasks"], summary="List the caller's tasks, newest first")
+@app.get(
+    f"{openapi.BASE_PATH}/tasks",
+    tags=["tasks"],
+    summary="List the caller's tasks, newest first",
+    responses=openapi.errors(400, 401),
+)
 def list_tasks(
     status: Annotated[str | None, Query(description="QUEUED, PROCESSING, COMPLETED, FAILED or CANCELLED")] = None,
     type: Annotated[str | None, Query(description="VIDEO or IMAGE")] = None,
@@ -77,24 +87,41 @@ def list_tasks(
     return http.success(wiring.task_service().list(_user_id(), query))
 
 
-@app.get(f"{openapi.BASE_PATH}/tasks/<videoId>", tags=["tasks"], summary="One task of the caller")
+@app.get(
+    f"{openapi.BASE_PATH}/tasks/<videoId>",
+    tags=["tasks"],
+    summary="One task of the caller",
+    responses=openapi.errors(400, 401, 404),
+)
 def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
     return http.success(service.public(service.get(_user_id(), videoId)))
 
 
-@app.get(f"{openapi.BASE_PATH}/tasks/<videoId>/content", tags=["tasks"], summary="A playable URL of the result")
+@app.get(
+    f"{openapi.BASE_PATH}/tasks/<videoId>/content",
+    tags=["tasks"],
+    summary="A playable URL of the result",
+    responses=openapi.errors(400, 401, 404, 409),
+)
 def get_content(videoId: VideoIdParam) -> Response[Any]:
     return http.success(wiring.task_service().content(_user_id(), videoId))
 
 
-@app.post(f"{openapi.BASE_PATH}/tasks/<videoId>/cancel", tags=["tasks"], summary="Cancel a queued or running task")
+@app.post(
+    f"{openapi.BASE_PATH}/tasks/<videoId>/cancel",
+    tags=["tasks"],
+    summary="Cancel a queued or running task",
+    responses=openapi.errors(400, 401, 404, 409),
+)
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
     return http.success(service.public(service.cancel(_user_id(), videoId)))
 
 
-@app.get(f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics")
+@app.get(
+    f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics", responses=openapi.errors(401)
+)
 def stats() -> Response[Any]:
     return http.success(wiring.task_service().stats(_user_id()))
 

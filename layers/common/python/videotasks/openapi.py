@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.models import Server
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
 BASE_PATH = "/api/video"
 
@@ -20,7 +20,55 @@ DOCUMENT: dict[str, Any] = {
         "`{success: false, message, error: {code, message, details?}}`."
     ),
     "servers": [Server(url="/")],
+    "security_schemes": {
+        "bearerAuth": HTTPBearer(bearerFormat="JWT", description="HS256 user token; `Bearer ` optional")
+    },
+    "security": [{"bearerAuth": []}],
 }
+
+# Error replies as documented on every route (the envelope is the same for all of them).
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["success", "message", "error"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "message": {"type": "string"},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "enum": [
+                        "VALIDATION_ERROR",
+                        "UNAUTHORIZED",
+                        "NOT_FOUND",
+                        "METHOD_NOT_ALLOWED",
+                        "CONFLICT",
+                        "RATE_LIMITED",
+                        "INTERNAL",
+                    ],
+                },
+                "message": {"type": "string"},
+                "details": {},
+            },
+        },
+    },
+}
+
+
+def errors(*codes: int) -> dict[int, Any]:
+    """OpenAPI ``responses`` for the given error statuses, all in the envelope."""
+    descriptions = {
+        400: "Invalid request (names the field)",
+        401: "Missing or invalid token",
+        404: "Not found",
+        409: "Conflict with the task's state",
+        500: "Internal error (details are in the logs)",
+    }
+    content = {"application/json": {"schema": ERROR_ENVELOPE}}
+    return {code: {"description": descriptions[code], "content": content} for code in codes}
+
 
 # Paths the API serves (any method); a known path with the wrong method is a 405, not a 404.
 _PATHS = [

@@ -1,0 +1,35 @@
+"""Writes the API's OpenAPI document to docs/openapi.json (`make openapi`); a test fails on drift."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT_PATH = ROOT / "docs" / "openapi.json"
+
+
+def current_document() -> dict[str, Any]:
+    spec = importlib.util.spec_from_file_location("_api_for_openapi", ROOT / "functions" / "api" / "app.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from videotasks import openapi
+
+    return dict(json.loads(module.app.get_openapi_json_schema(**openapi.DOCUMENT)))
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main() -> None:
+    DOCUMENT_PATH.write_text(render(current_document()), encoding="utf-8")
+    print(f"wrote {DOCUMENT_PATH.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
