@@ -1,35 +1,57 @@
 # videotasks: every command installs what it needs, so each works on a fresh machine.
 SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# The interpreter matches the Lambda runtime (DESIGN.md); with pyenv, .python-version resolves it.
 PYTHON ?= python3.13
+PYTHON_MINOR := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv
 BIN := $(VENV)/bin
+# SAM CLI pins an older boto3 than the project's, so it lives in a venv of its own.
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := layers/common/python:.
-USER ?= dev-user
+# `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
+TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: openapi dev test token deploy lint typecheck unit integration e2e browser sam-validate sam-build bench reliability clean
+.PHONY: help install dev test token deploy lint typecheck unit integration e2e sam-validate sam-build openapi bench clean
 
-$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+help:
+	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
+	@echo "integration e2e sam-validate sam-build openapi bench clean"
+
+# A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
+# that its requirements are installed, and is older than them when they change, which reinstalls.
+define ensure_venv
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python $(PYTHON_MINOR) (pyenv install $(PYTHON_MINOR))" >&2; exit 1; }
+	@if ! $(1)/bin/python -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(PYTHON_MINOR)")' 2>/dev/null; then \
+		rm -rf $(1) && $(PYTHON) -m venv $(1); fi
+	$(1)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+endef
+
+# requirements-dev.txt includes the layer's requirements with -r.
+LAYER_REQUIREMENTS := $(wildcard layers/*/requirements.txt layers/*/python/requirements.txt)
+
+$(BIN)/.installed: requirements-dev.txt $(LAYER_REQUIREMENTS) .python-version
+	$(call ensure_venv,$(VENV))
+	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt
 	@touch $@
 
-$(SAM_VENV)/.installed:
-	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli>=1.170,<2"
+$(SAM_VENV)/.installed: requirements-sam.txt .python-version
+	$(call ensure_venv,$(SAM_VENV))
+	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-sam.txt
 	@touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed $(SAM_VENV)/.installed
 
 dev: $(BIN)/.installed
 	$(BIN)/python -m local
 
 token: $(BIN)/.installed
-	@$(BIN)/python -m local.token --user "$(USER)"
+	@$(BIN)/python -m local.token --user "$(TOKEN_USER)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -38,14 +60,23 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# Both run offline: `--lint` needs no region or credentials, and the build only asks PyPI for the
+# layer's arm64 wheels. `--cached` reuses .aws-sam/cache and .aws-sam/deps while sources and
+# requirements are unchanged.
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM) validate --lint
 
 sam-build: $(SAM_VENV)/.installed
 	$(SAM) build --cached --parallel
 
+# The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
+# the e2e tests drive inside the local stack's process count too (coverage's subprocess patch).
 test: $(BIN)/.installed lint typecheck sam-validate sam-build
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
+
+# One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
+unit integration e2e: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/$@
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build && $(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
@@ -57,4 +88,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
