@@ -6,6 +6,7 @@ Handlers ask for what they need here; tests replace pieces by building the class
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from .executions import Executions
 from .providers import ImagesProvider, VideosProvider
@@ -15,6 +16,12 @@ from .service import TaskService
 from .settings import get_settings
 from .storage import MediaStore
 from .workflow import Workflow
+
+if TYPE_CHECKING:
+    from .broadcast import Broadcaster
+    from .notifier import ConnectionNotifier
+    from .realtime import RealtimeService
+    from .repository import ConnectionRepository
 
 
 @functools.cache
@@ -73,4 +80,36 @@ def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
     for cached in (repository, media_store, videos_provider, images_provider, task_service, workflow):
         cached.cache_clear()
+    for live in (connections, realtime, notifier, broadcaster):
+        live.cache_clear()
     get_settings.cache_clear()
+
+
+# Live updates: modules imported on first use, so that the functions that never push (and the WebSocket
+# function, which never posts) do not pay for Powertools batch processing and the posting thread pool.
+@functools.cache
+def connections() -> ConnectionRepository:
+    from .repository import ConnectionRepository
+
+    return ConnectionRepository(get_settings())
+
+
+@functools.cache
+def realtime() -> RealtimeService:
+    from .realtime import RealtimeService
+
+    return RealtimeService(get_settings(), connections(), repository(), media_store())
+
+
+@functools.cache
+def notifier() -> ConnectionNotifier:
+    from .notifier import ConnectionNotifier
+
+    return ConnectionNotifier(get_settings().websocket_endpoint)
+
+
+@functools.cache
+def broadcaster() -> Broadcaster:
+    from .broadcast import Broadcaster
+
+    return Broadcaster(get_settings(), connections(), notifier(), media_store())

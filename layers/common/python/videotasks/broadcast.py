@@ -1,0 +1,138 @@
+"""Task changes from the tasks table's stream, pushed to the owner's subscribed WebSocket connections.
+
+For each stream record: is the change news (``messages.is_worth_sending``)? Then build the contract's
+message, find the recipients with a Query on the connections table's ``ByUser`` index, post to all of them
+at once, and forget the connections that answer 410 Gone.
+
+What fails a record (so that Lambda retries it) and what does not:
+
+* A post that fails for one connection (throttled after botocore's retries, 5xx) does not: the record
+  was delivered to everyone else, and retrying it would deliver it to them a second time. Messages are
+  snapshots of the task, so the next change, or re-subscribing, brings that client up to date.
+* When nobody received the message and at least one post failed, retrying duplicates nothing, so the
+  record fails (``UndeliveredError``) and is retried.
+* Errors of our own infrastructure (the connections Query, a DeleteItem) fail the record.
+* A record whose image is not a task is logged and skipped: retrying cannot fix it, and it would hold up
+  its shard until the retries run out.
+
+Records are handled one at a time in stream order, and ``OrderedStreamProcessor`` fails every record after
+a failed one without running it: Lambda resumes a DynamoDB stream from the first failed record, so nothing
+after it may be delivered before it (a client must never see progress go back, or news after the end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from pydantic import ValidationError as ModelValidationError
+
+from . import messages
+from .models import Task
+from .notifier import ConnectionNotifier, Deliveries
+from .realtime import playable_url
+from .repository import ConnectionRepository, task_from_image
+from .settings import Settings
+from .storage import MediaStore
+
+logger = Logger(child=True)
+
+
+class UndeliveredError(Exception):
+    """Nobody received the message and some posts failed: retrying the record duplicates nothing."""
+
+
+class EarlierRecordFailedError(Exception):
+    """Not run: an earlier record of the batch failed, and the stream resumes from that one."""
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    video_id: str
+    message_type: str
+    recipients: int
+    deliveries: Deliveries
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        settings: Settings,
+        connections: ConnectionRepository,
+        notifier: ConnectionNotifier,
+        media: MediaStore,
+        *,
+        clock_ms: Callable[[], int] = messages.now_ms,
+    ) -> None:
+        self._settings = settings
+        self._connections = connections
+        self._notifier = notifier
+        self._media = media
+        self._clock_ms = clock_ms
+
+    def publish(self, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Broadcast | None:
+        """Push the change from ``old_image`` to ``new_image`` (stream images, None when absent).
+
+        Returns what was sent, or None when the change is not news.
+        """
+        try:
+            old = task_from_image(old_image) if old_image else None
+            new = task_from_image(new_image) if new_image else None
+        except ModelValidationError as exc:
+            keys = (new_image or old_image or {}).get("videoId")
+            logger.error("stream image is not a task; skipped", extra={"videoId": keys, "errors": exc.errors()[:3]})
+            return None
+        if new is None or not messages.is_worth_sending(old, new):
+            return None
+        return self._send(new)
+
+    def _send(self, task: Task) -> Broadcast:
+        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
+        message = messages.task_message(task, video_url=url, timestamp_ms=self._clock_ms())
+        recipients = self._connections.subscribers(task.userId, task.videoId)
+        deliveries = self._notifier.post_all(recipients, json.dumps(message, separators=(",", ":")).encode())
+        for connection_id in deliveries.gone:
+            self._connections.remove(connection_id)
+        # The seed's log line, with both ids: "broadcast: video_… (external: …) -> N clients".
+        logger.info(
+            f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
+            extra={
+                "videoId": task.videoId,
+                "externalVideoId": task.externalTaskId,
+                "messageType": message["type"],
+                "status": message["payload"]["status"],
+                "progress": task.progress,
+                "recipients": len(recipients),
+                "delivered": len(deliveries.delivered),
+                "gone": len(deliveries.gone),
+                "failed": len(deliveries.failed),
+            },
+        )
+        if deliveries.failed and not deliveries.delivered:
+            raise UndeliveredError(f"{task.videoId}: no connection received {message['type']}")
+        return Broadcast(task.videoId, message["type"], len(recipients), deliveries)
+
+
+class OrderedStreamProcessor(BatchProcessor):
+    """Powertools' DynamoDB-stream batch processor that keeps the stream's order under partial failure.
+
+    After the first failed record every later record of the batch is reported failed without being run,
+    as Powertools' SQS FIFO processor does for message groups: Lambda retries from the first reported
+    sequence number, so those records come back, in order, behind the one that failed.
+    """
+
+    _skipped = (EarlierRecordFailedError, EarlierRecordFailedError("an earlier record of this batch failed"), None)
+
+    def __init__(self) -> None:
+        super().__init__(EventType.DynamoDBStreams)
+
+    def _process_record(self, record: dict[str, Any]) -> Any:
+        if self.fail_messages:
+            return self.failure_handler(
+                record=self._to_batch_type(record, event_type=self.event_type), exception=self._skipped
+            )
+        return super()._process_record(record)
