@@ -9,10 +9,16 @@ does, and ``local.token`` signs tokens the way the Sora UI auth service does.
 
 from __future__ import annotations
 
+import os
+
+# Lambda sets its environment before any code is imported, and so must the tests: Powertools names
+# the package's child loggers (videotasks.service, videotasks.workflow) after the service when they
+# are imported, and a child named after "service_undefined" finds no parent handler.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "videotasks")
+
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
@@ -66,6 +74,29 @@ def reset_caches() -> None:
     jwks_client = auth._jwks_client
     if hasattr(jwks_client, "cache_clear"):  # a test may have replaced it with a stand-in
         jwks_client.cache_clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _service_logger() -> Logger:
+    """The parent logger every handler module creates first in Lambda; the package's child loggers
+    need it when a test calls the package without going through a handler."""
+    return Logger()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_botocore_models() -> Iterator[None]:
+    """Speed only: every boto3 session (moto starts a new default one per test, and the package makes
+    its own) would parse the same service model JSON again; share one loader cache across them."""
+    shared: dict[Any, Any] = {}
+    original = botocore.loaders.Loader.__init__
+
+    def init(self: botocore.loaders.Loader, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._cache = shared
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.loaders.Loader, "__init__", init)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -153,8 +184,14 @@ def _secret_values(template: dict[str, Any]) -> dict[str, str]:
     return {logical_id: _secret_value(logical_id) for logical_id in resources(template, "AWS::SecretsManager::Secret")}
 
 
-def build_aws(monkeypatch: pytest.MonkeyPatch, parameters_: dict[str, str] | None = None) -> AwsStack:
-    """Create every resource of template.yaml in the running moto and export the functions' environment."""
+def build_aws(
+    monkeypatch: pytest.MonkeyPatch, parameters_: dict[str, str] | None = None, *, lambda_functions: bool = False
+) -> AwsStack:
+    """Create the resources of template.yaml in the running moto and export the functions' environment.
+
+    The template's functions are registered in moto's Lambda only with ``lambda_functions`` (the Step
+    Functions engine needs their ARNs to resolve; nothing else does, and they are the slowest to make).
+    """
     template = load_template()
     resolver = Resolver(template, parameters={"Stage": STAGE, **(parameters_ or {})})
     secrets = _secret_values(template)
@@ -163,7 +200,8 @@ def build_aws(monkeypatch: pytest.MonkeyPatch, parameters_: dict[str, str] | Non
     aws_setup.create_tables(template, resolver, endpoint)
     aws_setup.create_buckets(template, resolver, endpoint)
     aws_setup.create_secrets(template, resolver, endpoint, secrets)
-    aws_setup.create_functions(template, endpoint)
+    if lambda_functions:
+        aws_setup.create_functions(template, endpoint)
     aws_setup.create_state_machines(template, resolver, endpoint)
     environment = function_environment(template, resolver)
     for name, value in environment.items():
@@ -184,7 +222,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
 def executing_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     """As ``aws_stack``, with moto's Step Functions engine on (it parses definitions and runs executions)."""
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
-        yield build_aws(monkeypatch)
+        yield build_aws(monkeypatch, lambda_functions=True)
 
 
 # -- tasks ------------------------------------------------------------------------------------------
@@ -372,13 +410,14 @@ class FakeVideos:
     """Implements ``videotasks.providers.VideosProvider``'s interface, with scripted replies.
 
     ``report()``/``fail_next_poll()`` queue what the next ``get_job`` calls answer; with nothing queued
-    the job is answered as it last was. ``after_download`` runs once the media has been read, which is
-    where a concurrent cancel can be made to land.
+    the job is answered as it last was. ``after_create`` runs once a job exists at the provider and
+    ``after_download`` once the media has been read: where a concurrent cancel can be made to land.
     """
 
     media: bytes = MP4
     content_type: str = "video/mp4"
     create_error: Exception | None = None
+    after_create: Callable[[], None] | None = None
     after_download: Callable[[], None] | None = None
     created: list[JobRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
@@ -422,6 +461,8 @@ class FakeVideos:
             error_message=None,
         )
         self.jobs[job.id] = job
+        if self.after_create is not None:
+            self.after_create()
         return job
 
     def get_job(self, job_id: str) -> ProviderJob:
