@@ -164,6 +164,30 @@ class HttpRoute:
 class WebSocketRoute:
     route_key: str
     function: str
+    authorizer: str | None = None  # logical id of the REQUEST authorizer's function ($connect)
+    identity_sources: tuple[str, ...] = ()  # e.g. route.request.querystring.token
+    two_way: bool = False  # has a route response: the integration's reply goes back to the client
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    logical_id: str
+    route_selection_expression: str  # $request.body.action
+    routes: dict[str, WebSocketRoute]  # by route key
+    stage: Any  # the stage's StageName, unresolved
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event of a function: what Lambda's event source mapping would poll and how."""
+
+    function: str
+    table: str  # logical id of the table whose stream it reads
+    starting_position: str
+    batch_size: int
+    maximum_retry_attempts: int
+    bisect_on_error: bool
+    reports_item_failures: bool
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -192,3 +216,106 @@ def function_environment(template: dict[str, Any], resolver: Resolver) -> dict[s
     for body in functions(template).values():
         merged.update((body["Properties"].get("Environment") or {}).get("Variables", {}))
     return {key: str(resolver.resolve(value)) for key, value in merged.items()}
+
+
+def _function_of(value: Any, template: dict[str, Any]) -> str:
+    """The function an integration or authorizer URI points at (``${Fn.Arn}`` in a Sub, or a GetAtt)."""
+    names = functions(template)
+    if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][0] in names:
+        return str(value["Fn::GetAtt"][0])
+    text = value.get("Fn::Sub") if isinstance(value, dict) else value
+    text = text[0] if isinstance(text, list) else text
+    for logical_id in re.findall(r"\$\{([^}.!]+)\.Arn\}", str(text)):
+        if logical_id in names:
+            return str(logical_id)
+    raise KeyError(f"template.yaml: no function in {value!r}")
+
+
+def _referenced(value: Any) -> str:
+    """The logical id in ``!Ref X`` or ``!Sub integrations/${X}``."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    text = value.get("Fn::Sub") if isinstance(value, dict) else value
+    found = re.search(r"\$\{([^}.!]+)\}", str(text))
+    if not found:
+        raise KeyError(f"template.yaml: no reference in {value!r}")
+    return found.group(1)
+
+
+def websocket_api(template: dict[str, Any]) -> WebSocketApi | None:
+    """The template's WebSocket API (routes, integrations, authorizer, route responses), or None."""
+    apis = {
+        name: body
+        for name, body in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if body["Properties"].get("ProtocolType") == "WEBSOCKET"
+    }
+    if not apis:
+        return None
+    ((api_id, api),) = apis.items()
+
+    def belongs(body: dict[str, Any]) -> bool:
+        return _referenced(body["Properties"]["ApiId"]) == api_id
+
+    integrations = {
+        name: _function_of(body["Properties"]["IntegrationUri"], template)
+        for name, body in resources(template, "AWS::ApiGatewayV2::Integration").items()
+        if belongs(body)
+    }
+    authorizers = {
+        name: body["Properties"] for name, body in resources(template, "AWS::ApiGatewayV2::Authorizer").items()
+    }
+    answered = {
+        _referenced(body["Properties"]["RouteId"])
+        for body in resources(template, "AWS::ApiGatewayV2::RouteResponse").values()
+        if belongs(body)
+    }
+    routes: dict[str, WebSocketRoute] = {}
+    for name, body in resources(template, "AWS::ApiGatewayV2::Route").items():
+        props = body["Properties"]
+        if not belongs(body):
+            continue
+        authorizer = None
+        sources: tuple[str, ...] = ()
+        if props.get("AuthorizationType") == "CUSTOM":
+            spec = authorizers[_referenced(props["AuthorizerId"])]
+            authorizer = _function_of(spec["AuthorizerUri"], template)
+            sources = tuple(spec.get("IdentitySource") or ())
+        routes[props["RouteKey"]] = WebSocketRoute(
+            props["RouteKey"],
+            integrations[_referenced(props["Target"])],
+            authorizer=authorizer,
+            identity_sources=sources,
+            two_way=name in answered,
+        )
+    stages = [
+        body["Properties"]["StageName"]
+        for body in resources(template, "AWS::ApiGatewayV2::Stage").values()
+        if belongs(body)
+    ]
+    return WebSocketApi(api_id, api["Properties"]["RouteSelectionExpression"], routes, stages[0] if stages else None)
+
+
+def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
+    """Every DynamoDB stream event source of the template's functions."""
+    found = []
+    for name, body in functions(template).items():
+        for event in (body["Properties"].get("Events") or {}).values():
+            if event["Type"] != "DynamoDB":
+                continue
+            props = event["Properties"]
+            stream = props["Stream"]
+            table = stream["Fn::GetAtt"][0] if isinstance(stream, dict) and "Fn::GetAtt" in stream else None
+            if table is None:
+                raise KeyError(f"template.yaml: {name}'s stream must be a GetAtt <Table>.StreamArn")
+            found.append(
+                StreamSource(
+                    function=name,
+                    table=str(table),
+                    starting_position=str(props.get("StartingPosition", "LATEST")),
+                    batch_size=int(props.get("BatchSize", 100)),
+                    maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                    bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                    reports_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or ()),
+                )
+            )
+    return found
