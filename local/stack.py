@@ -17,8 +17,18 @@ from local import aws_setup, moto_seam
 from local.config import FAKE_PROVIDER_KEY, HOST, StackConfig
 from local.http_gateway import HttpGateway
 from local.lambdas import FunctionRegistry
-from local.template import Resolver, function_environment, http_routes, load_template, resources
+from local.stream_pump import StreamPump
+from local.template import (
+    Resolver,
+    function_environment,
+    http_routes,
+    load_template,
+    resources,
+    stream_sources,
+    websocket_api,
+)
 from local.token import make_token
+from local.ws_gateway import WebSocketGateway
 
 log = logging.getLogger("videotasks.local")
 
@@ -77,6 +87,7 @@ class LocalStack:
         moto_seam.install(self.registry)
         self._loop_thread.start()
         self._serve(self._http_app(), self.config.http_port)
+        self._start_live_updates()
         if not self.config.uses_real_provider:
             self._serve(self._provider_app(), self.config.provider_port)
 
@@ -145,6 +156,20 @@ class LocalStack:
         )
         return gateway.app()
 
+    def _start_live_updates(self) -> None:
+        """The WebSocket API with its @connections endpoint, and a pump per stream event source, which
+        stops before the gateways and moto do (stop() runs ``_background`` first)."""
+        api = websocket_api(self.template)
+        if api is not None:
+            stage = str(self.resolver.resolve(api.stage) or "local")
+            self._serve(WebSocketGateway(self.registry, api, stage=stage).app(), self.config.ws_port)
+        for source in stream_sources(self.template):
+            function = self.registry.get(source.function)
+            stream_arn = self.resolver.get_att(source.table, "StreamArn")
+            pump = StreamPump(source, stream_arn, function.invoke, endpoint=self.config.moto_url)
+            pump.start()
+            self._background.append(pump.stop)
+
     def _provider_app(self) -> web.Application:
         from local.fake_provider import FakeProviderConfig, create_app
 
@@ -181,6 +206,8 @@ class LocalStack:
                 f"  Console        {self.config.http_url}/",
                 f"  HTTP API       {self.config.http_url}/api/video   (docs: {self.config.http_url}/api/video/docs)",
                 f"  WebSocket API  {self.config.ws_url}/?token=<JWT>",
+                f"  @connections   http://{HOST}:{self.config.ws_port}/@connections/{{connectionId}}",
+                "  Task stream    " + ", ".join(f"{s.table} -> {s.function}" for s in stream_sources(self.template)),
                 f"  Provider       {provider}",
                 f"  AWS (moto)     {self.config.moto_url}",
                 "  Dev token (user dev-user; `make token USER=alice` for others):",

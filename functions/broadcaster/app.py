@@ -28,6 +28,6 @@ def record_handler(record: DynamoDBRecord) -> None:  # Powertools passes it by t
     wiring.broadcaster().publish(change.old_image or None, change.new_image or None)
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -29,7 +29,7 @@ def _body(event: dict[str, Any]) -> str | None:
     return body
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event["requestContext"]
     route_key, connection_id = request["routeKey"], request["connectionId"]
