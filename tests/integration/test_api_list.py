@@ -1,0 +1,358 @@
+"""GET /api/video/tasks: newest first, the caller's tasks only, signed cursors bound to the caller and
+the filter, filters that still fill a page, and the old clients' page + pageSize."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.integration.api_harness import OTHER_USER, USER, Api, list_all
+from videotasks import repository as repository_module
+from videotasks.ids import new_video_id
+from videotasks.models import Task, TaskStatus, TaskType, iso, utc_now
+
+pytest_plugins = ["tests.integration.api_fixtures"]
+
+# A repeating mix of states and types, so every filter matches some tasks and skips others.
+MIX = [
+    (TaskStatus.COMPLETED, TaskType.VIDEO),
+    (TaskStatus.QUEUED, TaskType.VIDEO),
+    (TaskStatus.FAILED, TaskType.IMAGE),
+    (TaskStatus.COMPLETED, TaskType.IMAGE),
+    (TaskStatus.PROCESSING, TaskType.VIDEO),
+    (TaskStatus.CANCELLED, TaskType.VIDEO),
+    (TaskStatus.COMPLETED, TaskType.VIDEO),
+]
+
+
+@pytest.fixture
+def make_tasks(aws_stack, stored_task):
+    """``make_tasks(n, user, kinds, offset, counted)``: n tasks one second apart, the first the newest,
+    their states and types taken in turn from ``kinds``; returned newest first.
+
+    ``counted=True`` goes through the repository (created, walked through transitions and counted, as
+    the workflow does); the default writes the items as the repository would have left them, which is
+    25 times faster in moto, but the counters behind ``total`` stay at zero."""
+    start = utc_now()
+
+    def make(
+        count: int,
+        user: str = USER,
+        kinds=((TaskStatus.QUEUED, TaskType.VIDEO),),
+        offset: int = 0,
+        counted: bool = False,
+    ) -> list[Task]:
+        tasks = []
+        for index in range(count):
+            status, kind = kinds[index % len(kinds)]
+            created = iso(start - timedelta(seconds=offset + index))
+            fields = {"type": kind, "createdAt": created, "updatedAt": created}
+            tasks.append(
+                stored_task(user, status=status, **fields)
+                if counted
+                else Task(
+                    videoId=new_video_id(),
+                    userId=user,
+                    status=status,
+                    prompt=f"task {index}",
+                    model="sora-2",
+                    externalTaskId=f"ext_{index}",
+                    **fields,
+                )
+            )
+        if not counted:
+            with aws_stack.table("TASKS_TABLE").batch_writer() as batch:
+                for task in tasks:
+                    batch.put_item(Item=task.model_dump(mode="json", exclude_none=True))
+        return tasks
+
+    return make
+
+
+def _ids(items) -> list[str]:
+    return [item["videoId"] if isinstance(item, dict) else item.videoId for item in items]
+
+
+def test_list_is_the_callers_tasks_newest_first(api: Api, make_tasks):
+    mine = make_tasks(3, counted=True)
+    make_tasks(2, user=OTHER_USER, offset=10, counted=True)
+
+    reply = api.list()
+
+    assert reply.status == 200, reply.body
+    page = reply.data
+    assert _ids(page["items"]) == _ids(mine)
+    assert page["total"] == 3
+    assert page["hasMore"] is False
+    assert page["nextCursor"] is None
+
+
+def test_list_items_are_the_public_task_shape(api: Api, steps):
+    video_id = api.create_id()
+    steps.complete(video_id)
+
+    [item] = api.list().data["items"]
+
+    assert item == api.get(video_id).data | {"videoUrl": item["videoUrl"]}
+    assert item["videoUrl"]
+    assert "userId" not in item and "executionArn" not in item
+
+
+def test_list_of_a_user_without_tasks_is_empty(api: Api, make_tasks):
+    make_tasks(2, user=OTHER_USER, counted=True)
+
+    page = api.list().data
+
+    assert (page["items"], page["total"], page["hasMore"], page["nextCursor"]) == ([], 0, False, None)
+
+
+def test_cursor_paging_returns_every_task_once_newest_first(api: Api, make_tasks):
+    tasks = make_tasks(11, counted=True)
+
+    items, pages = list_all(api, limit=4)
+
+    assert _ids(items) == _ids(tasks)
+    assert [len(page["items"]) for page in pages] == [4, 4, 3]
+    assert [page["hasMore"] for page in pages] == [True, True, False]
+    assert {page["total"] for page in pages} == {11}
+
+
+def test_a_full_last_page_says_there_is_no_more(api: Api, make_tasks):
+    make_tasks(4)
+
+    page = api.list(limit=4).data
+
+    assert len(page["items"]) == 4
+    assert (page["hasMore"], page["nextCursor"]) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("query", "matches"),
+    [
+        ({"status": "COMPLETED"}, lambda task: task.status is TaskStatus.COMPLETED),
+        ({"status": "in_progress"}, lambda task: task.status is TaskStatus.PROCESSING),  # the seed's wire name
+        ({"type": "IMAGE"}, lambda task: task.type is TaskType.IMAGE),
+        (
+            {"status": "completed", "type": "video"},
+            lambda task: (task.status, task.type) == (TaskStatus.COMPLETED, TaskType.VIDEO),
+        ),
+    ],
+    ids=["status", "status-alias", "type", "status-and-type"],
+)
+def test_filtered_paging_across_several_pages_returns_exactly_the_matches(api: Api, make_tasks, query, matches):
+    tasks = make_tasks(35, kinds=MIX)
+    make_tasks(7, user=OTHER_USER, kinds=MIX, offset=100)
+    expected = [task for task in tasks if matches(task)]
+
+    items, pages = list_all(api, limit=2, **query)
+
+    assert _ids(items) == _ids(expected)
+    assert len(pages) >= 3
+    assert all(len(page["items"]) == 2 for page in pages[:-1])
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [({}, 7), ({"status": "COMPLETED"}, 3), ({"type": "IMAGE"}, 2), ({"status": "COMPLETED", "type": "IMAGE"}, 1)],
+)
+def test_total_counts_the_callers_tasks_that_match_the_filter(api: Api, make_tasks, query, total):
+    make_tasks(7, kinds=MIX, counted=True)
+    make_tasks(3, user=OTHER_USER, kinds=MIX, offset=100, counted=True)
+
+    assert api.list(limit=1, **query).data["total"] == total
+
+
+def test_a_filtered_page_is_full_when_matches_lie_beyond_many_non_matching_tasks(api: Api, make_tasks):
+    make_tasks(120)  # the newest 120 are QUEUED
+    completed = make_tasks(5, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
+
+    page = api.list(status="COMPLETED", limit=3).data
+
+    assert _ids(page["items"]) == _ids(completed[:3])
+    assert page["hasMore"] is True
+    rest = api.list(status="COMPLETED", limit=3, cursor=page["nextCursor"]).data
+    assert _ids(rest["items"]) == _ids(completed[3:])
+    assert rest["hasMore"] is False
+
+
+def test_matches_beyond_the_read_bound_of_one_page_are_reached_by_following_the_cursor(
+    api: Api, make_tasks, monkeypatch
+):
+    monkeypatch.setattr(repository_module, "MAX_QUERY_PAGES", 2)  # reads of at most 2 x 25 items per page
+    make_tasks(80)
+    completed = make_tasks(4, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
+
+    items, pages = list_all(api, status="COMPLETED", limit=3)
+
+    assert _ids(items) == _ids(completed)
+    assert all(len(page["items"]) <= 3 for page in pages)
+    assert any(len(page["items"]) < 3 and page["hasMore"] for page in pages), "the read bound was never reached"
+    assert pages[-1]["hasMore"] is False
+
+
+# -- bad cursors: 400 VALIDATION_ERROR naming ``cursor`` -------------------------------------------------------
+
+
+def _first_cursor(api: Api, **query) -> str:
+    cursor = api.list(limit=1, **query).data["nextCursor"]
+    assert cursor
+    return str(cursor)
+
+
+def _forged(cursor: str, **changes) -> str:
+    """The cursor with fields of its signed body changed and the old signature kept."""
+    body, signature = cursor.split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    data.update(changes)
+    encoded = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{encoded}.{signature}"
+
+
+def test_a_cursor_with_an_edited_position_is_refused(api: Api, make_tasks):
+    make_tasks(3)
+    cursor = _first_cursor(api)
+
+    reply = api.list(limit=1, cursor=_forged(cursor, p={"videoId": "x", "userId": USER, "createdAt": "9"}))
+
+    reply.validation_error("cursor")
+    assert reply.fields() == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda cursor: cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB"),  # signature edited
+        lambda cursor: "x" + cursor,  # body edited
+        lambda cursor: cursor.replace(".", ""),  # no signature at all
+        lambda cursor: "not-a-cursor",
+        lambda cursor: "%%%.###",
+        lambda cursor: cursor + ".extra",
+    ],
+    ids=["signature", "body", "unsigned", "garbage", "not-base64", "extra-part"],
+)
+def test_a_tampered_cursor_is_a_400_naming_cursor(api: Api, make_tasks, mangle):
+    make_tasks(3)
+
+    reply = api.list(limit=1, cursor=mangle(_first_cursor(api)))
+
+    reply.validation_error("cursor")
+
+
+def test_another_users_cursor_is_refused(api: Api, make_tasks):
+    make_tasks(3)
+    make_tasks(3, user=OTHER_USER, offset=10)
+    theirs = _first_cursor(api.as_user(OTHER_USER))
+
+    reply = api.list(limit=1, cursor=theirs)
+
+    reply.validation_error("cursor")
+
+
+def test_a_cursor_relabelled_for_another_user_is_refused(api: Api, make_tasks):
+    make_tasks(3, user=OTHER_USER)
+    theirs = _first_cursor(api.as_user(OTHER_USER))
+
+    api.list(limit=1, cursor=_forged(theirs, u=USER)).validation_error("cursor")
+
+
+@pytest.mark.parametrize(
+    ("made_for", "used_with"),
+    [
+        ({"status": "QUEUED"}, {}),
+        ({}, {"status": "QUEUED"}),
+        ({"status": "QUEUED"}, {"status": "COMPLETED"}),
+        ({"type": "VIDEO"}, {"status": "QUEUED", "type": "VIDEO"}),
+    ],
+)
+def test_a_cursor_from_another_filter_is_refused(api: Api, make_tasks, made_for, used_with):
+    make_tasks(4, kinds=[(TaskStatus.QUEUED, TaskType.VIDEO), (TaskStatus.COMPLETED, TaskType.VIDEO)])
+    cursor = _first_cursor(api, **made_for)
+
+    api.list(limit=1, cursor=cursor, **used_with).validation_error("cursor")
+
+
+def test_a_cursor_is_still_good_with_another_limit(api: Api, make_tasks):
+    tasks = make_tasks(5)
+    cursor = _first_cursor(api)
+
+    page = api.list(limit=10, cursor=cursor).data
+
+    assert _ids(page["items"]) == _ids(tasks[1:])
+
+
+# -- query bounds ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"status": "DONE"}, "status"),
+        ({"type": "AUDIO"}, "type"),
+        ({"page": 0}, "page"),
+        ({"page": "first"}, "page"),
+        ({"pageSize": 0}, "pageSize"),
+        ({"pageSize": 101}, "pageSize"),
+        ({"page": 11, "pageSize": 100}, "page"),  # beyond the offset window: the cursor goes further
+        ({"page": 2, "cursor": "abc.def"}, "cursor"),
+        ({"cursor": "x" * 2049}, "cursor"),
+    ],
+)
+def test_out_of_bounds_query_is_a_400_naming_the_parameter(api: Api, query, field):
+    api.list(**query).validation_error(field)
+
+
+def test_limit_at_its_bounds_is_accepted(api: Api, make_tasks):
+    make_tasks(2)
+
+    assert len(api.list(limit=1).data["items"]) == 1
+    assert len(api.list(limit=100).data["items"]) == 2
+
+
+def test_default_page_is_twenty_tasks(api: Api, make_tasks):
+    make_tasks(21)
+
+    page = api.list().data
+
+    assert len(page["items"]) == 20
+    assert page["hasMore"] is True
+
+
+# -- page + pageSize (old clients) ------------------------------------------------------------------------
+
+
+def test_page_and_page_size_walk_the_tasks_newest_first(api: Api, make_tasks):
+    tasks = make_tasks(7, counted=True)
+
+    pages = [api.list(page=number, pageSize=3).data for number in (1, 2, 3, 4)]
+
+    assert [_ids(page["items"]) for page in pages] == [_ids(tasks[0:3]), _ids(tasks[3:6]), _ids(tasks[6:7]), []]
+    assert [page["hasMore"] for page in pages] == [True, True, False, False]
+    assert {(page["total"], page["totalPages"], page["pageSize"]) for page in pages} == {(7, 3, 3)}
+    assert [page["page"] for page in pages] == [1, 2, 3, 4]
+
+
+def test_page_size_alone_is_the_first_page(api: Api, make_tasks):
+    tasks = make_tasks(4)
+
+    page = api.list(pageSize=2).data
+
+    assert _ids(page["items"]) == _ids(tasks[:2])
+    assert page["page"] == 1
+
+
+def test_page_mode_applies_the_filters(api: Api, make_tasks):
+    tasks = make_tasks(14, kinds=MIX)
+    completed = [task for task in tasks if task.status is TaskStatus.COMPLETED]
+
+    first = api.list(status="COMPLETED", page=1, pageSize=4).data
+    second = api.list(status="COMPLETED", page=2, pageSize=4).data
+
+    assert _ids(first["items"]) + _ids(second["items"]) == _ids(completed)
+    assert (first["hasMore"], second["hasMore"]) == (True, False)
