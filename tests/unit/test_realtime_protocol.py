@@ -1,0 +1,112 @@
+"""What a WebSocket client may send, on which route (videotasks.realtime.parse_frame)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from videotasks.ids import new_video_id
+from videotasks.realtime import KNOWN_ACTIONS, MAX_FRAME_CHARS, Action, Command, ProtocolError, parse_frame
+
+VIDEO_ID = new_video_id()
+
+
+def _frame(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+# the action routes ------------------------------------------------------------------------------
+def test_subscribe_with_a_video_id_follows_that_task() -> None:
+    assert parse_frame("subscribe", _frame(action="subscribe", videoId=VIDEO_ID)) == Command(Action.SUBSCRIBE, VIDEO_ID)
+
+
+@pytest.mark.parametrize("body", [_frame(action="subscribe"), _frame(action="subscribe", videoId=None)])
+def test_subscribe_without_a_video_id_follows_every_task(body: str) -> None:
+    assert parse_frame("subscribe", body) == Command(Action.SUBSCRIBE, None)
+
+
+def test_unsubscribe_names_the_task_or_everything() -> None:
+    assert parse_frame("unsubscribe", _frame(action="unsubscribe", videoId=VIDEO_ID)) == Command(
+        Action.UNSUBSCRIBE, VIDEO_ID
+    )
+    assert parse_frame("unsubscribe", _frame(action="unsubscribe")) == Command(Action.UNSUBSCRIBE, None)
+
+
+def test_ping_ignores_anything_else_it_carries() -> None:
+    assert parse_frame("ping", _frame(action="ping", videoId="whatever")) == Command(Action.PING)
+
+
+def test_the_route_decides_the_action_as_api_gateway_routed_it() -> None:
+    assert parse_frame("ping", _frame(action="ping")).action is Action.PING
+    assert parse_frame("subscribe", _frame(action="subscribe")).action is Action.SUBSCRIBE
+
+
+# $default: the old backend's messages, and refusals ---------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_frame(type="subscribe_task", payload={"videoId": VIDEO_ID}), Command(Action.SUBSCRIBE, VIDEO_ID)),
+        (_frame(type="unsubscribe_task", payload={"videoId": VIDEO_ID}), Command(Action.UNSUBSCRIBE, VIDEO_ID)),
+        (_frame(type="ping"), Command(Action.PING)),
+        (_frame(type="subscribe_task", videoId=VIDEO_ID), Command(Action.SUBSCRIBE, VIDEO_ID)),
+    ],
+)
+def test_the_old_backends_socket_messages_act_like_the_actions(body: str, expected: Command) -> None:
+    assert parse_frame("$default", body) == expected
+
+
+def test_a_known_action_that_reached_default_is_still_understood() -> None:
+    assert parse_frame("$default", _frame(action="ping")) == Command(Action.PING)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _frame(action="dance"),
+        _frame(type="requestTaskStatus", payload={"videoId": VIDEO_ID}),
+        _frame(hello="world"),
+        "not json at all",
+        "[1, 2, 3]",
+        '"subscribe"',
+        "",
+        "   ",
+        None,
+    ],
+)
+def test_anything_else_is_refused_with_an_error_naming_the_known_actions(body: str | None) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_frame("$default", body)
+
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert refused.value.name_actions
+    assert all(action in refused.value.message for action in KNOWN_ACTIONS)
+
+
+def test_an_unknown_action_is_named_in_the_refusal() -> None:
+    with pytest.raises(ProtocolError, match="dance"):
+        parse_frame("$default", _frame(action="dance"))
+
+
+@pytest.mark.parametrize(
+    "video_id",
+    ["", "video_123", "not-an-id", 42, ["video_x"], {"id": 1}, new_video_id().upper(), new_video_id() + " "],
+)
+def test_a_malformed_video_id_is_refused(video_id: Any) -> None:
+    with pytest.raises(ProtocolError, match="videoId") as refused:
+        parse_frame("subscribe", _frame(action="subscribe", videoId=video_id))
+
+    assert refused.value.code == "VALIDATION_ERROR"
+
+
+def test_a_legacy_payload_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="payload"):
+        parse_frame("$default", _frame(type="subscribe_task", payload="video_x"))
+
+
+def test_an_oversized_frame_is_refused_before_parsing() -> None:
+    body = _frame(action="subscribe", videoId=VIDEO_ID, padding="x" * MAX_FRAME_CHARS)
+
+    with pytest.raises(ProtocolError, match="too large"):
+        parse_frame("subscribe", body)
