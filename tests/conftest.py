@@ -211,18 +211,36 @@ def build_aws(
 
 
 @pytest.fixture
-def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
-    """moto with the template's tables, bucket, secrets, functions and state machine; executions are
-    recorded but not run."""
-    with mock_aws():
-        yield build_aws(monkeypatch)
+def start_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AwsStack]]:
+    """``start_aws(parameters=None, *, executing=False)``: moto with the template's resources, built with
+    these template parameters; ``executing`` turns moto's Step Functions engine on (it then parses
+    definitions and runs executions). Stopped, and its state dropped, after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def start(parameters: dict[str, str] | None = None, *, executing: bool = False) -> AwsStack:
+            stack.enter_context(mock_aws(config=MOTO_CONFIG) if executing else mock_aws())  # type: ignore[arg-type]
+            return build_aws(monkeypatch, parameters, lambda_functions=executing)
+
+        yield start
 
 
 @pytest.fixture
-def executing_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
-    """As ``aws_stack``, with moto's Step Functions engine on (it parses definitions and runs executions)."""
-    with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
-        yield build_aws(monkeypatch, lambda_functions=True)
+def aws_stack(start_aws: Callable[..., AwsStack]) -> AwsStack:
+    """moto with the template's tables, bucket, secrets and state machine; executions are recorded but
+    not run."""
+    return start_aws()
+
+
+@pytest.fixture
+def executing_aws(start_aws: Callable[..., AwsStack]) -> AwsStack:
+    """As ``aws_stack``, with moto's Step Functions engine on and the template's functions in its Lambda."""
+    return start_aws(executing=True)
+
+
+@pytest.fixture
+def provider_key() -> str:
+    """The value the template's ProviderApiKeySecret holds in these tests."""
+    return PROVIDER_KEY
 
 
 # -- tasks ------------------------------------------------------------------------------------------
@@ -252,6 +270,12 @@ def new_task(user_id: str = "alice", **fields: Any) -> Task:
         **fields,
     }
     return Task(**values)
+
+
+@pytest.fixture
+def make_task() -> Callable[..., Task]:
+    """``make_task(user_id="alice", **fields)``: a Task as the API creates it, not stored."""
+    return new_task
 
 
 @pytest.fixture
@@ -359,6 +383,16 @@ def api_event() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def authorizer_event() -> Callable[..., dict[str, Any]]:
     return build_authorizer_event
+
+
+@pytest.fixture(name="load_event")
+def load_event_fixture() -> Callable[[str], dict[str, Any]]:
+    return load_event
+
+
+@pytest.fixture(name="step_event")
+def step_event_fixture() -> Callable[..., dict[str, Any]]:
+    return step_event
 
 
 # -- tokens -----------------------------------------------------------------------------------------

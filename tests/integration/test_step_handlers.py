@@ -1,0 +1,178 @@
+"""The Step Functions task functions (submit, poll, archive, fail) invoked with the state machine's
+events, wired from the environment as in Lambda: settings from template.yaml, the provider key from
+Secrets Manager (moto), and the real provider client talking HTTP to the fake provider (local/)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from local.fake_provider import VIDEO_FILE, FakeProviderConfig, serve_in_background
+from videotasks import wiring
+from videotasks.errors import NotFoundError, ProviderPermanentError, ProviderTransientError
+from videotasks.models import Task, TaskStatus, TaskType
+from videotasks.repository import TaskRepository
+
+Invoke = Callable[[str, Any], Any]
+StepEvent = Callable[..., dict[str, Any]]
+StoredTask = Callable[..., Task]
+
+VIDEO_SECONDS = 10.0
+
+
+class ProviderClock:
+    """The fake provider's timeline; it moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def provider_clock() -> ProviderClock:
+    return ProviderClock()
+
+
+@pytest.fixture
+def provider_url(provider_clock: ProviderClock, provider_key: str) -> Iterator[str]:
+    config = FakeProviderConfig(video_seconds=VIDEO_SECONDS, api_key=provider_key, clock=provider_clock)
+    with serve_in_background(config) as url:
+        yield url
+
+
+@pytest.fixture
+def wired(start_aws: Callable[..., Any], provider_url: str) -> Any:
+    """moto from template.yaml, with the template's ProviderBaseUrl pointing at the fake provider."""
+    return start_aws({"ProviderBaseUrl": provider_url})
+
+
+@pytest.fixture
+def tasks(wired: Any) -> TaskRepository:
+    return TaskRepository(wired.settings)
+
+
+@pytest.fixture
+def new_task(tasks: TaskRepository, make_task: Callable[..., Task]) -> StoredTask:
+    return lambda **fields: tasks.create(make_task(**fields))
+
+
+def provider_jobs(provider_url: str) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{provider_url}/fake/jobs", timeout=5).json()["jobs"])
+
+
+def stored(repository: TaskRepository, video_id: str) -> Task:
+    task = repository.get(video_id)
+    assert task is not None
+    return task
+
+
+def test_a_video_task_goes_through_submit_poll_and_archive_into_s3(
+    wired: Any,
+    invoke: Invoke,
+    step_event: StepEvent,
+    new_task: StoredTask,
+    tasks: Any,
+    provider_clock: ProviderClock,
+    provider_url: str,
+) -> None:
+    task = new_task(prompt="a heron taking off", seconds=4, size="720x1280")
+    event = step_event(task.videoId)
+
+    submitted = invoke("SubmitTaskFunction", event)
+    assert submitted == {"videoId": task.videoId, "next": "WAIT", "waitSeconds": wired.settings.poll_interval_seconds}
+    (job,) = provider_jobs(provider_url)
+    assert job["prompt"] == "a heron taking off"
+    assert stored(tasks, task.videoId).externalTaskId == job["id"]
+
+    provider_clock.advance(VIDEO_SECONDS / 2)
+    assert invoke("PollTaskFunction", submitted)["next"] == "WAIT"
+    halfway = stored(tasks, task.videoId)
+    assert halfway.status is TaskStatus.PROCESSING
+    assert 0 < halfway.progress < 100
+
+    provider_clock.advance(VIDEO_SECONDS)
+    polled = invoke("PollTaskFunction", submitted)
+    assert polled == {"videoId": task.videoId, "next": "ARCHIVE", "waitSeconds": 0}
+
+    assert invoke("ArchiveTaskFunction", polled)["next"] == "DONE"
+
+    done = stored(tasks, task.videoId)
+    assert (done.status, done.progress) == (TaskStatus.COMPLETED, 100)
+    assert done.completedAt is not None
+    media = wired.client("s3").get_object(Bucket=wired.bucket, Key=done.mediaKey)
+    assert media["Body"].read() == VIDEO_FILE.read_bytes()
+    assert media["ContentType"] == "video/mp4"
+
+
+def test_an_image_task_is_finished_by_the_submit_function(
+    wired: Any, invoke: Invoke, step_event: StepEvent, new_task: StoredTask, tasks: Any
+) -> None:
+    task = new_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+
+    assert invoke("SubmitTaskFunction", step_event(task.videoId))["next"] == "DONE"
+
+    done = stored(tasks, task.videoId)
+    assert done.status is TaskStatus.COMPLETED
+    body = wired.client("s3").get_object(Bucket=wired.bucket, Key=done.mediaKey)["Body"].read()
+    assert body.startswith(b"\x89PNG")
+
+
+def test_the_fail_function_ends_the_task_failed_with_the_caught_errors_code_and_no_trace(
+    wired: Any, invoke: Invoke, load_event: Callable[[str], dict[str, Any]], new_task: StoredTask, tasks: Any
+) -> None:
+    task = new_task()
+    event = {**load_event("step_fail_task"), "videoId": task.videoId}  # the Catch result, as recorded
+
+    assert invoke("FailTaskFunction", event) == {"videoId": task.videoId, "next": "DONE", "waitSeconds": 0}
+
+    failed = stored(tasks, task.videoId)
+    assert failed.status is TaskStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.code == "PROVIDER_REJECTED"
+    assert failed.error.message.startswith("POST /v1/videos answered 400")
+    assert "var/task" not in failed.error.message
+
+
+def test_a_step_for_a_task_that_does_not_exist_raises_for_the_catch(
+    wired: Any, invoke: Invoke, step_event: StepEvent
+) -> None:
+    with pytest.raises(NotFoundError):
+        invoke("PollTaskFunction", step_event("video_00000000-0000-4000-8000-000000000000"))
+
+
+def test_an_unreachable_provider_raises_the_error_class_the_state_machine_retries(
+    wired: Any, invoke: Invoke, step_event: StepEvent, new_task: StoredTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    task = new_task()
+    monkeypatch.setenv("PROVIDER_BASE_URL", f"http://127.0.0.1:{closed_port}")
+    wiring.reset()  # settings are read once per process, as in a Lambda container
+
+    with pytest.raises(ProviderTransientError):
+        invoke("SubmitTaskFunction", step_event(task.videoId))
+
+
+def test_the_provider_key_is_read_from_secrets_manager(
+    wired: Any, invoke: Invoke, step_event: StepEvent, new_task: StoredTask, tasks: Any
+) -> None:
+    secret = wired.environment["PROVIDER_API_KEY_SECRET"]
+    wired.client("secretsmanager").put_secret_value(SecretId=secret, SecretString="a-revoked-key")
+    task = new_task()
+
+    with pytest.raises(ProviderPermanentError) as refused:
+        invoke("SubmitTaskFunction", step_event(task.videoId))
+
+    assert refused.value.status_code == 401
+    assert "a-revoked-key" not in str(refused.value)
+    assert stored(tasks, task.videoId).status is TaskStatus.QUEUED
