@@ -128,7 +128,9 @@ class OrderedStreamProcessor(BatchProcessor):
     _skipped = (EarlierRecordFailedError, EarlierRecordFailedError("an earlier record of this batch failed"), None)
 
     def __init__(self) -> None:
-        super().__init__(EventType.DynamoDBStreams)
+        # A batch whose every record failed is reported like any other rather than raised: the stream resumes
+        # from its first record either way, and a report does not make Lambda bisect an in-order batch.
+        super().__init__(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
     def _process_record(self, record: dict[str, Any]) -> Any:
         if self.fail_messages:
