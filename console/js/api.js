@@ -1,0 +1,105 @@
+// The HTTP API, per docs/API.md. Every failure becomes an ApiError whose message is what a person
+// should read: the server's own `message` from the error envelope when there is one.
+
+export class ApiError extends Error {
+  constructor(message, { status = 0, code = "NETWORK", details = null } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+// A reply's payload: `data` when the envelope has it, the body otherwise (both shapes are served).
+function unwrap(body) {
+  return body && typeof body === "object" && "data" in body ? body.data : body;
+}
+
+function messageOf(body, response) {
+  if (body && typeof body === "object") {
+    if (typeof body.message === "string" && body.message) return body.message;
+    if (body.error && typeof body.error.message === "string") return body.error.message;
+  }
+  return `${response.status} ${response.statusText || "error"}`.trim();
+}
+
+export class Api {
+  constructor({ apiUrl, token }) {
+    this.base = String(apiUrl || "").replace(/\/+$/, "");
+    this.token = token || "";
+  }
+
+  async request(method, path, { body, query, headers = {} } = {}) {
+    if (!this.base) throw new ApiError("No API URL is set: open Connection and enter one.", { code: "CONFIG" });
+    let url;
+    try {
+      url = new URL(this.base + path);
+    } catch {
+      throw new ApiError(`The API URL “${this.base}” is not a valid URL.`, { code: "CONFIG" });
+    }
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, String(value));
+    }
+    const init = { method, headers: { Accept: "application/json", ...headers } };
+    if (this.token) init.headers.Authorization = `Bearer ${this.token.replace(/^Bearer\s+/i, "")}`;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      throw new ApiError(
+        `Could not reach the API at ${url.origin} (${error.message}). Check the API URL, ` +
+          "that the stack is running, and that its CORS settings allow this page's origin.",
+      );
+    }
+    let payload = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        payload = null;
+      }
+    }
+    if (!response.ok) {
+      const envelope = payload && payload.error && typeof payload.error === "object" ? payload.error : {};
+      let message = messageOf(payload, response);
+      // API Gateway's own authorizer refusal carries no envelope, just {"message":"Forbidden"}.
+      if (response.status === 401 || response.status === 403) message = `${message} — check the token.`;
+      throw new ApiError(message, {
+        status: response.status,
+        code: envelope.code || (response.status === 403 ? "FORBIDDEN" : "HTTP_ERROR"),
+        details: envelope.details || null,
+      });
+    }
+    return unwrap(payload);
+  }
+
+  createTask(fields) {
+    return this.request("POST", "/tasks", { body: fields });
+  }
+
+  listTasks({ status, type, limit, cursor } = {}) {
+    return this.request("GET", "/tasks", { query: { status, type, limit, cursor } });
+  }
+
+  getTask(videoId) {
+    return this.request("GET", `/tasks/${encodeURIComponent(videoId)}`);
+  }
+
+  content(videoId) {
+    return this.request("GET", `/tasks/${encodeURIComponent(videoId)}/content`);
+  }
+
+  cancel(videoId) {
+    return this.request("POST", `/tasks/${encodeURIComponent(videoId)}/cancel`);
+  }
+
+  stats() {
+    return this.request("GET", "/stats");
+  }
+}

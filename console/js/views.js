@@ -1,0 +1,205 @@
+// Rendering only: DOM in, DOM out. Text goes in through textContent, never innerHTML, since prompts,
+// messages and errors come from people and providers.
+
+import { isTerminal } from "./tasks.js";
+
+const STATUS_LABELS = {
+  QUEUED: "Queued",
+  PROCESSING: "Processing",
+  COMPLETED: "Completed",
+  FAILED: "Failed",
+  CANCELLED: "Cancelled",
+};
+
+const MAX_ALERTS = 5;
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function field(root, name) {
+  return root.querySelector(`[data-field="${name}"]`);
+}
+
+function formatTime(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+// -- alerts ---------------------------------------------------------------------------------------
+
+// An error stays until dismissed (errors are never swallowed); an info notice fades on its own.
+export function showAlert(container, message, { kind = "error", title } = {}) {
+  const text = title ? `${title}: ${message}` : message;
+  for (const existing of container.querySelectorAll(".alert")) {
+    if (existing.dataset.text === text) {
+      existing.classList.remove("flash");
+      void existing.offsetWidth; // restart the highlight on a repeated error
+      existing.classList.add("flash");
+      return existing;
+    }
+  }
+  const dismiss = el("button", { type: "button", class: "ghost small", "aria-label": "Dismiss this message" }, "Dismiss");
+  const alert = el("div", { class: `alert ${kind}`, "data-kind": kind }, el("p", { text }), dismiss);
+  alert.dataset.text = text;
+  dismiss.addEventListener("click", () => alert.remove());
+  container.prepend(alert);
+  while (container.children.length > MAX_ALERTS) container.lastElementChild.remove();
+  if (kind !== "error") setTimeout(() => alert.remove(), 6000);
+  return alert;
+}
+
+// -- live status ----------------------------------------------------------------------------------
+
+export function renderLiveStatus(node, state, detail = {}) {
+  const texts = {
+    idle: "Not connected",
+    disabled: "No WebSocket URL — polling",
+    connecting: "Connecting to live updates…",
+    live: "Live updates on",
+    offline: "Live updates offline, polling",
+  };
+  let text = texts[state] || state;
+  if (state === "offline" && detail.retryInMs) text += ` (retrying in ${Math.ceil(detail.retryInMs / 1000)} s)`;
+  node.dataset.state = state;
+  node.querySelector(".live-text").textContent = text;
+}
+
+// -- stats ----------------------------------------------------------------------------------------
+
+export function renderStats(container, stats) {
+  const by = stats.byStatus || {};
+  const rate = typeof stats.successRate === "number" ? `${Math.round(stats.successRate * 100)}%` : "—";
+  const average =
+    typeof stats.averageGenerationSeconds === "number" ? `${stats.averageGenerationSeconds.toFixed(1)} s` : "—";
+  const items = [
+    ["Total", stats.total ?? 0, "total"],
+    ["Queued", by.QUEUED ?? stats.queued ?? 0, "QUEUED"],
+    ["Processing", by.PROCESSING ?? stats.processing ?? 0, "PROCESSING"],
+    ["Completed", by.COMPLETED ?? stats.completed ?? 0, "COMPLETED"],
+    ["Failed", by.FAILED ?? stats.failed ?? 0, "FAILED"],
+    ["Cancelled", by.CANCELLED ?? stats.cancelled ?? 0, "CANCELLED"],
+    ["Success rate", rate, "rate"],
+    ["Avg. generation", average, "average"],
+    ["Last 24 h", stats.last24Hours ?? "—", "recent"],
+  ];
+  const list = el("dl", { class: "stats" });
+  for (const [label, value, key] of items) {
+    list.append(el("div", { class: "stat", "data-stat": key }, el("dt", { text: label }), el("dd", { text: String(value) })));
+  }
+  container.replaceChildren(list);
+}
+
+// -- tasks ----------------------------------------------------------------------------------------
+
+export function createTaskElement(template, videoId) {
+  const item = template.content.firstElementChild.cloneNode(true);
+  item.dataset.videoId = videoId;
+  return item;
+}
+
+export function renderTask(item, task) {
+  const previous = item.dataset.status;
+  item.dataset.status = task.status;
+  item.dataset.type = task.type || "VIDEO";
+  const article = item.querySelector("article");
+  article.setAttribute("aria-label", `${task.type === "IMAGE" ? "Image" : "Video"} task ${task.videoId}`);
+
+  const badge = field(item, "status");
+  badge.textContent = STATUS_LABELS[task.status] || task.status;
+  badge.dataset.status = task.status;
+  field(item, "type").textContent = task.type === "IMAGE" ? "Image" : "Video";
+  const details = [task.model, task.seconds ? `${task.seconds} s` : null, task.size].filter(Boolean).join(" · ");
+  field(item, "model").textContent = details;
+  const time = field(item, "createdAt");
+  time.textContent = formatTime(task.createdAt);
+  if (task.createdAt) time.setAttribute("datetime", task.createdAt);
+  field(item, "prompt").textContent = task.prompt || "";
+  field(item, "videoId").textContent = task.videoId;
+  const external = task.externalVideoId || task.externalTaskId;
+  const externalNode = field(item, "externalVideoId");
+  externalNode.textContent = external || "not assigned yet";
+  externalNode.classList.toggle("pending", !external);
+
+  const progress = Math.max(0, Math.min(100, Math.round(task.progress || 0)));
+  const bar = item.querySelector('[role="progressbar"]');
+  bar.setAttribute("aria-valuenow", String(progress));
+  bar.setAttribute("aria-valuetext", `${progress}% — ${STATUS_LABELS[task.status] || task.status}`);
+  bar.setAttribute("aria-label", `Progress of ${task.videoId}`);
+  bar.querySelector(".progress-fill").style.width = `${progress}%`;
+  field(item, "progress").textContent = `${progress}%`;
+
+  field(item, "message").textContent = task.message || "";
+  const error = field(item, "error");
+  error.hidden = !task.error;
+  error.textContent = task.error ? `${task.error.code ? `${task.error.code}: ` : ""}${task.error.message}` : "";
+
+  const cancel = item.querySelector('[data-action="cancel"]');
+  const cancellable = !isTerminal(task);
+  if (!cancellable && cancel.contains(document.activeElement)) item.querySelector("article").focus?.();
+  cancel.hidden = !cancellable;
+  cancel.setAttribute("aria-label", `Cancel task ${task.videoId}`);
+
+  const media = item.querySelector('[data-action="media"]');
+  const hasMedia = field(item, "media").childElementCount > 0;
+  media.hidden = task.status !== "COMPLETED" || hasMedia;
+  media.textContent = task.type === "IMAGE" ? "Show image" : "Play video";
+  media.setAttribute("aria-label", `${media.textContent} of ${task.videoId}`);
+  return previous !== task.status;
+}
+
+export function setBusy(button, busy, busyText) {
+  if (busy) {
+    button.dataset.label = button.textContent;
+    button.textContent = busyText;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+  } else {
+    if (button.dataset.label) button.textContent = button.dataset.label;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+// The finished media from its content URL. No crossorigin attribute: the bucket need not send CORS
+// headers for plain playback, and asking for CORS would make such a bucket's media fail to load.
+export function renderMedia(item, task, content, onError) {
+  const container = field(item, "media");
+  const label = `${task.type === "IMAGE" ? "Image" : "Video"} for “${task.prompt || task.videoId}”`;
+  let node;
+  if (task.type === "IMAGE" || String(content.contentType || "").startsWith("image/")) {
+    node = el("img", { src: content.url, alt: label, loading: "lazy", decoding: "async" });
+  } else {
+    node = el("video", { src: content.url, controls: "", preload: "metadata", playsinline: "", "aria-label": label });
+  }
+  node.addEventListener("error", () => {
+    container.replaceChildren();
+    item.querySelector('[data-action="media"]').hidden = false;
+    onError(`The ${task.type === "IMAGE" ? "image" : "video"} of ${task.videoId} could not be loaded; its link may have expired. Try again.`);
+  });
+  const expires = content.expiresAt ? el("p", { class: "muted small", text: `Link valid until ${formatTime(content.expiresAt)}` }) : "";
+  container.replaceChildren(node, expires);
+  item.querySelector('[data-action="media"]').hidden = true;
+  return node;
+}
+
+export function renderSummary(node, { shown, total, filter, loading }) {
+  if (loading && !shown) {
+    node.textContent = "Loading tasks…";
+    return;
+  }
+  if (!shown) {
+    node.textContent = filter ? `No ${STATUS_LABELS[filter].toLowerCase()} tasks.` : "No tasks yet — create one.";
+    return;
+  }
+  const of = typeof total === "number" && total >= shown ? ` of ${total}` : "";
+  node.textContent = `Showing ${shown}${of} ${filter ? `${STATUS_LABELS[filter].toLowerCase()} ` : ""}task${shown === 1 && !of ? "" : "s"}.`;
+}
