@@ -2,8 +2,8 @@
 ``pytest_plugins = ["tests.integration.api_fixtures"]`` and import helpers from ``api_harness``.
 
 They build on ``tests/conftest.py`` (``aws_stack``, ``invoke``, ``api_event``, ``make_workflow``, the fake
-providers) and add only what it does not give: the fake providers wired into the API function, a parent
-for the package's child loggers, the workflow's steps by hand, and a lock that makes moto atomic.
+providers) and add only what it does not give: the fake providers wired into the API function, the
+workflow's steps by hand, a recorder of AWS calls, and a lock that makes moto atomic.
 """
 
 from __future__ import annotations
@@ -11,28 +11,17 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger
+from botocore.client import BaseClient
 from moto.core.botocore_stubber import BotocoreStubber
 
 from tests.integration.api_harness import USER, Api, Steps
-from videotasks import service as service_module
 from videotasks import wiring
-from videotasks import workflow as workflow_module
 from videotasks.repository import TaskRepository
 from videotasks.workflow import Workflow
-
-
-@pytest.fixture
-def _parent_loggers() -> None:
-    """The package's child loggers were created when tests/conftest.py imported the package, before
-    POWERTOOLS_SERVICE_NAME was set, so their parent is ``service_undefined``, not the API's Logger.
-    A Powertools child with no parent refuses ``append_keys`` (OrphanedChildLoggerError); in Lambda
-    the variable is set before any import, so give them the parent they would have had."""
-    for module in (service_module, workflow_module):
-        Logger(service=module.logger.service)
 
 
 @pytest.fixture
@@ -47,7 +36,6 @@ def wired_providers(aws_stack: Any, fake_videos: Any, fake_images: Any, monkeypa
 def api(
     aws_stack: Any,
     wired_providers: None,
-    _parent_loggers: None,
     invoke: Callable[[str, Any], Any],
     api_event: Callable[..., dict[str, Any]],
 ) -> Api:
@@ -103,3 +91,47 @@ def counters(aws_stack: Any) -> Callable[[str], dict[str, int]]:
         return {name: value for name, value in values if value and name != "generationSecondsSum"}
 
     return read
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+    @property
+    def table(self) -> str | None:
+        name = self.params.get("TableName")
+        return str(name) if name is not None else None
+
+
+class AwsCalls(list[AwsCall]):
+    """Every AWS API call made by any botocore client in this process since the recorder started."""
+
+    def of(self, service: str) -> list[AwsCall]:
+        return [call for call in self if call.service == service]
+
+    def operations(self, service: str = "dynamodb") -> set[str]:
+        return {call.operation for call in self.of(service)}
+
+    def tables(self) -> set[str]:
+        names = {call.table for call in self.of("dynamodb")}
+        for call in self.of("dynamodb"):  # transactions name their tables inside the items
+            for item in call.params.get("TransactItems", []):
+                names |= {part.get("TableName") for part in item.values()}
+        return {name for name in names if name}
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    """Records AWS calls at ``BaseClient._make_api_call``, which every client and resource goes through
+    (ours, Powertools idempotency's and Parameters' alike), before moto or the network sees them."""
+    calls = AwsCalls()
+    original = BaseClient._make_api_call
+
+    def record(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append(AwsCall(self.meta.service_model.service_name, operation_name, dict(api_params)))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    return calls
