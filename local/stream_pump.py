@@ -93,6 +93,10 @@ class StreamPump:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:

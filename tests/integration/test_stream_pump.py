@@ -1,0 +1,176 @@
+"""The local stream pump (local/stream_pump.py) feeds a function as Lambda's event source mapping would."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from local.stream_pump import StreamPump
+from local.template import StreamSource, load_template, stream_sources
+from tests.conftest import AwsStack
+from videotasks.models import Task
+
+SOURCE = next(source for source in stream_sources(load_template()) if source.function == "BroadcasterFunction")
+
+
+class Function:
+    """Records every batch it is invoked with; ``answer`` decides what each invocation returns or raises."""
+
+    def __init__(self, answer: Callable[[list[str]], Any] | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self._answer = answer or (lambda numbers: {"batchItemFailures": []})
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        numbers = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
+        with self._lock:
+            self.batches.append(numbers)
+        return self._answer(numbers)
+
+
+def records(count: int) -> list[dict[str, Any]]:
+    return [{"eventID": str(index), "dynamodb": {"SequenceNumber": f"{index:021d}"}} for index in range(count)]
+
+
+def numbers(count: int) -> list[str]:
+    return [f"{index:021d}" for index in range(count)]
+
+
+def pump(function: Function, **settings: Any) -> StreamPump:
+    source = dataclasses.replace(SOURCE, **settings)
+    return StreamPump(source, "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", function, retry_delay=0)
+
+
+def failing(*sequence_numbers: str) -> dict[str, Any]:
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in sequence_numbers]}
+
+
+# the template's settings ------------------------------------------------------------------------
+def test_the_broadcasters_stream_settings_come_from_the_template() -> None:
+    assert (
+        StreamSource(
+            function="BroadcasterFunction",
+            table="TasksTable",
+            starting_position="LATEST",
+            batch_size=100,
+            maximum_retry_attempts=3,
+            bisect_on_error=True,
+            reports_item_failures=True,
+        )
+        == SOURCE
+    )
+
+
+# delivery -----------------------------------------------------------------------------------------
+def test_a_processed_batch_is_delivered_once() -> None:
+    function = Function()
+
+    pump(function).deliver(records(4))
+
+    assert function.batches == [numbers(4)]
+
+
+def test_reported_failures_resume_the_batch_from_the_lowest_failed_record() -> None:
+    answers = iter([failing(numbers(4)[3], numbers(4)[2]), failing()])
+    function = Function(lambda _: next(answers))
+
+    pump(function).deliver(records(4))
+
+    assert function.batches == [numbers(4), numbers(4)[2:]]
+
+
+def test_an_identifier_that_names_no_record_retries_the_whole_batch() -> None:
+    answers = iter([failing("not-a-sequence-number"), failing()])
+    function = Function(lambda _: next(answers))
+
+    pump(function).deliver(records(3))
+
+    assert function.batches == [numbers(3), numbers(3)]
+
+
+def test_failures_are_ignored_without_report_batch_item_failures() -> None:
+    function = Function(lambda batch: failing(*batch))
+
+    pump(function, reports_item_failures=False).deliver(records(2))
+
+    assert function.batches == [numbers(2)]
+
+
+def test_records_that_keep_failing_are_dropped_after_the_maximum_retries(caplog: pytest.LogCaptureFixture) -> None:
+    function = Function(lambda batch: failing(batch[0]))
+
+    pump(function, maximum_retry_attempts=2).deliver(records(2))
+
+    assert function.batches == [numbers(2)] * 3  # the first try and two retries
+    assert "dropping 2 stream records" in caplog.text
+
+
+def test_a_function_error_bisects_the_batch_until_the_halves_succeed() -> None:
+    def answer(batch: list[str]) -> Any:
+        if len(batch) > 1:
+            raise RuntimeError("too much at once")
+        return failing()
+
+    function = Function(answer)
+
+    pump(function, maximum_retry_attempts=5).deliver(records(4))
+
+    singles = [batch[0] for batch in function.batches if len(batch) == 1]
+    assert singles == numbers(4)  # each record processed once, in order
+
+
+def test_a_function_error_without_bisect_retries_the_same_batch() -> None:
+    calls = iter([RuntimeError("once"), failing()])
+
+    def answer(batch: list[str]) -> Any:
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    function = Function(answer)
+
+    pump(function, bisect_on_error=False).deliver(records(3))
+
+    assert function.batches == [numbers(3), numbers(3)]
+
+
+# against moto's stream ----------------------------------------------------------------------------
+def test_writes_after_start_reach_the_function_as_lambda_shaped_records(
+    aws_stack: AwsStack, stored_task: Callable[..., Task]
+) -> None:
+    events: list[dict[str, Any]] = []
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+    stored_task("alice")  # before the pump starts: LATEST skips it
+    feeder = StreamPump(SOURCE, stream_arn, lambda event: events.append(event) or {"batchItemFailures": []})
+    feeder.poll_once()
+
+    task = stored_task("alice")
+    feeder.poll_once()
+
+    [event] = events
+    [record] = event["Records"]
+    assert record["eventName"] == "INSERT"
+    assert record["eventSource"] == "aws:dynamodb"
+    assert record["eventSourceARN"] == stream_arn
+    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+    assert record["dynamodb"]["Keys"] == {"videoId": {"S": task.videoId}}
+    assert record["dynamodb"]["NewImage"]["userId"] == {"S": "alice"}
+    assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_the_pump_thread_delivers_until_stopped(aws_stack: AwsStack, stored_task: Callable[..., Task]) -> None:
+    delivered = threading.Event()
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+    feeder = StreamPump(SOURCE, stream_arn, lambda event: delivered.set(), poll_interval=0.05)
+    feeder.start()
+    try:
+        stored_task("alice")
+        assert delivered.wait(timeout=30)
+    finally:
+        feeder.stop()
+    assert not feeder.running
