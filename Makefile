@@ -17,11 +17,11 @@ export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy lint typecheck unit integration e2e sam-validate sam-build openapi bench clean
+.PHONY: help install dev test token deploy lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
-	@echo "integration e2e sam-validate sam-build openapi bench clean"
+	@echo "integration e2e browser browser-deps sam-validate sam-build openapi bench clean"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
 # that its requirements are installed, and is older than them when they change, which reinstalls.
@@ -69,14 +69,25 @@ sam-validate: $(SAM_VENV)/.installed
 sam-build: $(SAM_VENV)/.installed
 	$(SAM) build --cached --parallel
 
+# The console's browser tests drive Debian's Chromium through Playwright (never `playwright install`:
+# its browser downloads are not reachable everywhere). Installed once, with sudo when not root.
+browser-deps:
+	@command -v chromium >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update && apt-get install -y --no-install-recommends chromium'; }
+
 # The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
 # the e2e tests drive inside the local stack's process count too (coverage's subprocess patch).
-test: $(BIN)/.installed lint typecheck sam-validate sam-build
+test: $(BIN)/.installed browser-deps lint typecheck sam-validate sam-build
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@
+e2e: browser-deps
+
+# Just the console in the browser; `make browser UPDATE_SCREENSHOTS=1` also rewrites docs/console.png.
+browser: $(BIN)/.installed browser-deps
+	UPDATE_SCREENSHOTS=$(UPDATE_SCREENSHOTS) $(BIN)/python -m pytest -m browser tests/e2e
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build && $(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
