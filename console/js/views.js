@@ -137,7 +137,8 @@ export function renderTask(item, task) {
   bar.querySelector(".progress-fill").style.width = `${progress}%`;
   field(item, "progress").textContent = `${progress}%`;
 
-  field(item, "message").textContent = task.message || "";
+  // A failed task's message repeats its error, which is shown on its own line below.
+  field(item, "message").textContent = task.error && task.status === "FAILED" ? "" : task.message || "";
   const error = field(item, "error");
   error.hidden = !task.error;
   error.textContent = task.error ? `${task.error.code ? `${task.error.code}: ` : ""}${task.error.message}` : "";
