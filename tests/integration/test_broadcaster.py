@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from local.stream_pump import lambda_record
@@ -331,6 +332,33 @@ def test_a_gone_connection_is_deleted_and_the_others_still_receive(
     assert failures == []
     assert connections.get(gone) is None
     assert connections.get(alive) is not None
+
+
+def test_failing_to_forget_a_gone_connection_does_not_fail_the_record(
+    aws_stack: AwsStack,
+    stream: Stream,
+    stored_task: Callable[..., Task],
+    connect: Callable[..., str],
+    use_notifier: Callable[[ConnectionNotifier], None],
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task = stored_task("alice", status=TaskStatus.PROCESSING)
+    connect("a-gone=", "alice", task.videoId)
+    connect("b-alive=", "alice", task.videoId)
+    recorder = RecordingNotifier({"a-gone=": Delivery.GONE})
+    use_notifier(recorder)
+    stream.records()
+
+    def throttled(self: ConnectionRepository, connection_id: str) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "DeleteItem")
+
+    monkeypatch.setattr(ConnectionRepository, "remove", throttled)
+    TaskRepository(aws_stack.settings).update_running(task, progress=30)
+    failures = broadcast_batch(invoke, stream.records())
+
+    assert failures == []  # b-alive has it; the next post to a-gone answers 410 again
+    assert [message["payload"]["progress"] for message in recorder.messages_to("b-alive=")] == [30]
 
 
 def test_a_throttled_connection_is_kept_and_does_not_stop_the_others(

@@ -11,7 +11,9 @@ What fails a record (so that Lambda retries it) and what does not:
   snapshots of the task, so the next change, or re-subscribing, brings that client up to date.
 * When nobody received the message and at least one post failed, retrying duplicates nothing, so the
   record fails (``UndeliveredError``) and is retried.
-* Errors of our own infrastructure (the connections Query, a DeleteItem) fail the record.
+* Not finding the recipients (the connections Query failing) fails the record: nobody got it yet.
+* Forgetting a Gone connection is best effort: if the DeleteItem fails, the record still succeeded for
+  everyone else, and the next post to that connection answers 410 again.
 * A record whose image is not a task is logged and skipped: retrying cannot fix it, and it would hold up
   its shard until the retries run out.
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from botocore.exceptions import ClientError
 from pydantic import ValidationError as ModelValidationError
 
 from . import messages
@@ -96,7 +99,10 @@ class Broadcaster:
         recipients = self._connections.subscribers(task.userId, task.videoId)
         deliveries = self._notifier.post_all(recipients, json.dumps(message, separators=(",", ":")).encode())
         for connection_id in deliveries.gone:
-            self._connections.remove(connection_id)
+            try:
+                self._connections.remove(connection_id)
+            except ClientError:
+                logger.warning("could not forget a gone connection", extra={"connectionId": connection_id})
         # The seed's log line, with both ids: "broadcast: video_… (external: …) -> N clients".
         logger.info(
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
