@@ -101,6 +101,17 @@ def test_cancel_and_archive_in_threads_always_end_in_one_consistent_state(
     assert stats["completed"] + stats["cancelled"] == len(video_ids)
 
 
+def test_two_cancels_at_once_cancel_once_and_count_once(api: Api, steps, fake_videos, counters, serialised_moto):
+    video_id = api.create_id()
+    steps.submit(video_id)
+
+    replies = run_together([lambda: api.cancel(video_id), lambda: api.cancel(video_id)])
+
+    assert sorted(reply.status for reply in replies) == [200, 409], replies
+    assert counters() == {"total": 1, "cancelled": 1, "video_total": 1, "video_cancelled": 1}
+    assert fake_videos.cancelled == ["ext_video_1"]  # only the cancel that won asks the provider
+
+
 # -- cancel against submission ---------------------------------------------------------------------------------
 
 
