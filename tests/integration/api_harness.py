@@ -118,8 +118,12 @@ class Api:
         event["rawQueryString"] = urlencode(query)
         return event
 
+    def send(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The function's raw result for an event a test has shaped itself."""
+        return dict(self._invoke("ApiFunction", event))
+
     def call(self, method: str, path: str, **parts: Any) -> Reply:
-        result = self._invoke("ApiFunction", self.event(method, path, **parts))
+        result = self.send(self.event(method, path, **parts))
         assert result["isBase64Encoded"] is False, result
         return Reply(result["statusCode"], json.loads(result["body"]), dict(result.get("headers") or {}))
 
@@ -257,16 +261,6 @@ def run_together(calls: list[Callable[[], Any]], timeout: float = 60.0) -> list[
     return results
 
 
-def wait_until(condition: Callable[[], bool], *, seconds: float = 10.0) -> None:
-    """Bounded wait for something another thread does; fails the test when it never happens."""
-    event = threading.Event()
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        event.wait(0.01)
-    pytest.fail("condition not reached in time")
-
-
 def list_all(api: Api, **query: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Follow ``nextCursor`` to the end; returns (every item, every page's data)."""
     items: list[dict[str, Any]] = []
@@ -299,5 +293,4 @@ __all__ = [
     "recount",
     "run_together",
     "stored_tasks",
-    "wait_until",
 ]

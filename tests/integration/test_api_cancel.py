@@ -92,11 +92,6 @@ def test_an_execution_that_cannot_be_stopped_is_logged_and_the_task_is_still_can
     assert [message for message, _ in failures] == ["could not stop the execution"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: service.cancel catches only ProviderError around the provider call, so a failure to even build "
-    "the provider client (its API key from Secrets Manager) turns an already committed cancel into a 500",
-)
 def test_cancel_is_a_200_even_when_the_provider_client_cannot_be_built(api: Api, steps, monkeypatch):
     video_id = api.create_id()
     steps.submit(video_id)

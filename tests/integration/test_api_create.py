@@ -107,7 +107,7 @@ def test_image_task_gets_the_image_models_defaults_and_no_duration(api: Api):
 def test_a_body_sent_without_a_json_content_type_is_still_read_as_json(api: Api):
     event = api.event("POST", f"{BASE}/tasks", body='{"prompt":"curl -d"}', headers={"content-type": "text/plain"})
 
-    reply = api._invoke("ApiFunction", event)
+    reply = api.send(event)
 
     assert reply["statusCode"] == 201, reply["body"]
 
@@ -202,11 +202,6 @@ def _json_log_lines(stream: io.StringIO, message: str) -> list[dict]:
     return [line for line in lines if line.get("message") == message]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: functions/api/app.py injects the Lambda context without clear_state=True, so keys appended "
-    "by one invocation (videoId/externalVideoId in cancel) stay on every later log line of the warm container",
-)
 def test_the_created_log_line_carries_the_new_tasks_ids_not_the_previous_requests(api: Api, steps, monkeypatch):
     earlier = api.create_id()
     steps.submit(earlier)
@@ -222,11 +217,6 @@ def test_the_created_log_line_carries_the_new_tasks_ids_not_the_previous_request
     assert line.get("externalVideoId") is None, line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: repository._item hands metadata floats to boto3, whose DynamoDB serializer refuses float "
-    "(TypeError: Float types are not supported), so a valid small metadata object with 1.5 in it is a 500",
-)
 def test_metadata_with_fractional_numbers_is_kept_as_sent(api: Api):
     reply = api.create(metadata={"ratio": 1.5, "scores": [0.25, 2]})
 
@@ -235,11 +225,6 @@ def test_metadata_with_fractional_numbers_is_kept_as_sent(api: Api):
     assert stored == {"ratio": 1.5, "scores": [0.25, 2], "externalTaskId": None}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: metadata keys are not checked; an empty key is accepted (201) and the stored map then breaks "
-    "reading the user's tasks back (moto: every GET /tasks of that user is a 500; DynamoDB refuses empty names)",
-)
 def test_metadata_with_an_empty_key_is_refused_or_kept_listable(api: Api):
     reply = api.create(metadata={"": "no name"})
 

@@ -102,11 +102,6 @@ def test_a_create_that_failed_to_start_does_not_hold_its_key(api: Api, aws_stack
     assert len(executions(aws_stack)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the API never calls IdempotencyConfig.register_lambda_context, so in-progress records carry no "
-    "in_progress_expiration and a create that dies mid-flight (Lambda timeout) locks its key with 409s for 24 h",
-)
 def test_create_in_flight_records_when_its_lambda_times_out_so_a_crashed_attempt_frees_its_key(
     api: Api, aws_stack, monkeypatch
 ):

@@ -137,11 +137,6 @@ def test_cancel_landing_while_submit_waits_for_the_provider_cancels_the_new_job(
     assert counters() == {"total": 1, "cancelled": 1, "video_total": 1, "video_cancelled": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: service.cancel turns any StaleWriteError into a 409, even when the task only moved QUEUED -> "
-    "PROCESSING between its read and its write; a task that is still running must be cancellable (re-read, retry)",
-)
 def test_cancel_racing_the_submit_step_still_cancels_the_now_processing_task(
     api: Api, steps, fake_videos, counters, monkeypatch
 ):
@@ -171,11 +166,6 @@ def test_an_archive_step_retried_after_it_completed_changes_nothing(api: Api, st
     assert (aws_stack.stored(video_id), counters(), media_objects(aws_stack, video_id)) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: both archive attempts write media/<videoId>.mp4; the one that loses the COMPLETED write assumes "
-    "a cancel won (workflow._complete) and deletes that shared key, so the COMPLETED task is left without its media",
-)
 def test_two_archive_attempts_at_once_count_the_task_once_and_keep_its_media(
     api: Api, steps, make_workflow, aws_stack, fake_videos, counters
 ):
