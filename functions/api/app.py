@@ -63,7 +63,7 @@ def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
     service = wiring.task_service()
-    task, created = service.create_once(_user_id(), body, idempotency_key)
+    task, created = service.create_once(_user_id(), body, idempotency_key, app.lambda_context)
     return http.success(service.public(task), status_code=201 if created else 200)
 
 
@@ -166,7 +166,7 @@ def _not_found(error: Exception) -> Response[Any]:
     return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")
     if refusal:  # every authorised route, the unknown ones included, stops here

@@ -39,7 +39,7 @@ def _token(event: dict[str, Any]) -> str | None:
     return headers.get("authorization") or query.get("token")
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     is_websocket = "methodArn" in event
     try:

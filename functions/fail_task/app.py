@@ -12,7 +12,7 @@ from videotasks import wiring
 logger = Logger()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     error = event.get("error") or {}
     return wiring.workflow().fail(event["videoId"], error.get("Error"), error.get("Cause")).as_dict()

@@ -12,6 +12,6 @@ from videotasks import wiring
 logger = Logger()
 
 
-@logger.inject_lambda_context(log_event=True)
+@logger.inject_lambda_context(log_event=True, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return wiring.workflow().submit(event["videoId"]).as_dict()

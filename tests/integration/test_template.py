@@ -148,12 +148,6 @@ def test_step_functions_in_moto_does_check_definitions(executing_aws: Any) -> No
 
 BUILD = ROOT / ".aws-sam" / "build"
 EXPECTED_LAYER_PACKAGES = ["videotasks", "aws_lambda_powertools", "pydantic", "httpx", "jwt"]
-LAYER_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml CommonLayer: ContentUri layers/common/ with BuildMethod python3.13 puts the package at "
-    "python/python/videotasks, so /opt/python (Lambda's path for layers) has no videotasks: every handler "
-    "fails to import in Lambda",
-)
 _IMPORT_HANDLER = """
 import importlib, json, sys
 function_dir, layer = sys.argv[1], sys.argv[2]
@@ -207,7 +201,7 @@ def pure_python_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(
     "package",
-    [pytest.param(name, marks=LAYER_BUG) if name == "videotasks" else name for name in EXPECTED_LAYER_PACKAGES],
+    EXPECTED_LAYER_PACKAGES,
 )
 def test_the_built_layer_holds_the_package(package: str) -> None:
     assert (_layer_python() / package / "__init__.py").is_file(), sorted(p.name for p in _layer_python().iterdir())
@@ -219,7 +213,6 @@ def test_compiled_packages_in_the_built_layer_are_for_arm64() -> None:
     assert all("aarch64" in binary.name or "abi3" in binary.name for binary in binaries)
 
 
-@LAYER_BUG
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
 def test_the_built_handler_imports_with_the_built_layer(logical_id: str, pure_python_layer: Path) -> None:
     built = _built()["Resources"].get(logical_id)

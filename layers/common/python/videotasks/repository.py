@@ -40,16 +40,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _dynamo(value: Any) -> Any:
+    """boto3 refuses Python floats: send JSON numbers to DynamoDB as Decimal."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dynamo(item) for item in value]
+    return value
+
+
 def _item(task: Task) -> dict[str, Any]:
-    return {key: value for key, value in task.model_dump(mode="json").items() if value is not None}
+    return {key: _dynamo(value) for key, value in task.model_dump(mode="json").items() if value is not None}
 
 
 def _stored(value: Any) -> Any:
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        return _dynamo(value.model_dump(mode="json"))
     if isinstance(value, TaskStatus | TaskType):
         return value.value
-    return value
+    return _dynamo(value)
 
 
 def counter_names(status: TaskStatus, task_type: TaskType) -> tuple[str, str]:

@@ -62,11 +62,31 @@ class CreateTaskRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_metadata(self) -> CreateTaskRequest:
+        if self.metadata is not None:
+            _check_metadata_keys(self.metadata, depth=0)
         if self.metadata is not None and len(json.dumps(self.metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
         if self.metadata and "externalTaskId" in self.metadata:
             raise ValueError("metadata.externalTaskId is set by the service")
         return self
+
+
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_DEPTH = 4
+
+
+def _check_metadata_keys(value: Any, *, depth: int) -> None:
+    """DynamoDB refuses empty attribute names inside maps; keep keys short and nesting shallow."""
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not key or len(key) > MAX_METADATA_KEY_CHARS:
+                raise ValueError(f"metadata keys must be 1-{MAX_METADATA_KEY_CHARS} characters")
+            _check_metadata_keys(item, depth=depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_metadata_keys(item, depth=depth + 1)
 
 
 def resolve_model_options(request: CreateTaskRequest, settings: Settings) -> tuple[str, int | None, str | None]:

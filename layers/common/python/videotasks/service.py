@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
+CANCEL_ATTEMPTS = 3
+
+
 class StartFailedError(Exception):
     """The task was recorded but its workflow could not start; it has been marked FAILED."""
 
@@ -89,14 +92,19 @@ class TaskService:
         logger.info("task created", extra={"model": model, "type": task.type.value})
         return task.model_copy(update={"executionArn": execution_arn})
 
-    def create_once(self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None) -> tuple[Task, bool]:
+    def create_once(
+        self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None, lambda_context: Any = None
+    ) -> tuple[Task, bool]:
         """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
 
-        Returns the task as it is now and whether it was created by this call.
+        Returns the task as it is now and whether it was created by this call. ``lambda_context``
+        bounds how long an interrupted create keeps its key locked (its remaining time).
         """
         key = idempotency_key or request.clientRequestId
         if not key:
             return self.create(user_id, request), True
+        if lambda_context is not None:
+            self.idempotent_create.config.register_lambda_context(lambda_context)
         video_id, created = self.idempotent_create(user_id, key, request)
         return self.get(user_id, video_id), created
 
@@ -171,14 +179,19 @@ class TaskService:
 
     # cancel and content --------------------------------------------------------------------------
     def cancel(self, user_id: str, video_id: str) -> Task:
-        task = self.get(user_id, video_id)
-        if task.is_terminal:
-            raise ConflictError(f"Task {video_id} is already {task.status.value} and cannot be cancelled")
-        try:
-            cancelled = self._repository.transition(task, TaskStatus.CANCELLED)
-        except StaleWriteError as exc:  # it moved on meanwhile; report the state it reached
-            current = self.get(user_id, video_id)
-            raise ConflictError(f"Task {video_id} is already {current.status.value} and cannot be cancelled") from exc
+        # A task may move on (QUEUED -> PROCESSING) between our read and our write: read again and
+        # retry while it is still running; a finished task is a 409.
+        for _ in range(CANCEL_ATTEMPTS):
+            task = self.get(user_id, video_id)
+            if task.is_terminal:
+                raise ConflictError(f"Task {video_id} is already {task.status.value} and cannot be cancelled")
+            try:
+                cancelled = self._repository.transition(task, TaskStatus.CANCELLED)
+                break
+            except StaleWriteError:
+                continue
+        else:
+            raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
         logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
         logger.info("task cancelled")
         if task.executionArn:
@@ -191,6 +204,8 @@ class TaskService:
                 self._videos().cancel_job(task.externalTaskId)
             except ProviderError as exc:
                 logger.warning("provider refused to cancel", extra={"reason": exc.message})
+            except Exception:  # the cancel is committed; a provider we cannot even reach must not undo the reply
+                logger.exception("could not ask the provider to cancel")
         return cancelled
 
     def content(self, user_id: str, video_id: str) -> dict[str, Any]:

@@ -203,9 +203,12 @@ class Workflow:
                 metadata={**task.metadata, "mediaBytes": size},
             )
         except StaleWriteError:
-            # Cancelled while we were copying: the stored copy must not outlive the task's state.
+            current = self._repository.get(task.videoId)
+            if current is not None and current.status is TaskStatus.COMPLETED and current.mediaKey == key:
+                return self._done(task)  # a duplicate archive already completed it with this very object
+            # Cancelled or failed while we were copying: the copy must not outlive the task's state.
             self._media.delete(key)
-            logger.info("archive lost the race to a cancel; stored copy removed")
+            logger.info("archive lost the race to another ending; stored copy removed")
         return self._done(task)
 
     def _fail(self, task: Task, error: TaskError, **changes: Any) -> StepResult:
