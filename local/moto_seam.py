@@ -40,3 +40,15 @@ def uninstall() -> None:
 
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def forget_shard_iterators(stream_arn: str, *iterators: str | None) -> None:
+    """moto keeps every DynamoDB Streams shard iterator it ever handed out; the local stream pump polls a
+    few times a second, so it forgets the ones it has used (``arn:aws:dynamodb:<region>:<account>:…``)."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    _, _, _, region, account, _ = stream_arn.split(":", 5)
+    known = dynamodbstreams_backends[account][region].shard_iterators
+    for iterator in iterators:
+        if iterator:
+            known.pop(iterator, None)

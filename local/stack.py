@@ -166,7 +166,13 @@ class LocalStack:
         for source in stream_sources(self.template):
             function = self.registry.get(source.function)
             stream_arn = self.resolver.get_att(source.table, "StreamArn")
-            pump = StreamPump(source, stream_arn, function.invoke, endpoint=self.config.moto_url)
+            pump = StreamPump(
+                source,
+                stream_arn,
+                function.invoke,
+                endpoint=self.config.moto_url,
+                forget=moto_seam.forget_shard_iterators,
+            )
             pump.start()
             self._background.append(pump.stop)
 

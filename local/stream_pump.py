@@ -12,6 +12,12 @@ with the same event Lambda builds (``Records`` with wire-format images, ``eventS
 * a function error retries the whole batch, halved first when ``BisectBatchOnFunctionError`` is on;
 * ``MaximumRetryAttempts``: past it the records are dropped with a warning (where the cloud would send
   them to the on-failure destination). ``-1`` (forever, in the cloud) is capped locally.
+
+The pump keeps its place as the last sequence number it read and asks for a fresh iterator after it on
+every poll, rather than following ``NextShardIterator``: a failed ``TransactWriteItems`` makes moto put back
+a deep copy of the whole table, stream shard included, and an iterator chain on the old shard object would
+never see another record. ``forget`` (``local.moto_seam.forget_shard_iterators``) drops the iterators it has
+used, since moto keeps every one it hands out.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ log = logging.getLogger("videotasks.local.stream")
 
 LOCAL_RETRY_CAP = 10  # what MaximumRetryAttempts -1 means here
 _Invoke = Callable[[dict[str, Any]], Any]
+_Forget = Callable[..., None]
+_READ_LIMIT = 1000
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -69,6 +77,7 @@ class StreamPump:
         invoke: _Invoke,
         *,
         endpoint: str | None = None,
+        forget: _Forget | None = None,
         poll_interval: float = 0.25,
         retry_delay: float = 0.2,
     ) -> None:
@@ -76,9 +85,10 @@ class StreamPump:
         self.stream_arn = stream_arn
         self._invoke = invoke
         self._streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=REGION)
+        self._forget = forget or (lambda *_: None)
         self._poll_interval = poll_interval
         self._retry_delay = retry_delay
-        self._iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed)
+        self._positions: dict[str, str | None] = {}  # shard id -> last sequence number read (None: none yet)
         self._started = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-pump-{source.function}", daemon=True)
@@ -112,32 +122,43 @@ class StreamPump:
     # polling -------------------------------------------------------------------------------------
     def poll_once(self) -> int:
         """Read one batch from every shard and deliver it; returns how many records were read."""
-        if not self._started:
-            self._discover_shards()
-        self._discover_shards(new_only=True)
+        self._discover_shards()
         read = 0
-        for shard_id, iterator in list(self._iterators.items()):
-            if iterator is None:
-                continue
-            reply = self._streams.get_records(ShardIterator=iterator, Limit=self.source.batch_size)
-            self._iterators[shard_id] = reply.get("NextShardIterator")
-            records = reply.get("Records", [])
+        for shard_id, position in list(self._positions.items()):
+            records = self._read(shard_id, position, self.source.batch_size)
             if records:
                 read += len(records)
                 self.deliver([lambda_record(record, self.stream_arn) for record in records])
+                self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
         return read
 
-    def _discover_shards(self, *, new_only: bool = False) -> None:
+    def _discover_shards(self) -> None:
+        """Shards present at the first look start at ``StartingPosition``; later ones at their beginning."""
         shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"].get("Shards", [])
         for shard in shards:
             shard_id = shard["ShardId"]
-            if shard_id in self._iterators:
-                continue
-            position = "TRIM_HORIZON" if new_only else self.source.starting_position
-            self._iterators[shard_id] = self._streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=position
-            )["ShardIterator"]
+            if shard_id not in self._positions:
+                latest = not self._started and self.source.starting_position == "LATEST"
+                self._positions[shard_id] = self._last_sequence_number(shard_id) if latest else None
         self._started = True
+
+    def _read(self, shard_id: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+        where: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if after is not None:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+        iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **where)[
+            "ShardIterator"
+        ]
+        reply = self._streams.get_records(ShardIterator=iterator, Limit=limit)
+        self._forget(self.stream_arn, iterator, reply.get("NextShardIterator"))
+        return list(reply.get("Records", []))
+
+    def _last_sequence_number(self, shard_id: str) -> str | None:
+        """Where LATEST is now, as a sequence number (None: the shard is still empty)."""
+        last = None
+        while records := self._read(shard_id, last, _READ_LIMIT):
+            last = records[-1]["dynamodb"]["SequenceNumber"]
+        return last
 
     # delivery ------------------------------------------------------------------------------------
     def deliver(self, records: list[dict[str, Any]], attempts: int = 0) -> None:

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from local.moto_seam import forget_shard_iterators
 from local.stream_pump import StreamPump
 from local.template import StreamSource, load_template, stream_sources
 from tests.conftest import AwsStack
-from videotasks.models import Task
+from videotasks.errors import StaleWriteError
+from videotasks.models import Task, TaskStatus
+from videotasks.repository import TaskRepository
 
 SOURCE = next(source for source in stream_sources(load_template()) if source.function == "BroadcasterFunction")
 
@@ -174,3 +177,47 @@ def test_the_pump_thread_delivers_until_stopped(aws_stack: AwsStack, stored_task
     finally:
         feeder.stop()
     assert not feeder.running
+
+
+def test_records_keep_coming_after_moto_rolls_back_a_failed_transaction(
+    aws_stack: AwsStack, stored_task: Callable[..., Task]
+) -> None:
+    """moto answers a cancelled TransactWriteItems by putting back a deep copy of the whole table, stream
+    shard included: a pump that followed its old iterator chain would never see another record."""
+    inserted: list[str] = []
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+
+    def function(event: dict[str, Any]) -> Any:
+        inserted.extend(record["dynamodb"]["Keys"]["videoId"]["S"] for record in event["Records"])
+        return {"batchItemFailures": []}
+
+    feeder = StreamPump(SOURCE, stream_arn, function)
+    feeder.poll_once()
+    task = stored_task("alice")
+    with pytest.raises(StaleWriteError):  # written as if it were still QUEUED after it started: refused
+        TaskRepository(aws_stack.settings).transition(
+            task.model_copy(update={"status": TaskStatus.PROCESSING}), TaskStatus.COMPLETED
+        )
+
+    after = stored_task("alice")
+    feeder.poll_once()
+
+    assert inserted == [task.videoId, after.videoId]
+
+
+def test_the_pump_leaves_no_shard_iterators_behind_in_moto(
+    aws_stack: AwsStack, stored_task: Callable[..., Task]
+) -> None:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+    _, _, _, region, account, _ = stream_arn.split(":", 5)
+    known = dynamodbstreams_backends[account][region].shard_iterators
+    feeder = StreamPump(SOURCE, stream_arn, lambda event: None, forget=forget_shard_iterators)
+    before = len(known)
+
+    for _ in range(5):
+        stored_task("alice")
+        feeder.poll_once()
+
+    assert len(known) == before
