@@ -8,6 +8,7 @@ import { LiveUpdates } from "./live.js";
 import { byNewest, isTerminal, mergeTask, taskUpdateFromMessage } from "./tasks.js";
 import {
   createTaskElement,
+  isBusy,
   renderLiveStatus,
   renderMedia,
   renderStats,
@@ -196,6 +197,7 @@ function setupCreateForm() {
   refreshModelOptions();
   dom.createForm.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (isBusy(dom.createSubmit)) return;
     if (!state.api) {
       showAlert(dom.alerts, "Set the API URL and token under Connection first.", { title: "Could not create the task" });
       dom.settings.open = true;
@@ -296,7 +298,7 @@ function applyPage(page) {
 }
 
 async function loadMore() {
-  if (!state.api || !state.nextCursor) return;
+  if (!state.api || !state.nextCursor || isBusy(dom.loadMore)) return;
   const generation = state.generation;
   setBusy(dom.loadMore, true, "Loading…");
   try {
@@ -425,7 +427,7 @@ async function showMedia(videoId, button) {
 function setupTaskList() {
   dom.list.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
-    if (!button || !state.api) return;
+    if (!button || !state.api || isBusy(button)) return;
     const videoId = button.closest("[data-video-id]").dataset.videoId;
     if (button.dataset.action === "cancel") cancelTask(videoId, button);
     if (button.dataset.action === "media") showMedia(videoId, button);

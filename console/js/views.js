@@ -145,7 +145,7 @@ export function renderTask(item, task) {
 
   const cancel = item.querySelector('[data-action="cancel"]');
   const cancellable = !isTerminal(task);
-  if (!cancellable && cancel.contains(document.activeElement)) item.querySelector("article").focus?.();
+  if (!cancellable && cancel === document.activeElement) article.focus(); // keep the keyboard's place
   cancel.hidden = !cancellable;
   cancel.setAttribute("aria-label", `Cancel task ${task.videoId}`);
 
@@ -157,17 +157,22 @@ export function renderTask(item, task) {
   return previous !== task.status;
 }
 
+// aria-disabled rather than disabled: a disabled button drops keyboard focus to the page's start.
 export function setBusy(button, busy, busyText) {
   if (busy) {
     button.dataset.label = button.textContent;
     button.textContent = busyText;
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     button.setAttribute("aria-busy", "true");
   } else {
     if (button.dataset.label) button.textContent = button.dataset.label;
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
     button.removeAttribute("aria-busy");
   }
+}
+
+export function isBusy(button) {
+  return button.getAttribute("aria-busy") === "true";
 }
 
 // The finished media from its content URL. No crossorigin attribute: the bucket need not send CORS

@@ -299,6 +299,7 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     page.keyboard.press("Enter")
     expect(console.card(stuck_id)).to_have_attribute("data-status", "CANCELLED")
     expect(console.field(stuck_id, "status")).to_have_text("Cancelled")
+    expect(console.card(stuck_id).get_by_role("article")).to_be_focused()  # the keyboard keeps its place
     assert stack.http(user_id).get(f"/tasks/{stuck_id}").json()["status"] == "CANCELLED"
 
     stats = page.locator("#stats")
