@@ -18,6 +18,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "videotasks")
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -55,6 +56,9 @@ REGION = "us-east-1"
 JWT_SECRET = "tests-jwt-secret-0123456789abcdef0123456789"
 PROVIDER_KEY = "tests-provider-key-not-a-real-one"
 STAGE = "test"
+# Speed only: moto otherwise drops boto3's default session at every start, and each new one registers
+# its handlers and reads its configuration again. Credentials and region come from the environment.
+KEEP_BOTO3_SESSION = {"core": {"reset_boto3_session": False}}
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 4
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -122,6 +126,28 @@ def _isolated_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # -- AWS in process, from template.yaml ------------------------------------------------------------
 
 
+@functools.cache
+def shared_client(service: str) -> Any:
+    """One boto3 client per service for the test side (setup and assertions). In-process moto serves
+    any client while it is active, so these outlive each test's moto; the package's own clients are
+    still made afresh in every test (``videotasks.aws.reset``)."""
+    return boto3.client(service, region_name=REGION)
+
+
+@functools.cache
+def shared_dynamodb() -> Any:
+    return boto3.resource("dynamodb", region_name=REGION)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_setup_clients() -> Iterator[None]:
+    """local/aws_setup.py makes new clients on every call; the tests create the template's resources
+    once per test, so let it use the shared ones (speed only)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aws_setup, "_client", lambda service, endpoint: shared_client(service))
+        yield
+
+
 @dataclass
 class AwsStack:
     """The template's resources in moto, and the environment every function of the template gets."""
@@ -147,18 +173,18 @@ class AwsStack:
         return self.environment["MEDIA_BUCKET"]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        return shared_client(service)
 
     def table(self, variable: str) -> Any:
         """A table by the environment variable that names it (``TASKS_TABLE``, ``STATS_TABLE``...)."""
-        return boto3.resource("dynamodb", region_name=REGION).Table(self.environment[variable])
+        return shared_dynamodb().Table(self.environment[variable])
 
     def stored(self, video_id: str) -> dict[str, Any] | None:
         return self.table("TASKS_TABLE").get_item(Key={"videoId": video_id}, ConsistentRead=True).get("Item")
 
     def counters(self, user_id: str) -> dict[str, int]:
         """The user's counters as the repository reads them (the stats table's layout is its business)."""
-        totals, _ = TaskRepository(self.settings).get_counters(user_id, utc_now())
+        totals, _ = TaskRepository(self.settings, dynamodb=shared_dynamodb()).get_counters(user_id, utc_now())
         return {key: int(value) for key, value in totals.items() if isinstance(value, int)}
 
     def media_keys(self) -> list[str]:
@@ -218,7 +244,8 @@ def start_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AwsStac
     with contextlib.ExitStack() as stack:
 
         def start(parameters: dict[str, str] | None = None, *, executing: bool = False) -> AwsStack:
-            stack.enter_context(mock_aws(config=MOTO_CONFIG) if executing else mock_aws())  # type: ignore[arg-type]
+            config = {**(MOTO_CONFIG if executing else {}), **KEEP_BOTO3_SESSION}
+            stack.enter_context(mock_aws(config=config))  # type: ignore[arg-type]
             return build_aws(monkeypatch, parameters, lambda_functions=executing)
 
         yield start
@@ -248,7 +275,7 @@ def provider_key() -> str:
 
 @pytest.fixture
 def repository(aws_stack: AwsStack) -> TaskRepository:
-    return TaskRepository(aws_stack.settings)
+    return TaskRepository(aws_stack.settings, dynamodb=shared_dynamodb())
 
 
 def new_task(user_id: str = "alice", **fields: Any) -> Task:
@@ -600,7 +627,7 @@ def make_workflow(
             repository,
             fake_videos,  # type: ignore[arg-type]
             fake_images,  # type: ignore[arg-type]
-            MediaStore(settings.media_bucket),
+            MediaStore(settings.media_bucket, s3=shared_client("s3")),
             clock=clock,
         )
 

@@ -148,14 +148,25 @@ def test_step_functions_in_moto_does_check_definitions(executing_aws: Any) -> No
 
 BUILD = ROOT / ".aws-sam" / "build"
 EXPECTED_LAYER_PACKAGES = ["videotasks", "aws_lambda_powertools", "pydantic", "httpx", "jwt"]
-_IMPORT_HANDLER = """
-import importlib, json, sys
-function_dir, layer = sys.argv[1], sys.argv[2]
-sys.path[:0] = [function_dir, layer]
-module = importlib.import_module("app")
-assert callable(module.lambda_handler), "app.lambda_handler is not callable"
+_IMPORT_HANDLERS = """
+import importlib, json, sys, traceback
+layer, function_dirs = sys.argv[1], json.loads(sys.argv[2])
+sys.path.insert(0, layer)
 names = ["app", "videotasks", "aws_lambda_powertools", "pydantic", "httpx", "jwt"]
-print(json.dumps({name: getattr(sys.modules.get(name), "__file__", None) for name in names}))
+report = {}
+for logical_id, function_dir in function_dirs.items():
+    sys.path.insert(0, function_dir)  # Lambda's /var/task
+    sys.modules.pop("app", None)
+    try:
+        module = importlib.import_module("app")
+        assert callable(module.lambda_handler), "app.lambda_handler is not callable"
+        origins = {name: getattr(sys.modules.get(name), "__file__", None) for name in names}
+        report[logical_id] = {"origins": origins}
+    except BaseException:
+        report[logical_id] = {"error": traceback.format_exc()}
+    finally:
+        sys.path.remove(function_dir)
+print(json.dumps(report))
 """
 
 
@@ -199,10 +210,7 @@ def pure_python_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return overlay
 
 
-@pytest.mark.parametrize(
-    "package",
-    EXPECTED_LAYER_PACKAGES,
-)
+@pytest.mark.parametrize("package", EXPECTED_LAYER_PACKAGES)
 def test_the_built_layer_holds_the_package(package: str) -> None:
     assert (_layer_python() / package / "__init__.py").is_file(), sorted(p.name for p in _layer_python().iterdir())
 
@@ -213,25 +221,42 @@ def test_compiled_packages_in_the_built_layer_are_for_arm64() -> None:
     assert all("aarch64" in binary.name or "abi3" in binary.name for binary in binaries)
 
 
-@pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_the_built_handler_imports_with_the_built_layer(logical_id: str, pure_python_layer: Path) -> None:
-    built = _built()["Resources"].get(logical_id)
-    assert built is not None, f"{logical_id} is not in .aws-sam/build: the build is stale, run `make sam-build`"
-    function_dir = BUILD / built["Properties"]["CodeUri"]
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-
+@pytest.fixture(scope="module")
+def handler_imports(pure_python_layer: Path) -> dict[str, dict[str, Any]]:
+    """Each built function's ``app`` imported in turn, with its directory first on the path, in one
+    isolated interpreter: no PYTHON* variables (so no PYTHONPATH to the source tree) and no coverage
+    hooks, so only the built code and this venv's site-packages can be found."""
+    function_dirs = {
+        logical_id: str(BUILD / body["Properties"]["CodeUri"]) for logical_id, body in functions(_built()).items()
+    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "COVERAGE"))}
     result = subprocess.run(
-        [sys.executable, "-I", "-c", _IMPORT_HANDLER, str(function_dir), str(pure_python_layer)],
+        [sys.executable, "-I", "-c", _IMPORT_HANDLERS, str(pure_python_layer), json.dumps(function_dirs)],
         capture_output=True,
         text=True,
         env=environment,
-        timeout=120,
+        timeout=300,
         check=False,
     )
-
     assert result.returncode == 0, result.stderr[-3000:]
-    origins = json.loads(result.stdout.strip().splitlines()[-1])
-    assert Path(origins["app"]).resolve() == (function_dir / "app.py").resolve()
+    report: dict[str, dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    for logical_id, outcome in report.items():
+        outcome["function_dir"] = function_dirs[logical_id]
+    return report
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_the_built_handler_imports_with_the_built_layer(
+    logical_id: str, handler_imports: dict[str, dict[str, Any]]
+) -> None:
+    assert logical_id in handler_imports, (
+        f"{logical_id} is not in .aws-sam/build: the build is stale, run `make sam-build`"
+    )
+    outcome = handler_imports[logical_id]
+
+    assert "error" not in outcome, outcome.get("error")
+    origins = outcome["origins"]
+    assert Path(origins["app"]).resolve() == (Path(outcome["function_dir"]) / "app.py").resolve()
     for name, origin in origins.items():
         if origin and name != "app":
             assert Path(origin).resolve().is_relative_to(_layer_python().resolve()), f"{name} came from {origin}"
