@@ -49,7 +49,7 @@ NARROW = {"width": 390, "height": 844}
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 HAVE_METADATA = 1  # HTMLMediaElement.readyState
 HAVE_CURRENT_DATA = 2
-# Long enough that a progress bar is seen between 0 and 100 whether updates come live or by polling.
+# Long enough that a progress bar is caught between 0 and 100, live or by polling.
 STACK_ENV = {"FAKE_VIDEO_SECONDS": "8"}
 # Resolves once the media element has metadata or an error (a wait bounded by wait_for_function).
 MEDIA_SETTLED = "([media, ready]) => media.readyState >= ready || media.error !== null"
