@@ -503,13 +503,14 @@ def test_image_generation_posts_json_and_returns_a_finished_job_with_the_url() -
     assert job.id.startswith("img_1700000000_")
 
 
-def test_image_id_is_stable_for_the_same_reply() -> None:
+def test_identical_image_replies_still_get_distinct_ids() -> None:
     handler = reply({"created": 5, "data": [{"url": "https://cdn.test/i.png"}]})
 
     first = images(handler).generate(JobRequest(prompt="p", model="m"))
     second = images(handler).generate(JobRequest(prompt="p", model="m"))
 
-    assert first.id == second.id
+    assert first.id != second.id
+    assert first.id.startswith("img_5_")
 
 
 def test_image_b64_reply_becomes_a_data_url_opened_without_http() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
+import uuid
 from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -102,7 +102,7 @@ class ImagesProvider:
         else:
             raise bad_reply(what, "the image has neither url nor b64_json")
         return ProviderJob(
-            id=_image_id(reply.get("created"), media_url),
+            id=_image_id(reply.get("created")),
             state=ProviderState.SUCCEEDED,
             raw_status="completed",
             progress=100,
@@ -121,12 +121,13 @@ def _first_item(reply: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _image_id(created: Any, media_url: str) -> str:
-    """Stable for a given reply: the same reply always yields the same id."""
-    digest = hashlib.sha256(media_url.encode()).hexdigest()[:12]
+def _image_id(created: Any) -> str:
+    """The Images API has no job id: mint one per generation. Unique even when a provider answers two
+    requests in the same second with the same (cached) image, since it keys the ByExternalTaskId index."""
+    unique = uuid.uuid4().hex[:16]
     if isinstance(created, int) and not isinstance(created, bool):
-        return f"img_{created}_{digest}"
-    return f"img_{digest}"
+        return f"img_{created}_{unique}"
+    return f"img_{unique}"
 
 
 def _data_url(b64: str, what: str) -> str:
