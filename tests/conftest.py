@@ -143,8 +143,13 @@ def shared_dynamodb() -> Any:
 def _shared_setup_clients() -> Iterator[None]:
     """local/aws_setup.py makes new clients on every call; the tests create the template's resources
     once per test, so let it use the shared ones (speed only)."""
+    original = aws_setup._client
+
+    def client(service: str, endpoint: str | None) -> Any:
+        return shared_client(service) if endpoint is None else original(service, endpoint)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aws_setup, "_client", lambda service, endpoint: shared_client(service))
+        patch.setattr(aws_setup, "_client", client)
         yield
 
 
