@@ -202,8 +202,9 @@ class WebSocketGateway:
         route = self._api.routes.get(route_key)
         request_id = str(uuid.uuid4())
         if route is None:
-            await connection.send(
-                json.dumps({"message": "Forbidden", "connectionId": connection.connection_id, "requestId": request_id})
+            await _reply(
+                connection,
+                json.dumps({"message": "Forbidden", "connectionId": connection.connection_id, "requestId": request_id}),
             )
             return
         event = self._event(
@@ -226,10 +227,10 @@ class WebSocketGateway:
                 "connectionId": connection.connection_id,
                 "requestId": request_id,
             }
-            await connection.send(json.dumps(reply))
+            await _reply(connection, json.dumps(reply))
             return
         if route.two_way and isinstance(result, dict) and result.get("body") is not None:
-            await connection.send(str(result["body"]))
+            await _reply(connection, str(result["body"]))
 
     async def _disconnect(self, request: web.Request, connection: LiveConnection) -> None:
         route = self._api.routes.get("$disconnect")
@@ -340,6 +341,14 @@ class WebSocketGateway:
     async def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._registry.get(function).invoke, event)
+
+
+async def _reply(connection: LiveConnection, text: str) -> None:
+    """Answer a frame; a client that left meanwhile simply misses the answer, as with API Gateway."""
+    try:
+        await connection.send(text)
+    except ConnectionError:
+        log.info("%s left before its answer was sent", connection.connection_id)
 
 
 def _allows(decision: Any) -> bool:

@@ -303,3 +303,18 @@ def test_a_post_over_api_gateways_size_limit_is_refused() -> None:
                 await in_thread(lambda: client.post_to_connection(ConnectionId=connection_id, Data=b"x" * 200_000))
 
     run(scenario)
+
+
+def test_without_a_default_route_an_unmatched_frame_is_answered_forbidden() -> None:
+    functions = Functions()
+    api = dataclasses.replace(
+        TEMPLATE_API, routes={key: route for key, route in TEMPLATE_API.routes.items() if key != "$default"}
+    )
+
+    async def scenario() -> None:
+        async with serving(functions, api) as address, websockets.connect(f"ws://{address}/?token={GOOD_TOKEN}") as ws:
+            await ws.send(json.dumps({"action": "dance"}))
+            assert (await receive(ws))["message"] == "Forbidden"
+
+    run(scenario)
+    assert "$default" not in functions.routes()
