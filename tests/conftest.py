@@ -561,13 +561,20 @@ class FakeVideos:
 
 @dataclass
 class FakeImages:
-    """Implements ``videotasks.providers.ImagesProvider``'s interface: every generation succeeds at once."""
+    """Implements ``videotasks.providers.ImagesProvider``'s interface: every generation succeeds at once.
+
+    ``after_generate`` runs once an image exists; ``content_errors`` are raised, one per call, by the
+    next ``open_content`` calls (a download that fails)."""
 
     media: bytes = PNG
+    after_generate: Callable[[], None] | None = None
+    content_errors: list[Exception] = field(default_factory=list)
     generated: list[JobRequest] = field(default_factory=list)
 
     def generate(self, request: JobRequest) -> ProviderJob:
         self.generated.append(request)
+        if self.after_generate is not None:
+            self.after_generate()
         return ProviderJob(
             id=f"img_{len(self.generated)}",
             state=ProviderState.SUCCEEDED,
@@ -580,6 +587,8 @@ class FakeImages:
 
     @contextlib.contextmanager
     def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+        if self.content_errors:
+            raise self.content_errors.pop(0)
         yield MediaStream(content_type="image/png", content_length=len(self.media), chunks=iter((self.media,)))
 
     def close(self) -> None:

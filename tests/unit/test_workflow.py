@@ -158,6 +158,49 @@ def test_an_image_task_is_generated_stored_and_completed_in_the_submit_step(
     assert obj["ContentType"] == "image/png"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="workflow._generate_image does not catch StaleWriteError from its move to PROCESSING (the video "
+    "path does): a cancel landing during generation makes the submit step raise, so the execution ends in "
+    "MarkFailed/Failed although the task is CANCELLED",
+)
+def test_a_cancel_landing_during_image_generation_leaves_it_cancelled_and_ends_the_step(
+    workflow: Workflow,
+    stored_task: StoredTask,
+    fake_images: Any,
+    repository: TaskRepository,
+    aws_stack: Any,
+    cancel: Any,
+) -> None:
+    task = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+    fake_images.after_generate = lambda: cancel(task.videoId)
+
+    assert workflow.submit(task.videoId).next == "DONE"
+    assert reload(repository, task).status is TaskStatus.CANCELLED
+    assert aws_stack.media_keys() == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a retried submit of an IMAGE task already PROCESSING answers WAIT (workflow.submit), so the state "
+    "machine polls the image id on the videos endpoint, which does not know it: the task ends FAILED "
+    "PROVIDER_JOB_LOST instead of being stored on retry",
+)
+def test_an_image_whose_download_failed_once_is_completed_by_the_retried_submit(
+    workflow: Workflow, stored_task: StoredTask, fake_images: Any, repository: TaskRepository
+) -> None:
+    task = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+    fake_images.content_errors.append(ProviderTransientError("GET /img.png timed out", code="PROVIDER_TIMEOUT"))
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)  # the state machine's Retry runs the step again
+
+    step = workflow.submit(task.videoId)
+    while step.next != "DONE":  # the state machine's loop: WAIT -> poll, ARCHIVE -> archive
+        step = workflow.poll(task.videoId) if step.next == "WAIT" else workflow.archive(task.videoId)
+
+    assert reload(repository, task).status is TaskStatus.COMPLETED
+
+
 # -- poll -------------------------------------------------------------------------------------------
 
 
