@@ -33,17 +33,21 @@ def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous") ->
     return policy
 
 
-def _token(event: dict[str, Any]) -> str | None:
+def _token(event: dict[str, Any], *, is_websocket: bool) -> str | None:
+    """The Authorization header; on the WebSocket handshake also ``?token=``, since browsers cannot set
+    headers there. The HTTP API never reads a token from its URL, which access logs, proxies and
+    browser history keep."""
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-    query = event.get("queryStringParameters") or {}
-    return headers.get("authorization") or query.get("token")
+    if headers.get("authorization") or not is_websocket:
+        return headers.get("authorization")
+    return (event.get("queryStringParameters") or {}).get("token")
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     is_websocket = "methodArn" in event
     try:
-        user_id = verify_token(_token(event), get_settings())
+        user_id = verify_token(_token(event, is_websocket=is_websocket), get_settings())
     except UnauthorizedError as exc:
         logger.info("refused", extra={"reason": exc.message})
         if is_websocket:

@@ -1,0 +1,352 @@
+"""Hostile tokens against the authorizer and, with the context it hands on, against every route of the
+API function, in process, as API Gateway chains them. Both verification modes of auth.py:
+
+* HS256 with the template's JwtSecret in (moto's) Secrets Manager, with JwtIssuer and JwtAudience set;
+* JWKS (RS256) against a real JWKS document served over HTTP by this module, so PyJWKClient really
+  fetches and picks keys by ``kid``: HS/RS algorithm confusion, foreign keys, ``jku``/embedded ``jwk``.
+
+The local-stack suite (test_security_gateway_e2e.py) sends the HS256 tokens through the real gateways.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import JWT_SECRET, AwsStack, build_authorizer_event
+from tests.security.tokens import (
+    HS256_CASES,
+    BadToken,
+    Route,
+    authorised_routes,
+    b64,
+    by_name,
+    claims,
+    forge,
+    hs256_bad_tokens,
+    valid_hs256,
+)
+from videotasks.auth import MAX_TOKEN_LENGTH
+
+Invoke = Callable[[str, Any], Any]
+ApiEvent = Callable[..., dict[str, Any]]
+
+AUTHORIZER = "AuthorizerFunction"
+API = "ApiFunction"
+USER = "victim"
+ISSUER = "https://auth.sora-ui.test/"
+AUDIENCE = "videotasks-api"
+
+
+# -- the chain: authorizer, then the API function with what the authorizer decided ------------------
+
+
+def http_decision(invoke: Invoke, authorization: str | None, **query: str) -> dict[str, Any]:
+    event = build_authorizer_event("http", authorization)
+    event["queryStringParameters"] = query or None
+    return dict(invoke(AUTHORIZER, event))
+
+
+def websocket_effect(invoke: Invoke, token: str | None) -> str:
+    policy = invoke(AUTHORIZER, build_authorizer_event("websocket", token or None))
+    (statement,) = policy["policyDocument"]["Statement"]
+    return str(statement["Effect"])
+
+
+def call_route(invoke: Invoke, api_event: ApiEvent, route: Route, decision: dict[str, Any]) -> tuple[int, Any]:
+    """The API function as API Gateway calls it after the authorizer's ``decision``."""
+    assert decision["isAuthorized"] is True  # the HTTP authorizer never denies: see its docstring
+    event = api_event(
+        "api_create_task" if route.method == "POST" else "api_get_task",
+        body=route.body,
+        method=route.method,
+        path=route.path,
+        route_key=route.route_key,
+    )
+    event["pathParameters"] = route.path_parameters
+    event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
+    result = invoke(API, event)
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def assert_refused_everywhere(invoke: Invoke, api_event: ApiEvent, token: BadToken) -> None:
+    """The HTTP authorizer passes no user on, every authorised route answers the 401 envelope, and the
+    WebSocket handshake is denied."""
+    decision = http_decision(invoke, token.authorization)
+    context = decision.get("context") or {}
+    assert "userId" not in context, (token.name, decision)
+    assert context.get("authError"), (token.name, decision)
+    for route in authorised_routes():
+        status, body = call_route(invoke, api_event, route, decision)
+        assert status == 401, (token.name, str(route), body)
+        assert body["success"] is False
+        assert body["error"]["code"] == "UNAUTHORIZED", (token.name, str(route), body)
+        assert body["message"] == body["error"]["message"] == context["authError"]
+    assert websocket_effect(invoke, token.query_token) == "Deny", token.name
+
+
+# -- HS256 (the default mode), issuer and audience configured --------------------------------------
+
+
+@pytest.fixture
+def strict_aws(start_aws: Callable[..., AwsStack]) -> AwsStack:
+    return start_aws({"JwtIssuer": ISSUER, "JwtAudience": AUDIENCE})
+
+
+def test_hs256_control_a_valid_token_reaches_every_route_as_its_user(
+    strict_aws: AwsStack, invoke: Invoke, api_event: ApiEvent
+) -> None:
+    decision = http_decision(invoke, valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE))
+
+    assert decision["context"] == {"userId": USER}
+    statuses = {str(route): call_route(invoke, api_event, route, decision)[0] for route in authorised_routes()}
+    assert 401 not in statuses.values(), statuses
+    assert statuses["POST /api/video/tasks"] == 201
+    token = valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE).removeprefix("Bearer ")
+    assert websocket_effect(invoke, token) == "Allow"
+
+
+@pytest.mark.parametrize("name", HS256_CASES)
+def test_hs256_a_bad_token_is_refused_on_every_route_and_at_the_websocket_handshake(
+    strict_aws: AwsStack, invoke: Invoke, api_event: ApiEvent, name: str
+) -> None:
+    token = by_name(hs256_bad_tokens(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE), name)
+
+    assert_refused_everywhere(invoke, api_event, token)
+
+    assert strict_aws.table("TASKS_TABLE").scan()["Items"] == []  # POST /tasks wrote nothing
+    executions = strict_aws.client("stepfunctions").list_executions(stateMachineArn=strict_aws.state_machine_arn)
+    assert executions["executions"] == []
+
+
+def test_hs256_a_not_before_within_the_clock_skew_leeway_is_accepted_beyond_it_refused(
+    strict_aws: AwsStack, invoke: Invoke
+) -> None:
+    # The leeway (30 s) tolerates clocks that disagree a little; an hour ahead is a token of the future.
+    def signed(nbf: int) -> str:
+        payload = claims(USER, issuer=ISSUER, audience=AUDIENCE, nbf=nbf)
+        return "Bearer " + jwt.encode(payload, JWT_SECRET, algorithm="HS256")
+
+    now = int(time.time())
+    assert http_decision(invoke, signed(now + 5))["context"] == {"userId": USER}
+    assert http_decision(invoke, signed(now + 600))["context"] == {"authError": "Invalid token"}
+
+
+def test_http_api_takes_the_token_from_the_authorization_header_only_never_from_the_query_string(
+    strict_aws: AwsStack, invoke: Invoke
+) -> None:
+    # A token in a URL ends up in access logs, proxies and browser history; only the WebSocket
+    # handshake needs ?token= (browsers cannot set headers on it).
+    token = valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE).removeprefix("Bearer ")
+
+    assert http_decision(invoke, None, token=token)["context"] == {"authError": "Missing token"}
+    assert websocket_effect(invoke, token) == "Allow"
+
+
+# -- JWKS mode (RS256): a real JWKS document over HTTP --------------------------------------------
+
+
+@dataclass
+class JwksServer:
+    """Serves JSON documents by path on 127.0.0.1 and records every path asked for."""
+
+    documents: dict[str, Any]
+    requests: list[str] = field(default_factory=list)
+    url: str = ""
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[JwksServer]:
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests.append(self.path)
+                document = owner.documents.get(self.path)
+                body = json.dumps(document if document is not None else {"error": "not found"}).encode()
+                self.send_response(200 if document is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, name="jwks-server", daemon=True)
+        thread.start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+JWKS_PATH = "/.well-known/jwks.json"
+KID = "published-key-1"
+ATTACKER_KID = "attacker-key"
+
+
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+@dataclass(frozen=True)
+class Keys:
+    published: rsa.RSAPrivateKey
+    attacker: rsa.RSAPrivateKey
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys(
+        published=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        attacker=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    )
+
+
+@pytest.fixture(scope="module")
+def identity_provider(keys: Keys) -> Iterator[JwksServer]:
+    """The identity provider's JWKS endpoint: the published key only."""
+    with JwksServer({JWKS_PATH: {"keys": [public_jwk(keys.published, KID)]}}).running() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def attacker_site(keys: Keys) -> Iterator[JwksServer]:
+    """Where a forged token's ``jku`` header points: a JWKS with the attacker's key."""
+    with JwksServer({JWKS_PATH: {"keys": [public_jwk(keys.attacker, ATTACKER_KID)]}}).running() as server:
+        yield server
+
+
+@pytest.fixture
+def jwks_mode(monkeypatch: pytest.MonkeyPatch, identity_provider: JwksServer) -> JwksServer:
+    """The functions' settings in JWKS mode. No AWS: the authorizer needs none in this mode, and every
+    test checks the decision before a route runs, so a route can only be reached by a refused token."""
+    environment = {
+        "TASKS_TABLE": "tasks",
+        "STATS_TABLE": "stats",
+        "MEDIA_BUCKET": "media",
+        "PROVIDER_BASE_URL": "http://127.0.0.1:9",
+        "PROVIDER_API_KEY_SECRET": "provider-key",
+        "JWT_MODE": "jwks",
+        "JWKS_URL": identity_provider.url + JWKS_PATH,
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    identity_provider.requests.clear()
+    return identity_provider
+
+
+def rs256(key: rsa.RSAPrivateKey, payload: dict[str, Any], algorithm: str = "RS256", **headers: Any) -> str:
+    return "Bearer " + jwt.encode(payload, key, algorithm=algorithm, headers={"kid": KID, **headers})
+
+
+def jwks_bad_tokens(keys: Keys, attacker_url: str) -> list[BadToken]:
+    now = int(time.time())
+
+    def good(**extra: Any) -> dict[str, Any]:
+        return claims(USER, issuer=ISSUER, audience=AUDIENCE, **extra)
+
+    public = keys.published.public_key()
+    spki_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pkcs1_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    confusion = {"alg": "HS256", "typ": "JWT", "kid": KID}
+    attacker_jwk = public_jwk(keys.attacker, KID)
+    return [
+        BadToken("missing", None),
+        BadToken("not-a-jwt", "Bearer not-a-jwt"),
+        # HS/RS confusion: HMAC keyed with the published public key, which anyone can fetch
+        BadToken("hs256-keyed-with-the-public-key-pem", "Bearer " + forge(confusion, good(), spki_pem)),
+        BadToken("hs256-keyed-with-the-public-key-pkcs1-pem", "Bearer " + forge(confusion, good(), pkcs1_pem)),
+        BadToken(
+            "hs256-keyed-with-the-pem-without-its-newline",
+            "Bearer " + forge(confusion, good(), spki_pem.strip()),
+        ),
+        BadToken("alg-none", "Bearer " + forge({"alg": "none", "typ": "JWT", "kid": KID}, good())),
+        BadToken("rs256-by-another-key-under-the-published-kid", rs256(keys.attacker, good())),
+        BadToken("rs256-by-another-key-under-its-own-kid", rs256(keys.attacker, good(), kid=ATTACKER_KID)),
+        BadToken("rs256-embedding-its-own-jwk", rs256(keys.attacker, good(), jwk=attacker_jwk)),
+        BadToken(
+            "rs256-pointing-jku-at-the-attackers-jwks",
+            rs256(keys.attacker, good(), kid=ATTACKER_KID, jku=attacker_url + JWKS_PATH),
+        ),
+        BadToken("rs512-by-the-published-key", rs256(keys.published, good(), algorithm="RS512")),
+        BadToken("expired", rs256(keys.published, good(iat=now - 7200, exp=now - 3600))),
+        BadToken("not-yet-valid-nbf", rs256(keys.published, good(nbf=now + 3600))),
+        BadToken("no-exp", rs256(keys.published, good(exp=None))),
+        BadToken("wrong-issuer", rs256(keys.published, good(iss="https://evil.example/"))),
+        BadToken("wrong-audience", rs256(keys.published, good(aud="another-api"))),
+        BadToken("oversized", rs256(keys.published, good(padding="x" * MAX_TOKEN_LENGTH))),
+        BadToken("payload-swapped-for-another-user", _swap_payload(rs256(keys.published, good()), good(userId="x"))),
+    ]
+
+
+def _swap_payload(bearer: str, payload: dict[str, Any]) -> str:
+    header, _, signature = bearer.removeprefix("Bearer ").split(".")
+    return f"Bearer {header}.{b64(json.dumps(payload))}.{signature}"
+
+
+JWKS_CASES = [
+    "missing",
+    "not-a-jwt",
+    "hs256-keyed-with-the-public-key-pem",
+    "hs256-keyed-with-the-public-key-pkcs1-pem",
+    "hs256-keyed-with-the-pem-without-its-newline",
+    "alg-none",
+    "rs256-by-another-key-under-the-published-kid",
+    "rs256-by-another-key-under-its-own-kid",
+    "rs256-embedding-its-own-jwk",
+    "rs256-pointing-jku-at-the-attackers-jwks",
+    "rs512-by-the-published-key",
+    "expired",
+    "not-yet-valid-nbf",
+    "no-exp",
+    "wrong-issuer",
+    "wrong-audience",
+    "oversized",
+    "payload-swapped-for-another-user",
+]
+
+
+def test_jwks_the_case_list_names_every_forged_token(keys: Keys) -> None:
+    assert [token.name for token in jwks_bad_tokens(keys, "http://127.0.0.1:9")] == JWKS_CASES
+
+
+def test_jwks_control_a_token_signed_by_the_published_key_is_accepted_after_fetching_the_jwks(
+    jwks_mode: JwksServer, keys: Keys, invoke: Invoke
+) -> None:
+    token = rs256(keys.published, claims(USER, issuer=ISSUER, audience=AUDIENCE))
+
+    assert http_decision(invoke, token)["context"] == {"userId": USER}
+    assert websocket_effect(invoke, token.removeprefix("Bearer ")) == "Allow"
+    assert JWKS_PATH in jwks_mode.requests
+
+
+@pytest.mark.parametrize("name", JWKS_CASES)
+def test_jwks_a_forged_or_bad_token_is_refused_on_every_route_and_at_the_websocket_handshake(
+    jwks_mode: JwksServer, attacker_site: JwksServer, keys: Keys, invoke: Invoke, api_event: ApiEvent, name: str
+) -> None:
+    token = by_name(jwks_bad_tokens(keys, attacker_site.url), name)
+    attacker_site.requests.clear()
+
+    assert_refused_everywhere(invoke, api_event, token)
+
+    assert attacker_site.requests == []  # the key comes from the configured JWKS_URL, never the token
