@@ -122,7 +122,8 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts anything; never a real credential
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "false",
+                # EMF metric lines would drown the dev log; tests exercise metrics in-process.
+                "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
             }
         )

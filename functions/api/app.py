@@ -18,6 +18,7 @@ from videotasks.errors import MethodNotAllowedError, NotFoundError, Unauthorized
 from videotasks.ids import VIDEO_ID_PATTERN
 from videotasks.schemas import CreateTaskRequest, ListTasksQuery
 from videotasks.service import StartFailedError
+from videotasks.telemetry import metrics
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -166,6 +167,7 @@ def _not_found(error: Exception) -> Response[Any]:
     return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")

@@ -8,10 +8,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
+from videotasks.telemetry import metrics
 
 logger = Logger()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=True, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return wiring.workflow().submit(event["videoId"]).as_dict()

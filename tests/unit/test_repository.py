@@ -79,11 +79,6 @@ def test_a_terminal_task_cannot_be_resurrected_by_a_raced_write(
     assert counters(aws_stack) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TaskRepository.transition conditions the write only on the status the task was read in, not on "
-    "lifecycle.can_transition: a caller holding a terminal task can move it anywhere (COMPLETED -> PROCESSING)",
-)
 @pytest.mark.parametrize("terminal", [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_a_terminal_task_refuses_every_transition_even_when_read_fresh(
     repository: TaskRepository, stored_task: StoredTask, terminal: TaskStatus

@@ -158,12 +158,6 @@ def test_an_image_task_is_generated_stored_and_completed_in_the_submit_step(
     assert obj["ContentType"] == "image/png"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflow._generate_image does not catch StaleWriteError from its move to PROCESSING (the video "
-    "path does): a cancel landing during generation makes the submit step raise, so the execution ends in "
-    "MarkFailed/Failed although the task is CANCELLED",
-)
 def test_a_cancel_landing_during_image_generation_leaves_it_cancelled_and_ends_the_step(
     workflow: Workflow,
     stored_task: StoredTask,
@@ -180,12 +174,6 @@ def test_a_cancel_landing_during_image_generation_leaves_it_cancelled_and_ends_t
     assert aws_stack.media_keys() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a retried submit of an IMAGE task already PROCESSING answers WAIT (workflow.submit), so the state "
-    "machine polls the image id on the videos endpoint, which does not know it: the task ends FAILED "
-    "PROVIDER_JOB_LOST instead of being stored on retry",
-)
 def test_an_image_whose_download_failed_once_is_completed_by_the_retried_submit(
     workflow: Workflow, stored_task: StoredTask, fake_images: Any, repository: TaskRepository
 ) -> None:

@@ -21,8 +21,8 @@ _LEEWAY_SECONDS = 30
 
 def strip_bearer(raw: str | None) -> str:
     token = (raw or "").strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
+    if token.lower() == "bearer" or token[:7].lower() == "bearer ":
+        token = token[6:].strip()
     return token
 
 

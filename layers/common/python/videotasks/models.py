@@ -71,6 +71,13 @@ class Task(BaseModel):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
+    @property
+    def generation_seconds(self) -> float | None:
+        """Creation to completion, once COMPLETED."""
+        if not self.completedAt:
+            return None
+        return max(0.0, (parse_iso(self.completedAt) - parse_iso(self.createdAt)).total_seconds())
+
     def to_public(self, *, video_url: str | None = None) -> dict[str, Any]:
         """The client-facing shape: both external-id names, internal fields dropped."""
         body = self.model_dump(mode="json", exclude=set(INTERNAL_FIELDS))

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import ConflictError, NotFoundError, StaleWriteError
+from .lifecycle import can_transition
 from .models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
 from .settings import Settings
 
@@ -192,14 +193,17 @@ class TaskRepository:
     def transition(self, task: Task, target: TaskStatus, **changes: Any) -> Task:
         """Move ``task`` from the status it was read in to ``target``, setting ``changes`` too.
 
-        Raises ``StaleWriteError`` when the stored task is no longer in ``task.status``.
+        Raises ``StaleWriteError`` when the stored task is no longer in ``task.status``, or when the
+        lifecycle forbids the move (a terminal task never changes again).
         """
+        if not can_transition(task.status, target):
+            raise StaleWriteError(f"Task {task.videoId} cannot go from {task.status.value} to {target.value}")
         now = utc_now()
         fields: dict[str, Any] = {**changes, "status": target, "updatedAt": iso(now)}
         generation_seconds = None
         if target is TaskStatus.COMPLETED:
             fields.setdefault("completedAt", iso(now))
-            generation_seconds = max(0, round((now - parse_iso(task.createdAt)).total_seconds()))
+            generation_seconds = round(task.model_copy(update=fields).generation_seconds or 0)
         names, values, expression = self._set_expression(fields)
         self._transact(
             [

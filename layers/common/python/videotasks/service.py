@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from . import cursor
+from . import cursor, telemetry
 from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError
 from .executions import Executions
 from .ids import new_video_id
@@ -90,6 +90,7 @@ class TaskService:
             raise StartFailedError(task.videoId) from exc
         self._repository.set_execution(task.videoId, execution_arn)
         logger.info("task created", extra={"model": model, "type": task.type.value})
+        telemetry.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})
 
     def create_once(
@@ -194,6 +195,7 @@ class TaskService:
             raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
         logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
         logger.info("task cancelled")
+        telemetry.task_ended(TaskStatus.CANCELLED)
         if task.executionArn:
             try:
                 self._executions.stop(task.executionArn, "Cancelled by the user")

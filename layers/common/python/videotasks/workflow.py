@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
+from . import telemetry
 from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
 from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
 from .models import Task, TaskError, TaskStatus, TaskType, parse_iso, utc_now
@@ -33,7 +34,13 @@ _ERROR_CODES_BY_TYPE = {
     "ProviderPermanentError": "PROVIDER_REJECTED",
     "ProviderJobLostError": "PROVIDER_JOB_LOST",
     "States.Timeout": "TIMEOUT",
+    "States.Aborted": "EXECUTION_ABORTED",
+    "States.Failed": "INTERNAL",
     "States.TaskFailed": "INTERNAL",
+}
+_DEFAULT_MESSAGES = {
+    "TIMEOUT": "The task's workflow ran out of time",
+    "EXECUTION_ABORTED": "The task's workflow was stopped before the task finished",
 }
 
 
@@ -68,7 +75,7 @@ def error_from_failure(error_type: str | None, cause: str | None) -> TaskError:
     code = _ERROR_CODES_BY_TYPE.get(error_type or "", "INTERNAL")
     if code == "INTERNAL":
         return TaskError(code=code, message="The task failed because of an internal error")
-    return TaskError(code=code, message=(message or error_type or "The task failed")[:500])
+    return TaskError(code=code, message=(message or _DEFAULT_MESSAGES.get(code) or "The task failed")[:500])
 
 
 class Workflow:
@@ -93,10 +100,10 @@ class Workflow:
         task = self._load(video_id)
         if task.is_terminal:
             return self._done(task)
-        if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
-            return self._wait(task)
         if task.type is TaskType.IMAGE:
             return self._generate_image(task)
+        if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
+            return self._wait(task)
         job = self._videos.create_job(job_request(task))
         logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
         try:
@@ -171,19 +178,26 @@ class Workflow:
         if task.is_terminal:
             return self._done(task)
         error = error_from_failure(error_type, cause)
-        logger.warning("task failed", extra={"errorCode": error.code, "errorType": error_type})
+        logger.info("the execution caught an error", extra={"errorType": error_type})
         return self._fail(task, error)
 
     # helpers -------------------------------------------------------------------------------------
     def _generate_image(self, task: Task) -> StepResult:
+        """Images are generated synchronously: generate, store and complete in this one step. A retried
+        submit (the first generation's download failed) generates again; the job had no other handle."""
         job = self._images.generate(job_request(task))
-        task = self._repository.transition(
-            task,
-            TaskStatus.PROCESSING,
-            externalTaskId=job.id,
-            metadata={**task.metadata, "externalTaskId": job.id},
-            providerStatus=job.raw_status,
-        )
+        changes = {
+            "externalTaskId": job.id,
+            "metadata": {**task.metadata, "externalTaskId": job.id},
+            "providerStatus": job.raw_status,
+        }
+        try:
+            if task.status is TaskStatus.QUEUED:
+                task = self._repository.transition(task, TaskStatus.PROCESSING, **changes)
+            else:
+                task = self._repository.update_running(task, **changes)
+        except StaleWriteError:
+            return self._done(task)  # cancelled while the image was being generated
         with self._images.open_content(job) as media:
             key = media_key(task.videoId, media.content_type)
             size = self._media.put_stream(key, media.chunks, media.content_type)
@@ -193,7 +207,7 @@ class Workflow:
 
     def _complete(self, task: Task, key: str, content_type: str, size: int, raw_status: str) -> StepResult:
         try:
-            self._repository.transition(
+            completed = self._repository.transition(
                 task,
                 TaskStatus.COMPLETED,
                 progress=100,
@@ -202,6 +216,7 @@ class Workflow:
                 providerStatus=raw_status,
                 metadata={**task.metadata, "mediaBytes": size},
             )
+            telemetry.task_ended(TaskStatus.COMPLETED, generation_seconds=completed.generation_seconds)
         except StaleWriteError:
             current = self._repository.get(task.videoId)
             if current is not None and current.status is TaskStatus.COMPLETED and current.mediaKey == key:
@@ -215,7 +230,9 @@ class Workflow:
         try:
             self._repository.transition(task, TaskStatus.FAILED, error=error, **changes)
         except StaleWriteError:
-            pass  # someone else ended it first; their terminal state stands
+            return self._done(task)  # someone else ended it first; their terminal state stands
+        logger.warning("task failed", extra={"errorCode": error.code})
+        telemetry.task_ended(TaskStatus.FAILED, error_code=error.code)
         return self._done(task)
 
     def _cancel_at_provider(self, external_id: str) -> None:
