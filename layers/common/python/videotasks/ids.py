@@ -20,4 +20,4 @@ def new_video_id() -> str:
 
 
 def is_video_id(value: str) -> bool:
-    return bool(_VIDEO_ID_RE.match(value))
+    return bool(_VIDEO_ID_RE.fullmatch(value))  # fullmatch: "$" alone would let a trailing newline through
