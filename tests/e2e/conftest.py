@@ -1,9 +1,10 @@
 """The real local stack (`python -m local`, what `make dev` runs) as a subprocess on free ports.
 
-`local_stack_factory(**env)` starts a stack with extra environment variables (``FAKE_FAILURE_RATE="1"``,
-``FAKE_PROVIDER_FAULT="stuck"``, ``MAX_POLL_ATTEMPTS="3"``, …) and hands back a `RunningStack`. Stacks are
+`local_stack_factory(**env)` starts a stack with extra environment variables (``FAKE_FAILURE_RATE=1``,
+``FAKE_PROVIDER_FAULT="stuck"``, ``MAX_POLL_ATTEMPTS=3``, …) and hands back a `RunningStack`. Stacks are
 cached per set of overrides for the whole session, since starting one costs a couple of seconds and
-every test makes its own tasks under its own users; `local_stack` is the default one.
+every test makes its own tasks under its own users; `local_stack` is the default one, and
+``private=True`` gives a test a stack of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,14 +157,24 @@ class RunningStack:
     def is_running(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask the stack to stop (SIGTERM: it shuts down its servers and exits, saving coverage data)."""
         if self.is_running():
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def stop(self) -> None:
+        """`terminate`, then wait for the exit; kill a stack that does not exit in time."""
+        self.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            warnings.warn(
+                f"the local stack on {self.http_url} ignored SIGTERM for {STOP_TIMEOUT_SECONDS:g}s and was killed "
+                f"(its coverage data is lost); its log ends:\n{self.log()[-3000:]}",
+                stacklevel=2,
+            )
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         for client in self._clients.values():
             client.close()
         self._clients.clear()
@@ -240,6 +252,8 @@ def start_stack(log_dir: Path, overrides: dict[str, str]) -> RunningStack:
 def _stack_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[tuple[str, str], ...], RunningStack]]:
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     yield stacks
+    for stack in stacks.values():  # all at once: each takes a moment to shut down
+        stack.terminate()
     for stack in stacks.values():
         stack.stop()
 
@@ -252,17 +266,23 @@ def local_stack_factory(
 ) -> Callable[..., RunningStack]:
     """``local_stack_factory(FAKE_FAILURE_RATE=1)`` → a running stack with those variables set.
 
-    The same overrides give the same stack for the whole session; all are stopped at its end. A failing
-    test gets the logs of the stacks it used in its report.
+    The same overrides give the same stack for the whole session; all are stopped at its end.
+    ``private=True`` gives a stack of the calling test alone, stopped when it ends: for a test that
+    leaves a stack in a state others should not meet. A failing test gets the logs of the stacks it
+    used in its report.
     """
     used: list[RunningStack] = request.node.stash.setdefault(STACKS_USED, [])
 
-    def factory(**overrides: str | float) -> RunningStack:
+    def factory(*, private: bool = False, **overrides: str | float) -> RunningStack:
         values = {name: str(value) for name, value in overrides.items()}
-        key = tuple(sorted(values.items()))
-        stack = _stack_pool.get(key)
-        if stack is None or not stack.is_running():
-            stack = _stack_pool[key] = start_stack(tmp_path_factory.mktemp("local-stack"), values)
+        if private:
+            stack = start_stack(tmp_path_factory.mktemp("local-stack"), values)
+            request.addfinalizer(stack.stop)
+        else:
+            key = tuple(sorted(values.items()))
+            stack = _stack_pool.get(key)
+            if stack is None or not stack.is_running():
+                stack = _stack_pool[key] = start_stack(tmp_path_factory.mktemp("local-stack"), values)
         if stack not in used:
             used.append(stack)
         return stack

@@ -118,11 +118,10 @@ def test_failing_provider_ends_the_task_failed_with_an_error_code(local_stack_fa
     assert _media_objects(stack, video_id) == []
 
 
-def test_content_of_a_task_that_is_not_completed_is_409(local_stack_factory, user_id):
-    # A long video keeps the task in flight for the whole test.
-    stack = local_stack_factory(FAKE_VIDEO_SECONDS=600)
-    with stack.http(user_id) as client:
-        video_id = client.post("/tasks", json={"prompt": "still rendering"}).json()["data"]["videoId"]
+def test_content_of_a_task_that_is_not_completed_is_409(local_stack, user_id):
+    # `[fault:stuck]`: the job never gets past 42%, so the task is in flight for the whole test.
+    with local_stack.http(user_id) as client:
+        video_id = client.post("/tasks", json={"prompt": "still rendering [fault:stuck]"}).json()["data"]["videoId"]
 
         answer = client.get(f"/tasks/{video_id}/content")
 
@@ -154,6 +153,34 @@ def test_cancelled_processing_task_stays_cancelled_and_keeps_no_media(local_stac
     assert _execution_status(stack, video_id) != "RUNNING"
     assert task["status"] == "CANCELLED", task
     assert _media_objects(stack, video_id) == []
+
+
+# Cancel right after create races the workflow moving the task QUEUED -> PROCESSING; before the fix a
+# cancel lost that race in about 1 of 8 tries here, so 60 tries all but always meet it.
+IMMEDIATE_CANCELS = 60
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="local stack: moto's DynamoDB transact_write_items snapshots whole tables and restores them when "
+    "a transaction fails; concurrent requests are not serialised, so the workflow's failed QUEUED->PROCESSING "
+    "transaction puts back a snapshot taken before the cancel, and the task reads QUEUED again",
+)
+def test_cancel_right_after_create_is_accepted_and_sticks(local_stack_factory, user_id):
+    stack = local_stack_factory(private=True)  # the moto race above can corrupt other tasks' writes
+    refused, cancelled = [], []
+    with stack.http(user_id) as client:
+        for attempt in range(IMMEDIATE_CANCELS):
+            video_id = client.post("/tasks", json={"prompt": f"changed my mind #{attempt}"}).json()["data"]["videoId"]
+            answer = client.post(f"/tasks/{video_id}/cancel")
+            if answer.status_code != 200:
+                refused.append(answer.text)
+                break
+            cancelled.append(video_id)
+        later = {video_id: client.get(f"/tasks/{video_id}").json()["status"] for video_id in cancelled}
+
+    assert refused == []
+    assert set(later.values()) == {"CANCELLED"}, later
 
 
 @pytest.mark.parametrize(
