@@ -63,6 +63,12 @@ MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Powertools warns on every invocation of a @log_metrics handler that recorded no metric (a GET, say);
+    # Python shows it once per process in Lambda, but the tests import a fresh handler every time.
+    config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")
+
+
 # -- process isolation ------------------------------------------------------------------------------
 
 
