@@ -69,16 +69,18 @@ def test_http_a_refused_token_is_passed_on_as_auth_error_never_as_a_user(
     assert decision == {"isAuthorized": True, "context": {"authError": reason}}
 
 
-def test_http_the_secret_is_read_from_secrets_manager(
+def test_http_tokens_are_verified_with_the_secret_in_secrets_manager(
     aws_stack: Any, invoke: Invoke, authorizer_event: AuthorizerEvent, token: Token, jwt_secret: str
 ) -> None:
     secret_arn = aws_stack.environment["JWT_SECRET_NAME"]
     assert secret_arn.startswith("arn:aws:secretsmanager:")
     aws_stack.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString=ANOTHER_SECRET)
 
-    decision = invoke(AUTHORIZER, authorizer_event("http", token("alice", secret=ANOTHER_SECRET)))
+    rotated = invoke(AUTHORIZER, authorizer_event("http", token("alice", secret=ANOTHER_SECRET)))
+    stale = invoke(AUTHORIZER, authorizer_event("http", token("alice", secret=jwt_secret)))
 
-    assert decision["context"] == {"userId": "alice"}
+    assert rotated["context"] == {"userId": "alice"}
+    assert stale["context"] == {"authError": "Invalid token"}
 
 
 # -- WebSocket $connect -----------------------------------------------------------------------------
