@@ -3,8 +3,6 @@ header is sent) replays the task made first. Concurrent duplicates are in ``test
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.api_harness import OTHER_USER, Api, executions, item_count
 from videotasks.executions import Executions
 
