@@ -1,16 +1,23 @@
 """Runs the template's functions in this process, as Lambda would run them in containers.
 
 Each function gets a small pool of "containers": separate imports of its ``app.py`` under unique
-module names, so module-level state (a resolver's current event, say) is never shared by two
-invocations running at once, exactly as in Lambda.
+module names, so module-level state is never shared by two invocations running at once, exactly as in
+Lambda.
+
+Libraries are imported once for the whole process, though, and Powertools' event handler keeps the event it
+is resolving on a class (``BaseRouter.current_event``, and ``lambda_context``), which Lambda's one invocation
+per process makes safe. Here two API invocations at once would read each other's event, and so each other's
+user: the invocations of every function whose module holds a resolver take turns on one lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import json
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +29,15 @@ from typing import Any
 from local.template import ACCOUNT, REGION, ROOT, functions
 
 _MODULE_COUNTER = itertools.count()
+_RESOLVER_LOCK = threading.Lock()  # one invocation at a time across the functions that hold a resolver
+
+
+def _holds_a_resolver(module: ModuleType) -> bool:
+    """Whether ``module`` has a Powertools resolver, whose current event lives on a shared class."""
+    api_gateway = sys.modules.get("aws_lambda_powertools.event_handler.api_gateway")
+    if api_gateway is None:  # not imported by anyone yet, so not by this module
+        return False
+    return any(isinstance(value, api_gateway.BaseRouter) for value in vars(module).values())
 
 
 @dataclass
@@ -66,6 +82,7 @@ class LocalFunction:
         self._created = 0
         self._pool_size = pool_size
         self._lock = threading.Lock()
+        self._exclusive: threading.Lock | None = None  # set when the first container holds a resolver
 
     def _container(self) -> ModuleType:
         try:
@@ -85,13 +102,16 @@ class LocalFunction:
         assert spec and spec.loader, path
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        if _holds_a_resolver(module):
+            self._exclusive = _RESOLVER_LOCK
         return module
 
     def invoke(self, event: Any) -> Any:
         module = self._container()
         try:
-            context = LambdaContext(self.name, self._memory, self._timeout, str(uuid.uuid4()), time.monotonic())
-            return getattr(module, self._attribute)(event, context)
+            with self._exclusive or contextlib.nullcontext():
+                context = LambdaContext(self.name, self._memory, self._timeout, str(uuid.uuid4()), time.monotonic())
+                return getattr(module, self._attribute)(event, context)
         finally:
             self._idle.put(module)
 

@@ -5,17 +5,43 @@ Functions engine calls that backend's ``invoke``; we replace it so the engine ru
 in this process, with Lambda's error contract (``X-Amz-Function-Error`` + errorType/errorMessage),
 which is what the ASL's Retry and Catch match on. ``tests/integration/test_moto_seam.py`` fails
 loudly if a moto upgrade moves this seam.
+
+moto's DynamoDB is not safe under concurrent requests, which the local stack makes all the time (the API,
+the workflow steps and the stream pump run on threads of one moto server): ``transact_write_items`` takes
+a deep copy of every table it touches and puts the copies back when any of its conditions fails, undoing
+whatever other requests wrote meanwhile (a cancel, a completion, a counter), and its condition checks and
+writes interleave with other writers. DynamoDB itself runs each request atomically, so the seam does too:
+DynamoDB and DynamoDB Streams requests take one lock, one request at a time.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from local.lambdas import FunctionRegistry
 
 _original_invoke = LambdaSimpleBackend.invoke
+_DYNAMODB_LOCK = threading.RLock()
+_SERIALISED = (DynamoHandler, DynamoDBStreamsHandler)
+# Each class's own call_action, or None where it inherits one (put back by deleting ours).
+_original_actions: dict[type, Any] = {handler: handler.__dict__.get("call_action") for handler in _SERIALISED}
+
+
+def _one_at_a_time(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(action)
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return action(self)
+
+    call_action.serialised = True  # type: ignore[attr-defined]
+    return call_action
 
 
 def install(registry: FunctionRegistry) -> None:
@@ -33,10 +59,19 @@ def install(registry: FunctionRegistry) -> None:
         return payload
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    for handler in _SERIALISED:
+        if not getattr(handler.call_action, "serialised", False):
+            handler.call_action = _one_at_a_time(handler.call_action)  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
+    for handler, action in _original_actions.items():
+        if action is None:
+            if "call_action" in handler.__dict__:
+                delattr(handler, "call_action")
+        else:
+            handler.call_action = action  # type: ignore[method-assign]
 
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

@@ -160,14 +160,10 @@ def test_cancelled_processing_task_stays_cancelled_and_keeps_no_media(local_stac
 IMMEDIATE_CANCELS = 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local stack: moto's DynamoDB transact_write_items snapshots whole tables and restores them when "
-    "a transaction fails; concurrent requests are not serialised, so the workflow's failed QUEUED->PROCESSING "
-    "transaction puts back a snapshot taken before the cancel, and the task reads QUEUED again",
-)
+# It met moto's transactions restoring whole-table snapshots over concurrent writes; local/moto_seam.py now
+# runs DynamoDB requests one at a time, as DynamoDB runs each atomically.
 def test_cancel_right_after_create_is_accepted_and_sticks(local_stack_factory, user_id):
-    stack = local_stack_factory(private=True)  # the moto race above can corrupt other tasks' writes
+    stack = local_stack_factory(private=True)
     refused, cancelled = [], []
     with stack.http(user_id) as client:
         for attempt in range(IMMEDIATE_CANCELS):

@@ -1,0 +1,137 @@
+"""The local stack under concurrent requests behaves as AWS does: what one request does never undoes or
+reads another's. Lambda runs one invocation per process and DynamoDB runs each request atomically; the
+local stack runs everything on threads of one process, so it has to make both hold (local/lambdas.py,
+local/moto_seam.py). The reliability suite (tests/e2e/test_reliability.py) found both the hard way."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local import moto_seam
+from local.lambdas import FunctionRegistry, LocalFunction
+from local.template import load_template
+
+WHO_HANDLER = textwrap.dedent(
+    """
+    import time
+
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    app = APIGatewayHttpResolver()
+
+
+    def caller():
+        return app.current_event.request_context.authorizer.get_lambda["userId"]
+
+
+    @app.get("/who")
+    def who():
+        first = caller()
+        time.sleep(0.02)  # long enough for another invocation to start meanwhile
+        return {"first": first, "then": caller()}
+
+
+    def lambda_handler(event, context):
+        return app.resolve(event, context)
+    """
+)
+INVOCATIONS = 12
+WRITES = 120
+FAILERS = 2
+# Counts a hit, then fails on its condition: moto puts back the table as it was before, and DynamoDB keeps
+# nothing of it either; what other requests wrote meanwhile must stand.
+FAILING_TRANSACTION = [
+    {
+        "Update": {
+            "TableName": "Concurrency",
+            "Key": {"id": {"S": "counter"}},
+            "UpdateExpression": "ADD hits :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    },
+    {
+        "ConditionCheck": {
+            "TableName": "Concurrency",
+            "Key": {"id": {"S": "absent"}},
+            "ConditionExpression": "attribute_exists(id)",
+        }
+    },
+]
+
+
+@pytest.fixture
+def who_function(tmp_path: Path) -> LocalFunction:
+    (tmp_path / "app.py").write_text(WHO_HANDLER, encoding="utf-8")
+    return LocalFunction("Who", tmp_path, "app.lambda_handler", timeout=10, memory=128, pool_size=4)
+
+
+def test_api_invocations_running_at_once_each_see_their_own_event_and_user(
+    who_function: LocalFunction, api_event: Callable[..., dict[str, Any]]
+) -> None:
+    def ask(index: int) -> tuple[str, dict[str, Any]]:
+        user = f"user-{index}"
+        result = who_function.invoke(api_event(user=user, path="/who", method="GET", route_key="GET /who"))
+        return user, json.loads(result["body"])
+
+    with ThreadPoolExecutor(max_workers=INVOCATIONS) as pool:
+        answers = list(pool.map(ask, range(INVOCATIONS)))
+
+    assert [(user, answer["first"], answer["then"]) for user, answer in answers] == [
+        (user, user, user) for user, _ in answers
+    ]
+
+
+@pytest.fixture
+def serialised_moto(aws_stack: Any) -> Iterator[Any]:
+    """The in-process moto with the seam installed (its DynamoDB lock covers in-process requests too)."""
+    moto_seam.install(FunctionRegistry(load_template()))
+    try:
+        yield boto3.client("dynamodb")
+    finally:
+        moto_seam.uninstall()
+
+
+def test_a_failed_transaction_never_undoes_what_other_requests_wrote_meanwhile(serialised_moto: Any) -> None:
+    dynamodb = serialised_moto
+    dynamodb.create_table(
+        TableName="Concurrency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    writing = threading.Event()
+
+    def write(index: int) -> None:
+        writing.set()
+        dynamodb.put_item(TableName="Concurrency", Item={"id": {"S": f"item-{index}"}})
+
+    def fail_transactions() -> int:
+        writing.wait(timeout=10)
+        failed = 0
+        for _ in range(WRITES):
+            try:
+                dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION)
+            except dynamodb.exceptions.TransactionCanceledException:
+                failed += 1
+        return failed
+
+    with ThreadPoolExecutor(max_workers=FAILERS + 4) as pool:
+        failing = [pool.submit(fail_transactions) for _ in range(FAILERS)]
+        list(pool.map(write, range(WRITES)))
+        assert [future.result() for future in failing] == [WRITES] * FAILERS
+
+    stored = {
+        item["id"]["S"]
+        for page in dynamodb.get_paginator("scan").paginate(TableName="Concurrency")
+        for item in page["Items"]
+    }
+    assert stored == {f"item-{index}" for index in range(WRITES)}  # every put stands; no counter was kept
