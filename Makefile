@@ -17,11 +17,11 @@ export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench clean
+.PHONY: help install dev test token deploy lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
-	@echo "integration e2e browser browser-deps sam-validate sam-build openapi bench clean"
+	@echo "integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
 # that its requirements are installed, and is older than them when they change, which reinstalls.
@@ -97,6 +97,11 @@ openapi: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Provider faults and concurrency through the local stack (the long variant of tests/e2e/test_reliability.py);
+# prints the table docs/RELIABILITY.md records. Shorter: `make reliability RELIABILITY_ARGS="--tasks 5"`.
+reliability: $(BIN)/.installed
+	$(BIN)/python -m bench.reliability $(RELIABILITY_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*

@@ -1,0 +1,1 @@
+"""Benchmarks and reliability runs against the local stack; they print figures, never assert speed."""

@@ -1,0 +1,879 @@
+"""Reliability of the whole pipeline under provider faults and concurrency, on the real local stack.
+
+``python -m bench.reliability`` (what ``make reliability`` runs) starts ``python -m local`` on free ports
+and runs two suites against it, then prints one table:
+
+* **faults**: a batch of tasks per fault mode of the fake provider (``[fault:NAME]`` in the prompt), and
+  a control batch (``none``) on a healthy provider;
+* **concurrency**: hundreds of concurrent creates from several users, cancels racing completion and the
+  archive step, and ``Idempotency-Key`` storms, all at once.
+
+Every user has an HTTP client and a WebSocket connection subscribed to all of its tasks. Every task is
+judged from the outside, as a client sees it: its status in the owner's list (``lost`` when it is
+missing there, ``stuck`` when it is not terminal by its deadline: its own ``TASK_TIMEOUT_SECONDS`` plus a
+few polls), its ``error.code`` against what its row expects, the terminal WebSocket messages its owner
+received (exactly one, of the type matching the status), its media in S3 (an object iff COMPLETED) and
+its Step Functions executions (exactly one). Per user, ``/stats`` must equal a recount of the list, the
+list must hold no task nobody created, and no connection may hear of another user's task (a leak).
+
+Times in the table are measurements of this run, never assertions. ``tests/e2e/test_reliability.py`` runs
+a short variant in ``make test`` and asserts the invariants; docs/RELIABILITY.md explains what each fault
+is expected to end in, and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from local.fake_provider import FAULTS
+from local.launcher import RunningStack, StackStartError, start_stack
+
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
+ALL_STATUSES = ("QUEUED", "PROCESSING", *TERMINAL_STATUSES)
+TERMINAL_MESSAGE_OF = {"COMPLETED": "taskCompleted", "FAILED": "taskFailed", "CANCELLED": "taskCancelled"}
+TERMINAL_MESSAGES = frozenset(TERMINAL_MESSAGE_OF.values())
+TASK_MESSAGES = frozenset({"taskProgress", *TERMINAL_MESSAGES})
+HEALTHY = "none"
+
+# A task's life takes seconds: a 3 s fake video, 1 s polls. MAX_POLL_ATTEMPTS bounds the `stuck` fault
+# (it ends in TIMEOUT after that many polls) with room for the polls the transient faults waste; a short
+# provider timeout makes the `hang` fault (a 30 s sleep) cost one timed-out poll instead of 20 s.
+STACK_ENV = {
+    "FAKE_VIDEO_SECONDS": "3",
+    "POLL_INTERVAL_SECONDS": "1",
+    "MAX_POLL_ATTEMPTS": "15",
+    "PROVIDER_TIMEOUT_SECONDS": "5",
+    "TASK_TIMEOUT_SECONDS": "120",
+}
+DEADLINE_POLLS = 5  # a task may end up to this many polls after its timeout (the check runs at a poll)
+DEADLINE_GRACE_SECONDS = 30.0  # and a busy machine's lag
+LIST_EVERY_SECONDS = 1.0
+SETTLE_SECONDS = 60.0  # bound on waiting for terminal messages and executions once every task has ended
+QUIET_SECONDS = 2.0  # then how long to keep listening for messages that should not come
+ARCHIVE_RETRY_SECONDS = 6.0  # content_flaky: two failed downloads, Archive retries after 2 s then 4 s
+HTTP_TIMEOUT_SECONDS = 120.0
+
+
+# -- what each row expects ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Expected:
+    statuses: frozenset[str]
+    code: str | None = None  # the error.code a FAILED end must carry
+    why: str = ""
+
+    @property
+    def label(self) -> str:
+        return "/".join(sorted(self.statuses)) + (f" {self.code}" if self.code else "")
+
+
+def completes(why: str) -> Expected:
+    return Expected(frozenset({"COMPLETED"}), None, why)
+
+
+def fails(code: str, why: str) -> Expected:
+    return Expected(frozenset({"FAILED"}), code, why)
+
+
+FAULT_EXPECTATIONS: dict[str, Expected] = {
+    HEALTHY: completes("the control batch: a healthy provider"),
+    "5xx_burst": completes("a provider outage while polling counts as an attempt; the loop polls on"),
+    "429": completes("rate limiting while polling counts as an attempt; the next poll is a poll interval later"),
+    "hang": completes("the client gives up after PROVIDER_TIMEOUT_SECONDS; the next poll gets an answer"),
+    "reset": completes("a dropped connection is transient, like a 5xx"),
+    "malformed": completes("a garbled reply is treated as transient (relays garble under load)"),
+    "vanish": fails("PROVIDER_JOB_LOST", "a 404 for a job we submitted means the provider lost it"),
+    "stuck": fails("TIMEOUT", "MAX_POLL_ATTEMPTS (or TASK_TIMEOUT_SECONDS) ends a job that never finishes"),
+    "content_flaky": completes("Archive retries ProviderTransientError (after 2 s, then 4 s)"),
+    "content_gone": fails("PROVIDER_CONTENT_GONE", "a 404/410 for finished media cannot get better"),
+}
+RACE = Expected(frozenset({"COMPLETED", "CANCELLED"}), None, "CANCELLED iff the cancel answered 200")
+CONCURRENT_CREATES = "concurrent creates"
+CANCEL_VS_COMPLETION = "cancel vs completion"
+CANCEL_VS_ARCHIVE = "cancel vs archive"
+IDEMPOTENCY_STORM = "idempotency storm"
+CONCURRENCY_EXPECTATIONS: dict[str, Expected] = {
+    CONCURRENT_CREATES: completes("one task and one execution per create"),
+    CANCEL_VS_COMPLETION: RACE,
+    CANCEL_VS_ARCHIVE: RACE,
+    IDEMPOTENCY_STORM: completes("one task per key; the other POSTs replay it (200) or are told to retry (409)"),
+}
+
+
+# -- tasks and what became of them ----------------------------------------------------------------
+@dataclass
+class TaskRecord:
+    """One task as the run made it: its row, owner, expectation, and what the run saw of it."""
+
+    row: str
+    user: str
+    expected: Expected
+    video_id: str | None = None
+    create_status: int | None = None
+    create_error: str = ""
+    answered_at: float = 0.0  # monotonic: when the create answered
+    deadline: float = math.inf  # monotonic: by when it must be terminal
+    ended_at: float | None = None  # monotonic: when the run first saw it terminal
+    final: dict[str, Any] | None = None  # its last view in the owner's list
+    cancel_status: int | None = None
+
+
+OUTCOMES = ("completed", "cancelled", "failed_expected", "unexpected", "stuck", "lost")
+
+
+@dataclass
+class Verdict:
+    outcome: str  # one of OUTCOMES
+    duplicates: int = 0  # terminal messages beyond the first
+    missing: bool = False  # an ended task whose owner never got a terminal message
+    problems: list[str] = field(default_factory=list)  # inconsistencies, and why an outcome is unexpected
+
+    @property
+    def inconsistent(self) -> bool:
+        return self.outcome != "unexpected" and bool(self.problems)
+
+
+def judge(
+    record: TaskRecord,
+    listed: dict[str, Any] | None,
+    messages: Sequence[dict[str, Any]],
+    *,
+    media_objects: int,
+    executions: int,
+    now: float,
+) -> Verdict:
+    """What became of one task. ``listed`` is its view in the owner's final list (None: absent),
+    ``messages`` what the owner's connection received about it, ``media_objects`` how many S3 objects
+    hold its media, ``executions`` how many Step Functions executions carry its name."""
+    if record.create_status != 201 or record.video_id is None:
+        return Verdict("unexpected", problems=[f"create answered {record.create_status}: {record.create_error}"])
+    name = record.video_id
+    if listed is None:
+        return Verdict("lost", problems=[f"{name} is missing from {record.user}'s list"])
+    status = str(listed.get("status"))
+    ended_at = record.ended_at if record.ended_at is not None else now
+    if status not in TERMINAL_STATUSES or ended_at > record.deadline:
+        return Verdict("stuck", problems=[f"{name} is {status} past its deadline"])
+    verdict = Verdict(_outcome_of(status))
+    code = (listed.get("error") or {}).get("code")
+    if status not in record.expected.statuses:
+        verdict.outcome = "unexpected"
+        verdict.problems.append(f"{name} ended {status} ({code}), expected {record.expected.label}")
+    elif status == "FAILED" and record.expected.code and code != record.expected.code:
+        verdict.outcome = "unexpected"
+        verdict.problems.append(f"{name} failed with {code}, expected {record.expected.code}")
+    ends = [index for index, message in enumerate(messages) if message.get("type") in TERMINAL_MESSAGES]
+    if not ends:
+        verdict.missing = True
+    else:
+        verdict.duplicates = len(ends) - 1
+        said = messages[ends[0]].get("type")
+        if said != TERMINAL_MESSAGE_OF[status]:
+            verdict.problems.append(f"{name} is {status} but its terminal message was {said}")
+        after = [
+            message.get("type") for message in messages[ends[0] + 1 :] if message.get("type") not in TERMINAL_MESSAGES
+        ]
+        if after:
+            verdict.problems.append(f"{name} sent {after} after its terminal message")
+    wanted_media = 1 if status == "COMPLETED" else 0
+    if media_objects != wanted_media:
+        verdict.problems.append(f"{name} is {status} with {media_objects} media objects in S3")
+    if executions != 1:
+        verdict.problems.append(f"{name} has {executions} executions")
+    return verdict
+
+
+def _outcome_of(status: str) -> str:
+    return {"COMPLETED": "completed", "CANCELLED": "cancelled", "FAILED": "failed_expected"}[status]
+
+
+def leaked(owned: set[str], messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Task messages a user's connection received about tasks that user does not own."""
+    return [
+        message
+        for message in messages
+        if message.get("type") in TASK_MESSAGES and (message.get("payload") or {}).get("videoId") not in owned
+    ]
+
+
+def stats_mismatch(stats: dict[str, Any], listed: Sequence[dict[str, Any]]) -> str | None:
+    """Why ``/stats`` disagrees with a recount of the user's list, or None when they agree."""
+    recount = Counter(str(task.get("status")) for task in listed)
+    counted = {status: int((stats.get("byStatus") or {}).get(status, -1)) for status in ALL_STATUSES}
+    wanted = {status: recount.get(status, 0) for status in ALL_STATUSES}
+    if counted != wanted or int(stats.get("total", -1)) != len(listed):
+        return f"/stats says total {stats.get('total')} {counted}, the list has {len(listed)} {wanted}"
+    return None
+
+
+# -- rows and the report --------------------------------------------------------------------------
+@dataclass
+class Row:
+    name: str
+    expected: Expected
+    tasks: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    missing: int = 0
+    leaks: int = 0
+    inconsistent: int = 0
+    stats_ok: bool = True
+    seconds: list[float] = field(default_factory=list)  # create answered -> seen terminal
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        bad = sum(self.outcomes[name] for name in ("unexpected", "stuck", "lost"))
+        return not (bad or self.duplicates or self.missing or self.leaks or self.inconsistent) and self.stats_ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.name,
+            "expected": self.expected.label,
+            "tasks": self.tasks,
+            **{name: self.outcomes[name] for name in OUTCOMES},
+            "duplicateMessages": self.duplicates,
+            "missingMessages": self.missing,
+            "leaks": self.leaks,
+            "inconsistent": self.inconsistent,
+            "statsMatch": self.stats_ok,
+            "p50Seconds": _round(statistics.median(self.seconds)) if self.seconds else None,
+            "maxSeconds": _round(max(self.seconds)) if self.seconds else None,
+            "ok": self.ok,
+            "notes": self.notes,
+            "problems": self.problems,
+        }
+
+
+def _round(value: float) -> float:
+    return round(value, 1)
+
+
+COLUMNS = (
+    ("row", "row"),
+    ("expected", "expected"),
+    ("tasks", "tasks"),
+    ("completed", "completed"),
+    ("cancelled", "cancelled"),
+    ("failed_expected", "failed (expected code)"),
+    ("unexpected", "unexpected"),
+    ("stuck", "stuck"),
+    ("lost", "lost"),
+    ("duplicateMessages", "dup msgs"),
+    ("missingMessages", "missing msgs"),
+    ("leaks", "leaks"),
+    ("inconsistent", "inconsistent"),
+    ("statsMatch", "stats = recount"),
+    ("p50Seconds", "p50 s"),
+    ("maxSeconds", "max s"),
+    ("ok", "result"),
+)
+
+
+@dataclass
+class Report:
+    suite: str
+    rows: list[Row]
+    wall_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    def row(self, name: str) -> Row:
+        return next(row for row in self.rows if row.name == name)
+
+    def render(self) -> str:
+        return render([self])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "wallSeconds": _round(self.wall_seconds),
+            "ok": self.ok,
+            "notes": self.notes,
+            "rows": [row.as_dict() for row in self.rows],
+        }
+
+
+def _cell(key: str, value: Any) -> str:
+    if key == "ok":
+        return "ok" if value else "FAIL"
+    if key == "statsMatch":
+        return "yes" if value else "NO"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def render(reports: Sequence[Report]) -> str:
+    """A Markdown table of every row of every report, then the notes and the problems found."""
+    rows = [row.as_dict() for report in reports for row in report.rows]
+    cells = [[title for _, title in COLUMNS]] + [[_cell(key, row[key]) for key, _ in COLUMNS] for row in rows]
+    widths = [max(len(line[index]) for line in cells) for index in range(len(COLUMNS))]
+    numeric = [index >= 2 for index in range(len(COLUMNS))]
+
+    def line(values: list[str]) -> str:
+        padded = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (width + 1) + ":") if right else "-" * (width + 2)
+            for width, right in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
+    out = [line(cells[0]), rule, *(line(values) for values in cells[1:]), ""]
+    for report in reports:
+        out.append(
+            f"{report.suite}: {sum(row.tasks for row in report.rows)} tasks, wall time {report.wall_seconds:.1f} s"
+        )
+        out.extend(f"  {note}" for note in report.notes)
+        for row in report.rows:
+            out.extend(f"  {row.name}: {note}" for note in row.notes)
+    problems = [f"  {row.name}: {problem}" for report in reports for row in report.rows for problem in row.problems]
+    if problems:
+        out.append(f"problems ({len(problems)}):")
+        out.extend(problems[:60])
+        if len(problems) > 60:
+            out.append(f"  … and {len(problems) - 60} more")
+    return "\n".join(out)
+
+
+# -- the clients ----------------------------------------------------------------------------------
+class Listener:
+    """One WebSocket connection of a user, subscribed to all of the user's tasks, keeping every message."""
+
+    def __init__(self, stack: RunningStack, user: str) -> None:
+        self._url = f"{stack.ws_url}/?token={stack.token(user)}"
+        self.messages: list[dict[str, Any]] = []
+        self.garbled = 0
+        self.closed_early: str | None = None
+        self._socket: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._socket = await websockets.connect(self._url, max_size=None, open_timeout=HTTP_TIMEOUT_SECONDS)
+        await self._socket.send(json.dumps({"action": "subscribe"}))
+        while (await self._next(HTTP_TIMEOUT_SECONDS)).get("type") != "subscribed":
+            pass
+        self._reader = asyncio.create_task(self._read())
+
+    async def _next(self, timeout: float | None) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self._socket.recv(), timeout=timeout)
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            self.garbled += 1
+            return {}
+        self.messages.append(message)
+        return dict(message) if isinstance(message, dict) else {}
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                await self._next(timeout=None)
+        except websockets.ConnectionClosed as closed:
+            self.closed_early = repr(closed)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._socket is not None:
+            await self._socket.close()
+
+    def about(self, video_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if isinstance(m, dict) and (m.get("payload") or {}).get("videoId") == video_id]
+
+    def has_ended(self, video_id: str) -> bool:
+        return any(message.get("type") in TERMINAL_MESSAGES for message in self.about(video_id))
+
+
+@dataclass
+class User:
+    name: str
+    row: str
+    http: httpx.AsyncClient
+    listener: Listener
+
+
+async def bounded(jobs: Iterable[Awaitable[Any]], limit: int) -> list[Any]:
+    """Await ``jobs`` with at most ``limit`` of them in flight."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Awaitable[Any]) -> Any:
+        async with gate:
+            return await job
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+class Session:
+    """One run against a stack: its users, the tasks they create, and the final judgement."""
+
+    def __init__(self, stack: RunningStack, suite: str, expectations: dict[str, Expected]) -> None:
+        self.stack = stack
+        self.suite = suite
+        self.run_id = uuid.uuid4().hex[:8]
+        self.users: dict[str, User] = {}
+        self.records: list[TaskRecord] = []
+        self.rows = {name: Row(name, expected) for name, expected in expectations.items()}
+        self._exit = contextlib.AsyncExitStack()
+        self._started = 0.0
+        self.task_timeout = float(stack.env.get("TASK_TIMEOUT_SECONDS") or 900)
+        self.poll_interval = stack.poll_interval
+
+    async def __aenter__(self) -> Session:
+        self._started = time.monotonic()
+        await self._exit.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._exit.__aexit__(*exc)  # type: ignore[arg-type]
+
+    async def enter(self, context: Any) -> Any:
+        """Keep ``context`` (an async context manager) open until the session ends."""
+        return await self._exit.enter_async_context(context)
+
+    # arranging --------------------------------------------------------------------------------
+    async def add_users(self, row: str, count: int) -> list[User]:
+        """``count`` users of ``row`` alone, each connected and subscribed to all of its tasks."""
+        made = []
+        for index in range(count):
+            name = f"rel-{self.run_id}-{_slug(row)}-{index}"
+            http = httpx.AsyncClient(
+                base_url=self.stack.api_url,
+                headers=self.stack.auth(name),
+                timeout=HTTP_TIMEOUT_SECONDS,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            )
+            await self.enter(http)
+            listener = Listener(self.stack, name)
+            await listener.open()
+            self._exit.push_async_callback(listener.close)
+            made.append(self.users.setdefault(name, User(name, row, http, listener)))
+        return made
+
+    def _deadline(self, answered_at: float) -> float:
+        return answered_at + self.task_timeout + DEADLINE_POLLS * self.poll_interval + DEADLINE_GRACE_SECONDS
+
+    def track(
+        self, user: User, expected: Expected, video_id: str | None, status: int | None, error: str = ""
+    ) -> TaskRecord:
+        now = time.monotonic()
+        record = TaskRecord(user.row, user.name, expected, video_id, status, error, now, self._deadline(now))
+        self.records.append(record)
+        self.rows[user.row].tasks += 1
+        return record
+
+    async def create(self, user: User, prompt: str, expected: Expected | None = None) -> TaskRecord:
+        expected = expected or self.rows[user.row].expected
+        try:
+            answer = await user.http.post("/tasks", json={"prompt": prompt})
+        except httpx.HTTPError as error:
+            return self.track(user, expected, None, None, repr(error))
+        video_id = answer.json()["data"]["videoId"] if answer.status_code == 201 else None
+        return self.track(user, expected, video_id, answer.status_code, "" if video_id else answer.text[:300])
+
+    async def cancel(self, record: TaskRecord) -> None:
+        """Cancel; the task must then end CANCELLED after a 200 and COMPLETED after a 409 (it had ended)."""
+        user = self.users[record.user]
+        try:
+            answer = await user.http.post(f"/tasks/{record.video_id}/cancel")
+            record.cancel_status = answer.status_code
+        except httpx.HTTPError as error:
+            self.rows[record.row].problems.append(f"cancel of {record.video_id} failed: {error!r}")
+            return
+        if answer.status_code == 200:
+            record.expected = Expected(frozenset({"CANCELLED"}), None, "the cancel answered 200")
+        elif answer.status_code == 409:
+            record.expected = Expected(frozenset({"COMPLETED"}), None, "the cancel answered 409")
+        else:
+            self.rows[record.row].problems.append(f"cancel of {record.video_id} answered {answer.status_code}")
+
+    # waiting ----------------------------------------------------------------------------------
+    async def list_all(self, user: User) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            answer = await user.http.get("/tasks", params=params)
+            answer.raise_for_status()
+            data = answer.json()["data"]
+            items += data["items"]
+            cursor = data.get("nextCursor")
+            if not cursor:
+                return items
+
+    async def wait_for_ends(self) -> None:
+        """Poll the owners' lists until every task is terminal or past its deadline."""
+        by_id = {record.video_id: record for record in self.records if record.video_id}
+        while True:
+            now = time.monotonic()
+            waiting = [r for r in by_id.values() if r.ended_at is None and now < r.deadline]
+            if not waiting:
+                return
+            for name in sorted({record.user for record in waiting}):
+                for task in await self.list_all(self.users[name]):
+                    record = by_id.get(task["videoId"])
+                    if record is not None:
+                        record.final = task
+                        if task["status"] in TERMINAL_STATUSES and record.ended_at is None:
+                            record.ended_at = time.monotonic()
+            await asyncio.sleep(LIST_EVERY_SECONDS)
+
+    async def settle(self) -> None:
+        """Bounded: until every ended task's owner has its terminal message and no execution of ours still
+        runs; then listen a little longer for messages that should not come."""
+        ended = [r for r in self.records if r.video_id and r.ended_at is not None]
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline:
+            if all(self.users[r.user].listener.has_ended(r.video_id or "") for r in ended):
+                break
+            await asyncio.sleep(0.25)
+        names = {r.video_id for r in self.records if r.video_id}
+        while time.monotonic() < deadline:
+            running = [n for n, statuses in (await self.executions()).items() if n in names and "RUNNING" in statuses]
+            if not running:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(QUIET_SECONDS)
+
+    # the AWS side -----------------------------------------------------------------------------
+    async def executions(self) -> dict[str, list[str]]:
+        """Statuses of every execution of every state machine, by execution name (our videoId)."""
+
+        def read() -> dict[str, list[str]]:
+            sfn = self.stack.boto3_client("stepfunctions")
+            found: dict[str, list[str]] = defaultdict(list)
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+                for page in pages:
+                    for execution in page["executions"]:
+                        found[execution["name"]].append(execution["status"])
+            return found
+
+        return await asyncio.to_thread(read)
+
+    async def media_objects(self) -> Counter[str]:
+        """How many media objects S3 holds per videoId (keys are ``media/{videoId}.{ext}``)."""
+
+        def read() -> Counter[str]:
+            s3 = self.stack.boto3_client("s3")
+            found: Counter[str] = Counter()
+            for bucket in s3.list_buckets()["Buckets"]:
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"], Prefix="media/"):
+                    for item in page.get("Contents", []):
+                        found[item["Key"].split("/", 1)[1].rsplit(".", 1)[0]] += 1
+            return found
+
+        return await asyncio.to_thread(read)
+
+    # judging ----------------------------------------------------------------------------------
+    async def report(self, notes: Sequence[str] = ()) -> Report:
+        await self.wait_for_ends()
+        await self.settle()
+        now = time.monotonic()
+        executions = await self.executions()
+        media = await self.media_objects()
+        listed: dict[str, dict[str, dict[str, Any]]] = {}
+        for user in self.users.values():
+            tasks = await self.list_all(user)
+            listed[user.name] = {task["videoId"]: task for task in tasks}
+            stats = (await user.http.get("/stats")).json()["data"]
+            mismatch = stats_mismatch(stats, tasks)
+            if mismatch:
+                self.rows[user.row].stats_ok = False
+                self.rows[user.row].problems.append(f"{user.name}: {mismatch}")
+        mine: dict[str, set[str]] = defaultdict(set)
+        for record in self.records:
+            if record.video_id:
+                mine[record.user].add(record.video_id)
+        for record in self.records:
+            owner = self.users[record.user]
+            view = listed[record.user].get(record.video_id or "")
+            verdict = judge(
+                record,
+                view,
+                owner.listener.about(record.video_id) if record.video_id else [],
+                media_objects=media.get(record.video_id or "", 0),
+                executions=len(executions.get(record.video_id or "", [])),
+                now=now,
+            )
+            row = self.rows[record.row]
+            row.outcomes[verdict.outcome] += 1
+            row.duplicates += verdict.duplicates
+            row.missing += verdict.missing
+            row.inconsistent += verdict.inconsistent
+            row.problems += verdict.problems
+            if verdict.missing:
+                row.problems.append(f"{record.video_id} ended {view and view.get('status')} with no terminal message")
+            if record.ended_at is not None and verdict.outcome not in ("stuck", "lost"):
+                row.seconds.append(record.ended_at - record.answered_at)
+        for user in self.users.values():
+            row = self.rows[user.row]
+            strangers = set(listed[user.name]) - mine[user.name]
+            if strangers:  # a storm's duplicate, or a task nobody asked for
+                row.inconsistent += len(strangers)
+                row.problems.append(f"{user.name} lists {len(strangers)} tasks nobody created: {sorted(strangers)[:3]}")
+            leaks = leaked(set(listed[user.name]) | mine[user.name], user.listener.messages)
+            row.leaks += len(leaks)
+            row.problems += [f"{user.name} heard of {(m.get('payload') or {}).get('videoId')}" for m in leaks[:5]]
+            if user.listener.closed_early:
+                row.problems.append(f"{user.name}'s connection closed early: {user.listener.closed_early}")
+                row.inconsistent += 1
+        rows = [row for row in self.rows.values() if row.tasks]
+        return Report(self.suite, rows, time.monotonic() - self._started, list(notes))
+
+
+def _slug(text: str) -> str:
+    return "".join(char if char.isalnum() else "-" for char in text.lower()).strip("-")
+
+
+# -- the suites -----------------------------------------------------------------------------------
+async def run_faults(
+    stack: RunningStack, *, faults: Sequence[str], tasks_per_fault: int, users_per_row: int = 2, in_flight: int = 32
+) -> Report:
+    """A batch of tasks per fault mode (and ``none``, the control), all at once."""
+    unknown = [fault for fault in faults if fault not in FAULT_EXPECTATIONS]
+    if unknown:
+        raise ValueError(f"no expectation for faults {unknown}; known: {sorted(FAULT_EXPECTATIONS)}")
+    async with Session(stack, "faults", {fault: FAULT_EXPECTATIONS[fault] for fault in faults}) as session:
+        creates = []
+        for fault in faults:
+            users = await session.add_users(fault, users_per_row)
+            tag = "" if fault == HEALTHY else f" [fault:{fault}]"
+            for index in range(tasks_per_fault):
+                prompt = f"reliability {session.run_id} {fault} #{index}{tag}"
+                creates.append(session.create(users[index % len(users)], prompt))
+        await bounded(creates, in_flight)
+        return await session.report()
+
+
+class ProviderWatcher:
+    """Watches the fake provider's job list for the first download of a job, found by its unique prompt."""
+
+    def __init__(self, stack: RunningStack, http: httpx.AsyncClient) -> None:
+        self._url = f"{stack.provider_url}/fake/jobs"
+        self._http = http
+        self._waiting: dict[str, asyncio.Future[float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def first_download(self, prompt: str, timeout: float) -> float | None:
+        """When (monotonic) the job of ``prompt`` first asked for its content; None if not within ``timeout``."""
+        future = self._waiting.setdefault(prompt, asyncio.get_running_loop().create_future())
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(prompt, None)
+
+    async def _watch(self) -> None:
+        while self._waiting:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                jobs = (await self._http.get(self._url)).json()["jobs"]
+                now = time.monotonic()
+                for job in jobs:
+                    future = self._waiting.get(job.get("prompt"))
+                    if future is not None and not future.done() and job.get("calls", {}).get("content", 0) >= 1:
+                        future.set_result(now)
+            await asyncio.sleep(0.1)
+
+
+async def run_concurrency(
+    stack: RunningStack,
+    *,
+    creates: int,
+    users: int,
+    races: int,
+    archive_races: int,
+    storms: int,
+    storm_size: int,
+) -> Report:
+    """Concurrent creates, cancel races and idempotency storms, all at once."""
+    async with Session(stack, "concurrency", CONCURRENCY_EXPECTATIONS) as session:
+        load_users = await session.add_users(CONCURRENT_CREATES, users) if creates else []
+        race_users = await session.add_users(CANCEL_VS_COMPLETION, 2) if races else []
+        archive_users = await session.add_users(CANCEL_VS_ARCHIVE, 2) if archive_races else []
+        storm_users = await session.add_users(IDEMPOTENCY_STORM, storms) if storms else []
+        provider = await session.enter(httpx.AsyncClient(timeout=30.0, trust_env=False))
+        watcher = ProviderWatcher(stack, provider)
+        life = stack.video_seconds + 3 * stack.poll_interval
+
+        async def race(index: int) -> None:
+            record = await session.create(race_users[index % 2], f"reliability {session.run_id} race #{index}")
+            if record.video_id:
+                await asyncio.sleep(life * index / max(1, races - 1))  # from before the submit to after the end
+                await session.cancel(record)
+
+        async def archive_race(index: int) -> None:
+            prompt = f"reliability {session.run_id} archive #{index} [fault:content_flaky]"
+            record = await session.create(archive_users[index % 2], prompt)
+            if not record.video_id:
+                return
+            first = await watcher.first_download(prompt, timeout=session.task_timeout)
+            if first is None:
+                session.rows[CANCEL_VS_ARCHIVE].notes.append(f"{record.video_id} never downloaded; cancelled anyway")
+                first = time.monotonic() - ARCHIVE_RETRY_SECONDS
+            # Around the third download attempt, where the archive copies the media and then completes.
+            offset = -1.0 + 2.0 * index / max(1, archive_races - 1)
+            await asyncio.sleep(max(0.0, first + ARCHIVE_RETRY_SECONDS + offset - time.monotonic()))
+            await session.cancel(record)
+
+        async def storm(index: int) -> None:
+            user = storm_users[index]
+            key = f"storm-{session.run_id}-{index}"
+            body = {"prompt": f"reliability {session.run_id} storm #{index}"}
+            replies = await asyncio.gather(
+                *(user.http.post("/tasks", json=body, headers={"Idempotency-Key": key}) for _ in range(storm_size)),
+                return_exceptions=True,
+            )
+            codes = Counter(
+                reply.status_code if isinstance(reply, httpx.Response) else repr(reply) for reply in replies
+            )
+            ids = {
+                reply.json()["data"]["videoId"]
+                for reply in replies
+                if isinstance(reply, httpx.Response) and reply.status_code in (200, 201)
+            }
+            row = session.rows[IDEMPOTENCY_STORM]
+            row.notes.append(
+                f"storm #{index}: {storm_size} POSTs, one key -> "
+                + ", ".join(f"{n}x {c}" for c, n in sorted(codes.items(), key=str))
+            )
+            if codes.get(201) != 1 or len(ids) != 1 or set(codes) - {200, 201, 409}:
+                row.problems.append(f"storm #{index}: replies {dict(codes)} named {len(ids)} tasks")
+                row.inconsistent += 1
+            for video_id in sorted(ids):
+                session.track(user, row.expected, video_id, 201)
+
+        started = time.monotonic()
+        load = [
+            session.create(load_users[index % users], f"reliability {session.run_id} load #{index}")
+            for index in range(creates)
+        ]
+        await asyncio.gather(
+            asyncio.gather(*load),
+            *(race(index) for index in range(races)),
+            *(archive_race(index) for index in range(archive_races)),
+            *(storm(index) for index in range(storms)),
+        )
+        creates_seconds = time.monotonic() - started
+        report = await session.report()
+        report.notes.append(
+            f"{creates} concurrent creates from {users} users, with the races and storms, "
+            f"answered within {creates_seconds:.1f} s"
+        )
+        for name in (CANCEL_VS_COMPLETION, CANCEL_VS_ARCHIVE):
+            replies = Counter(r.cancel_status for r in session.records if r.row == name)
+            if replies:
+                session.rows[name].notes.append(
+                    "cancel replies: " + ", ".join(f"{n}x {c}" for c, n in sorted(replies.items(), key=str))
+                )
+        lost_races = stack.log().count("archive lost the race to another ending")
+        report.notes.append(
+            f"archive steps that lost the race to a cancel and removed their copy (stack log): {lost_races}"
+        )
+        return report
+
+
+# -- the command ----------------------------------------------------------------------------------
+LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 10, "storms": 5, "storm_size": 50}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suites", default="faults,concurrency", help="comma-separated: faults, concurrency")
+    parser.add_argument("--faults", default=",".join([HEALTHY, *FAULTS]), help="comma-separated fault modes")
+    parser.add_argument("--tasks", type=int, default=LONG["tasks"], help="tasks per fault")
+    parser.add_argument("--creates", type=int, default=LONG["creates"], help="concurrent creates")
+    parser.add_argument("--users", type=int, default=LONG["users"], help="users sharing the concurrent creates")
+    parser.add_argument("--races", type=int, default=LONG["races"], help="cancels racing completion")
+    parser.add_argument("--archive-races", type=int, default=LONG["archive_races"], help="cancels racing the archive")
+    parser.add_argument("--storms", type=int, default=LONG["storms"], help="Idempotency-Key storms")
+    parser.add_argument("--storm-size", type=int, default=LONG["storm_size"], help="concurrent POSTs per storm")
+    parser.add_argument("--task-timeout", type=int, default=300, help="TASK_TIMEOUT_SECONDS of the stack")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    suites = [name.strip() for name in args.suites.split(",") if name.strip()]
+    faults = [name.strip() for name in args.faults.split(",") if name.strip()]
+    if unknown := set(suites) - {"faults", "concurrency"}:
+        parser.error(f"unknown suites {sorted(unknown)}")
+    if unknown := set(faults) - set(FAULT_EXPECTATIONS):
+        parser.error(f"unknown faults {sorted(unknown)}; known: {', '.join(FAULT_EXPECTATIONS)}")
+
+    log_dir = Path(tempfile.mkdtemp(prefix="videotasks-reliability-"))
+    started = time.monotonic()
+    try:
+        stack = start_stack(log_dir, {**STACK_ENV, "TASK_TIMEOUT_SECONDS": str(args.task_timeout)})
+    except StackStartError as error:
+        print(error, file=sys.stderr)
+        return 2
+    reports: list[Report] = []
+    try:
+        settings = ", ".join(f"{name}={stack.env[name]}" for name in STACK_ENV)
+        print(f"local stack up in {time.monotonic() - started:.1f} s ({settings}); log: {stack.log_path}", flush=True)
+        if "faults" in suites:
+            reports.append(asyncio.run(run_faults(stack, faults=faults, tasks_per_fault=args.tasks)))
+            print(f"faults done in {reports[-1].wall_seconds:.1f} s", flush=True)
+        if "concurrency" in suites:
+            reports.append(
+                asyncio.run(
+                    run_concurrency(
+                        stack,
+                        creates=args.creates,
+                        users=args.users,
+                        races=args.races,
+                        archive_races=args.archive_races,
+                        storms=args.storms,
+                        storm_size=args.storm_size,
+                    )
+                )
+            )
+            print(f"concurrency done in {reports[-1].wall_seconds:.1f} s", flush=True)
+    finally:
+        stack.stop()
+    print()
+    print(render(reports))
+    total = time.monotonic() - started
+    print(f"\nwhole run (stack start and stop included): {total:.1f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"wallSeconds": _round(total), "reports": [r.as_dict() for r in reports]}, indent=2)
+        )
+    ok = all(report.ok for report in reports)
+    print("every row ok" if ok else f"some rows FAILED; the stack's log: {stack.log_path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
