@@ -162,9 +162,13 @@ def _unexpected(error: Exception) -> Response[Any]:
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
-    if openapi.path_exists(event.path):
+    methods = openapi.allowed_methods(event.path)
+    if methods is None:
+        return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
+    if event.http_method not in methods:
         return http.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
-    return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
+    # The right method on a known shape that no route matched: the id holds characters no video id has.
+    return http.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
 
 
 @metrics.log_metrics

@@ -212,12 +212,6 @@ def test_a_stale_copy_of_an_ended_task_cannot_move_it_again(
     assert aws_stack.stored(queued.videoId) == ended
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repository.update_running conditions on the status of the copy it is given, so a copy that is "
-    "itself terminal rewrites the ended task (progress, pollAttempts, updatedAt). Its one caller, "
-    "Workflow.poll, only passes PROCESSING copies; a guard in the repository would make the rule hold there.",
-)
 @pytest.mark.parametrize("target", [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_a_running_update_from_a_copy_of_an_ended_task_changes_nothing(
     aws_stack: AwsStack, repository: TaskRepository, target: TaskStatus

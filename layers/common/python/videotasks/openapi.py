@@ -70,12 +70,21 @@ def errors(*codes: int) -> dict[int, Any]:
     return {code: {"description": descriptions[code], "content": content} for code in codes}
 
 
-# Paths the API serves (any method); a known path with the wrong method is a 405, not a 404.
-_PATHS = [
-    re.compile(rf"^{BASE_PATH}/(health|openapi\.json|docs|tasks|stats)/?$"),
-    re.compile(rf"^{BASE_PATH}/tasks/[^/]+(/content|/cancel)?/?$"),
+# Paths the API serves and their methods: a known path with another method is a 405; a known path and
+# method that no route matched has a malformed path parameter (outside the URI-safe characters the
+# router matches), which is a 400 naming it.
+_ROUTES: list[tuple[re.Pattern[str], frozenset[str]]] = [
+    (re.compile(rf"^{BASE_PATH}/(health|openapi\.json|docs|stats)/?$"), frozenset({"GET"})),
+    (re.compile(rf"^{BASE_PATH}/tasks/?$"), frozenset({"GET", "POST"})),
+    (re.compile(rf"^{BASE_PATH}/tasks/[^/]+/?$"), frozenset({"GET"})),
+    (re.compile(rf"^{BASE_PATH}/tasks/[^/]+/content/?$"), frozenset({"GET"})),
+    (re.compile(rf"^{BASE_PATH}/tasks/[^/]+/cancel/?$"), frozenset({"POST"})),
 ]
 
 
-def path_exists(path: str) -> bool:
-    return any(pattern.match(path) for pattern in _PATHS)
+def allowed_methods(path: str) -> frozenset[str] | None:
+    """The methods served on ``path``, or None when no route has that shape."""
+    for pattern, methods in _ROUTES:
+        if pattern.match(path):
+            return methods
+    return None

@@ -227,8 +227,11 @@ class TaskRepository:
     def update_running(self, task: Task, **changes: Any) -> Task:
         """Write progress and polling state of a task that stays in its status.
 
-        The condition keeps progress monotonic and refuses to touch a task that left its status.
+        The condition keeps progress monotonic and refuses to touch a task that left its status;
+        an ended task is never touched at all.
         """
+        if task.is_terminal:
+            raise StaleWriteError(f"Task {task.videoId} has ended ({task.status.value}) and cannot change")
         fields = {**changes, "updatedAt": iso(utc_now())}
         names, values, expression = self._set_expression(fields)
         condition = "#status = :expected"
