@@ -3,11 +3,14 @@ where it is quick to rerun and to read."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from tests.integration.api_harness import BASE, Api
 
-pytest_plugins = ["tests.integration.api_fixtures"]
+pytest_plugins = ["tests.integration.api_fixtures", "tests.e2e.conftest"]
 
 
 @pytest.mark.parametrize("suffix", ["", "/content", "/cancel"])
@@ -29,3 +32,16 @@ def test_a_path_id_that_is_not_a_video_id_is_a_400_naming_video_id(api: Api, vid
     reply = api.call(method, f"{BASE}/tasks/{video_id}{suffix}")
 
     reply.validation_error("videoId")
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(
+    strict=True,
+    reason="local/http_gateway.py routes everything through '/{tail:.*}', whose '.' does not match a "
+    "newline: aiohttp answers a path with %0A a plain-text '404: Not Found' before any route runs",
+)
+def test_a_path_id_with_a_newline_gets_an_envelope_through_the_local_gateway(local_stack: Any, user_id: str) -> None:
+    answer = httpx.get(f"{local_stack.api_url}/tasks/a%0Ab", headers=local_stack.auth(user_id), trust_env=False)
+
+    assert answer.status_code < 500
+    assert answer.json()["success"] is False
