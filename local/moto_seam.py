@@ -12,6 +12,10 @@ a deep copy of every table it touches and puts the copies back when any of its c
 whatever other requests wrote meanwhile (a cancel, a completion, a counter), and its condition checks and
 writes interleave with other writers. DynamoDB itself runs each request atomically, so the seam does too:
 DynamoDB and DynamoDB Streams requests take one lock, one request at a time.
+
+moto also keeps every model instance it ever made (``instances_tracked``, for its dashboard), deep copies
+included: each transaction's snapshot of the tables, stream records and all, stayed in memory for good (a
+few hundred tasks grew the stack by gigabytes). The seam stops that record for DynamoDB's models.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.model_instances import model_data
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -32,6 +37,22 @@ _DYNAMODB_LOCK = threading.RLock()
 _SERIALISED = (DynamoHandler, DynamoDBStreamsHandler)
 # Each class's own call_action, or None where it inherits one (put back by deleting ours).
 _original_actions: dict[type, Any] = {handler: handler.__dict__.get("call_action") for handler in _SERIALISED}
+
+
+_UNTRACKED_SERVICES = ("dynamodb", "dynamodbstreams")
+
+
+class _Forgetful(list[Any]):
+    """moto's per-model record of every instance, keeping none."""
+
+    def append(self, instance: Any) -> None:
+        pass
+
+
+def _track_instances(keep: bool) -> None:
+    for service in _UNTRACKED_SERVICES:
+        for model in model_data[service].values():
+            model.instances_tracked = [] if keep else _Forgetful()  # type: ignore[attr-defined]
 
 
 def _one_at_a_time(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -62,6 +83,7 @@ def install(registry: FunctionRegistry) -> None:
     for handler in _SERIALISED:
         if not getattr(handler.call_action, "serialised", False):
             handler.call_action = _one_at_a_time(handler.call_action)  # type: ignore[method-assign]
+    _track_instances(keep=False)
 
 
 def uninstall() -> None:
@@ -72,6 +94,7 @@ def uninstall() -> None:
                 delattr(handler, "call_action")
         else:
             handler.call_action = action  # type: ignore[method-assign]
+    _track_instances(keep=True)
 
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

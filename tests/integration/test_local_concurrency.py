@@ -5,6 +5,7 @@ local/moto_seam.py). The reliability suite (tests/e2e/test_reliability.py) found
 
 from __future__ import annotations
 
+import gc
 import json
 import textwrap
 import threading
@@ -15,6 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
 
 from local import moto_seam
 from local.lambdas import FunctionRegistry, LocalFunction
@@ -135,3 +138,26 @@ def test_a_failed_transaction_never_undoes_what_other_requests_wrote_meanwhile(s
         for item in page["Items"]
     }
     assert stored == {f"item-{index}" for index in range(WRITES)}  # every put stands; no counter was kept
+
+
+def test_the_snapshots_transactions_take_do_not_outlive_them(serialised_moto: Any) -> None:
+    dynamodb = serialised_moto
+    dynamodb.create_table(
+        TableName="Concurrency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for _ in range(5):
+        with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+            dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION)
+        dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION[:1])
+
+    gc.collect()
+    live = [
+        table
+        for regions in dynamodb_backends.values()
+        for backend in regions.values()
+        for table in backend.tables.values()
+    ]
+    assert sum(isinstance(thing, Table) for thing in gc.get_objects()) == len(live)
