@@ -51,7 +51,8 @@ class CompiledRoute:
             else:
                 literal_segments += 1
                 parts.append(re.escape(segment))
-        pattern = re.compile("^/" + "/".join(parts) + "/?$")
+        # DOTALL: API Gateway matches a decoded newline inside a path parameter like any other character.
+        pattern = re.compile("^/" + "/".join(parts) + "/?$", re.DOTALL)
         # Lower sorts first: no greedy, then more literal segments, then a concrete method over ANY.
         rank = (greedy, -literal_segments, 1 if route.method == "ANY" else 0)
         return cls(route, pattern, tuple(names), rank)
@@ -74,7 +75,7 @@ class HttpGateway:
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=10 * 1024 * 1024)
-        application.router.add_route("*", "/{tail:.*}", self.handle)
+        application.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)  # every path, newlines included
         return application
 
     def match(self, method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:

@@ -35,11 +35,6 @@ def test_a_path_id_that_is_not_a_video_id_is_a_400_naming_video_id(api: Api, vid
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="local/http_gateway.py routes everything through '/{tail:.*}', whose '.' does not match a "
-    "newline: aiohttp answers a path with %0A a plain-text '404: Not Found' before any route runs",
-)
 def test_a_path_id_with_a_newline_gets_an_envelope_through_the_local_gateway(local_stack: Any, user_id: str) -> None:
     answer = httpx.get(f"{local_stack.api_url}/tasks/a%0Ab", headers=local_stack.auth(user_id), trust_env=False)
 
