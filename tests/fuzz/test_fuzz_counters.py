@@ -28,7 +28,7 @@ MAX_TASKS = 5
 # No shrinking: every step is a moto round trip and shrinking a failure takes minutes; a failing run
 # prints its steps (at most stateful_step_count) as they came, which reads well enough.
 RUNS = settings(
-    max_examples=20,
+    max_examples=15,
     stateful_step_count=20,
     derandomize=True,
     database=None,
@@ -99,12 +99,12 @@ class Interleavings(RuleBasedStateMachine):
             progress=merge_progress(copy.progress, reported),
         )
 
-    @precondition(lambda self: any(copy.status is TaskStatus.PROCESSING for copy in self.copies))
+    @precondition(lambda self: self.copies)
     @rule(pick=st.integers(0, 10**6), reported=st.one_of(st.none(), st.integers(-20, 130)))
     def poll(self, pick: int, reported: int | None) -> None:
-        """A poll that read the task PROCESSING (the workflow reads before it polls), perhaps long ago."""
-        running = [copy for copy in self.copies if copy.status is TaskStatus.PROCESSING]
-        copy = running[pick % len(running)]
+        """A poll's progress write from any copy: one read PROCESSING long ago, or one of a task that
+        was queued or had already ended when it was read."""
+        copy = self.copies[pick % len(self.copies)]
         self.attempt(
             copy, "update_running", progress=merge_progress(copy.progress, reported), pollAttempts=copy.pollAttempts + 1
         )
