@@ -350,3 +350,15 @@ def test_jwks_a_forged_or_bad_token_is_refused_on_every_route_and_at_the_websock
     assert_refused_everywhere(invoke, api_event, token)
 
     assert attacker_site.requests == []  # the key comes from the configured JWKS_URL, never the token
+
+
+def test_jwks_a_burst_of_unknown_key_ids_does_not_make_the_authorizer_hammer_the_identity_provider(
+    jwks_mode: JwksServer, keys: Keys, invoke: Invoke
+) -> None:
+    # An unknown kid makes PyJWKClient refetch the JWKS, but at most once per cooldown (30 s): forged
+    # tokens cannot turn every request into a request to the identity provider.
+    for number in range(20):
+        token = rs256(keys.attacker, claims(USER, issuer=ISSUER, audience=AUDIENCE), kid=f"made-up-{number}")
+        assert http_decision(invoke, token)["context"] == {"authError": "Invalid token"}
+
+    assert 1 <= jwks_mode.requests.count(JWKS_PATH) <= 2
