@@ -16,17 +16,26 @@ DynamoDB and DynamoDB Streams requests take one lock, one request at a time.
 moto also keeps every model instance it ever made (``instances_tracked``, for its dashboard), deep copies
 included: each transaction's snapshot of the tables, stream records and all, stayed in memory for good (a
 few hundred tasks grew the stack by gigabytes). The seam stops that record for DynamoDB's models.
+
+And that snapshot costs a deep copy of every table the transaction touches, every item and stream record
+of it, under the lock: the local stack slowed down with every task it ever ran. While a transaction runs,
+the seam sets aside what it cannot touch (the items under other partition keys, and the stream records
+already written), so moto copies, and on failure puts back, only the rest; then it joins both again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.model_instances import model_data
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -53,6 +62,58 @@ def _track_instances(keep: bool) -> None:
     for service in _UNTRACKED_SERVICES:
         for model in model_data[service].values():
             model.instances_tracked = [] if keep else _Forgetful()  # type: ignore[attr-defined]
+
+
+_original_transact = DynamoDBBackend.transact_write_items
+
+
+def _partition_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> dict[str, set[DynamoType]]:
+    """The partition keys each table's items in the transaction live under, as moto keys its items."""
+    touched: dict[str, set[DynamoType]] = defaultdict(set)
+    for entry in transact_items:
+        for operation in entry.values():
+            table = backend.tables[operation["TableName"]]
+            key = operation.get("Key") or operation["Item"]
+            touched[table.name].add(DynamoType(key[table.hash_key_attr]))
+    return touched
+
+
+@contextlib.contextmanager
+def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Iterator[None]:
+    """Set aside every item outside the transaction's partitions and every stream record already written;
+    join them again afterwards with whatever the tables hold then (moto's restored copies after a failure)."""
+    try:
+        touched = _partition_keys(backend, transact_items)
+    except (KeyError, TypeError, AttributeError):  # a malformed request: moto answers it, untouched
+        yield
+        return
+    aside = {}
+    for name, keys in touched.items():
+        table = backend.tables[name]
+        items, shard = table.items, table.stream_shard
+        table.items = defaultdict(dict, {key: items[key] for key in keys if key in items})
+        records = shard.items if shard is not None else []
+        if shard is not None:  # new records keep their sequence numbers: they follow the ones set aside
+            shard.items, shard.starting_sequence_number = [], shard.starting_sequence_number + len(records)
+        aside[name] = (items, records, keys)
+    try:
+        yield
+    finally:
+        for name, (items, records, keys) in aside.items():
+            table = backend.tables[name]
+            for key in keys:
+                items.pop(key, None)
+            items.update(table.items)
+            table.items = items
+            shard = table.stream_shard
+            if shard is not None:
+                shard.items = records + shard.items
+                shard.starting_sequence_number -= len(records)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    with _DYNAMODB_LOCK, _only_these_in_view(self, transact_items):
+        _original_transact(self, transact_items)
 
 
 def _one_at_a_time(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -84,6 +145,7 @@ def install(registry: FunctionRegistry) -> None:
         if not getattr(handler.call_action, "serialised", False):
             handler.call_action = _one_at_a_time(handler.call_action)  # type: ignore[method-assign]
     _track_instances(keep=False)
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -95,6 +157,7 @@ def uninstall() -> None:
         else:
             handler.call_action = action  # type: ignore[method-assign]
     _track_instances(keep=True)
+    DynamoDBBackend.transact_write_items = _original_transact  # type: ignore[method-assign]
 
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

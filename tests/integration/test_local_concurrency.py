@@ -161,3 +161,51 @@ def test_the_snapshots_transactions_take_do_not_outlive_them(serialised_moto: An
         for table in backend.tables.values()
     ]
     assert sum(isinstance(thing, Table) for thing in gc.get_objects()) == len(live)
+
+
+def test_a_transaction_sees_and_keeps_the_whole_table_and_its_stream(serialised_moto: Any) -> None:
+    # The seam hands moto only the transaction's partitions and no old stream records while it runs.
+    dynamodb = serialised_moto
+    dynamodb.create_table(
+        TableName="Concurrency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    streams = boto3.client("dynamodbstreams")
+    stream = dynamodb.describe_table(TableName="Concurrency")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def records() -> list[tuple[str, str, str]]:
+        iterator = streams.get_shard_iterator(StreamArn=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        found = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        return [(r["eventName"], r["dynamodb"]["Keys"]["id"]["S"], r["dynamodb"]["SequenceNumber"]) for r in found]
+
+    for index in range(3):
+        dynamodb.put_item(TableName="Concurrency", Item={"id": {"S": f"item-{index}"}})
+    before = records()
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION)
+    after_failure = records()
+    dynamodb.transact_write_items(
+        TransactItems=[
+            FAILING_TRANSACTION[0],
+            {
+                "ConditionCheck": {
+                    "TableName": "Concurrency",
+                    "Key": {"id": {"S": "item-1"}},
+                    "ConditionExpression": "attribute_exists(id)",
+                }
+            },
+        ]
+    )
+    after_success = records()
+
+    stored = {item["id"]["S"] for item in dynamodb.scan(TableName="Concurrency")["Items"]}
+    assert stored == {"item-0", "item-1", "item-2", "counter"}
+    assert after_failure == before
+    assert after_success[:3] == before
+    assert {key for _, key, _ in after_success[3:]} == {"counter"}  # (moto writes an upsert's record twice)
+    numbers = [int(number) for _, _, number in after_success]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
