@@ -76,9 +76,10 @@ browser-deps:
 		sh -c 'apt-get update && apt-get install -y --no-install-recommends chromium'; }
 
 # The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
-# the e2e tests drive inside the local stack's process count too (coverage's subprocess patch).
+# the e2e tests drive inside the local stack's process count too (coverage's subprocess patch). The
+# slowest tests are listed, so a suite that creeps up shows in every CI log.
 test: $(BIN)/.installed browser-deps lint typecheck sam-validate sam-build
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --durations=15
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
