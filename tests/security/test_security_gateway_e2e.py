@@ -161,6 +161,25 @@ def test_another_users_task_is_a_404_on_every_route_like_a_missing_one_and_refus
     assert cancelled.status_code == 200, cancelled.text  # ...while the owner's works
 
 
+def test_another_users_idempotency_key_and_cursor_give_nothing_of_theirs(local_stack: Any, user_id: str) -> None:
+    intruder = f"{user_id}-intruder"
+    body = {"prompt": "the same words, by two people"}
+    with local_stack.http(user_id) as owner, local_stack.http(intruder) as other:
+        theirs = owner.post("/tasks", json=body, headers={"Idempotency-Key": "shared-key"})
+        assert theirs.status_code == 201, theirs.text
+        assert owner.post("/tasks", json={"prompt": "a second one"}).status_code == 201
+        page = owner.get("/tasks", params={"limit": 1}).json()["data"]
+        assert page["nextCursor"], page
+
+        mine = other.post("/tasks", json=body, headers={"Idempotency-Key": "shared-key"})
+        foreign_cursor = other.get("/tasks", params={"limit": 1, "cursor": page["nextCursor"]})
+
+    assert mine.status_code == 201, mine.text  # a task of the intruder's own, not a replay of theirs
+    assert mine.json()["data"]["videoId"] != theirs.json()["data"]["videoId"]
+    body_400 = assert_envelope(foreign_cursor, 400, "VALIDATION_ERROR")
+    assert "cursor" in body_400["message"]
+
+
 async def _subscribe_as(stack: Any, user: str, video_id: str) -> list[dict[str, Any]]:
     """``user`` asks for ``video_id`` by the current and the legacy frame; returns both answers."""
     token = stack.token(user)
