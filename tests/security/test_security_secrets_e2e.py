@@ -5,7 +5,8 @@ provider (``SORA_BASE_URL``/``SORA_API_KEY``), to a fake provider started here t
 canary key. A whole life goes through it (videos completing, an image, a failure, a cancel, bad tokens,
 validation errors, WebSocket updates and a refused handshake); then the stack is stopped and its whole
 stdout/stderr, every HTTP reply (headers and body) and every WebSocket message are searched for both
-secrets, raw and in the encodings a careless log line would use.
+secrets (and any other value in its Secrets Manager, the cursor-signing key), raw and in the encodings
+a careless log line would use.
 """
 
 from __future__ import annotations
@@ -191,7 +192,11 @@ def test_neither_the_jwt_secret_nor_the_provider_key_appears_in_logs_or_replies(
     assert any("UNAUTHORIZED" in reply for reply in recorder.replies)
     assert any("taskCompleted" in message for message in recorder.messages)
 
-    for secret_name, secret in (("JWT secret", JWT_CANARY), ("provider key", PROVIDER_CANARY)):
+    others = {
+        f"secret #{number} of the stack": value
+        for number, value in enumerate(sorted(stored_secrets - {JWT_CANARY, PROVIDER_CANARY}))
+    }
+    for secret_name, secret in {"JWT secret": JWT_CANARY, "provider key": PROVIDER_CANARY, **others}.items():
         for form, text in leaked_forms(secret).items():
             assert text not in log, f"the {secret_name} ({form}) is in the stack's log"
             for reply in recorder.replies:
