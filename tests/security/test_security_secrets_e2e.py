@@ -75,6 +75,12 @@ class Recorder:
     def __init__(self) -> None:
         self.replies: list[str] = []
         self.messages: list[str] = []
+        self.tokens: list[str] = []  # every valid token handed to a client
+
+    def token(self, user: str) -> str:
+        token = valid_hs256(user, JWT_CANARY).removeprefix("Bearer ")
+        self.tokens.append(token)
+        return token
 
     async def on_response(self, response: httpx.Response) -> None:
         await response.aread()
@@ -84,7 +90,7 @@ class Recorder:
 
     def client(self, stack: RunningStack, user: str | None, **headers: str) -> httpx.AsyncClient:
         if user is not None:
-            headers.setdefault("Authorization", valid_hs256(user, JWT_CANARY))
+            headers.setdefault("Authorization", f"Bearer {self.token(user)}")
         return httpx.AsyncClient(
             base_url=stack.api_url,
             headers=headers,
@@ -97,7 +103,7 @@ class Recorder:
 async def a_whole_life(stack: RunningStack, recorder: Recorder, user: str) -> dict[str, dict[str, Any]]:
     """Drive the stack through every kind of task ending and refusal; return the tasks at their end."""
     async with (
-        websockets.connect(f"{stack.ws_url}/?token={valid_hs256(user, JWT_CANARY).split()[1]}") as socket,
+        websockets.connect(f"{stack.ws_url}/?token={recorder.token(user)}") as socket,
         recorder.client(stack, user) as api,
         recorder.client(stack, None) as anonymous,
     ):
@@ -191,6 +197,11 @@ def test_neither_the_jwt_secret_nor_the_provider_key_appears_in_logs_or_replies(
     assert "refused" in log
     assert any("UNAUTHORIZED" in reply for reply in recorder.replies)
     assert any("taskCompleted" in message for message in recorder.messages)
+
+    # Nor does a client's bearer token: whoever reads the logs could act as that user until it expires.
+    assert recorder.tokens
+    for token in recorder.tokens:
+        assert token.split(".")[2] not in log, "a client's token is in the stack's log"
 
     others = {
         f"secret #{number} of the stack": value
