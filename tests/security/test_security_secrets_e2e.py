@@ -25,7 +25,7 @@ import pytest
 import websockets
 
 from local.fake_provider import FakeProviderConfig, serve_in_background
-from tests.e2e.conftest import RunningStack, start_stack
+from local.launcher import RunningStack, start_stack
 from tests.security.tokens import by_name, hs256_bad_tokens, valid_hs256
 
 pytestmark = pytest.mark.e2e
