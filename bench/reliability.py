@@ -32,9 +32,10 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,9 @@ DEADLINE_GRACE_SECONDS = 30.0  # and a busy machine's lag
 LIST_EVERY_SECONDS = 1.0
 SETTLE_SECONDS = 60.0  # bound on waiting for terminal messages and executions once every task has ended
 QUIET_SECONDS = 2.0  # then how long to keep listening for messages that should not come
-ARCHIVE_RETRY_SECONDS = 6.0  # content_flaky: two failed downloads, Archive retries after 2 s then 4 s
+THIRD_DOWNLOAD_AFTER_SECONDS = 4.0  # content_flaky fails two downloads; Archive retries after 2 s, then 4 s
 HTTP_TIMEOUT_SECONDS = 120.0
+READ_ATTEMPTS = 3
 
 
 # -- what each row expects ------------------------------------------------------------------------
@@ -407,6 +409,15 @@ class Listener:
         if self._socket is not None:
             await self._socket.close()
 
+    async def wait_until(self, video_id: str, reached: Callable[[dict[str, Any]], bool], timeout: float) -> bool:
+        """Whether a message about ``video_id`` satisfying ``reached`` arrives within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(reached(message) for message in self.about(video_id)):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
     def about(self, video_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if isinstance(m, dict) and (m.get("payload") or {}).get("videoId") == video_id]
 
@@ -518,14 +529,26 @@ class Session:
             self.rows[record.row].problems.append(f"cancel of {record.video_id} answered {answer.status_code}")
 
     # waiting ----------------------------------------------------------------------------------
+    async def read(self, user: User, path: str, **params: Any) -> Any:
+        """``data`` of a GET, retried a few times when the stack is too busy to answer in time."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                answer = await user.http.get(path, params=params)
+                if answer.status_code < 500:
+                    answer.raise_for_status()
+                    return answer.json()["data"]
+            except httpx.TransportError:
+                if attempt == READ_ATTEMPTS:
+                    raise
+            await asyncio.sleep(attempt)
+        answer.raise_for_status()
+        return None
+
     async def list_all(self, user: User) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-            answer = await user.http.get("/tasks", params=params)
-            answer.raise_for_status()
-            data = answer.json()["data"]
+            data = await self.read(user, "/tasks", limit=100, **({"cursor": cursor} if cursor else {}))
             items += data["items"]
             cursor = data.get("nextCursor")
             if not cursor:
@@ -606,7 +629,7 @@ class Session:
         for user in self.users.values():
             tasks = await self.list_all(user)
             listed[user.name] = {task["videoId"]: task for task in tasks}
-            stats = (await user.http.get("/stats")).json()["data"]
+            stats = await self.read(user, "/stats")
             mismatch = stats_mismatch(stats, tasks)
             if mismatch:
                 self.rows[user.row].stats_ok = False
@@ -652,6 +675,10 @@ class Session:
         return Report(self.suite, rows, time.monotonic() - self._started, list(notes))
 
 
+def _submitted(message: dict[str, Any]) -> bool:
+    return (message.get("payload") or {}).get("status") not in (None, "queued")
+
+
 def _slug(text: str) -> str:
     return "".join(char if char.isalnum() else "-" for char in text.lower()).strip("-")
 
@@ -677,17 +704,19 @@ async def run_faults(
 
 
 class ProviderWatcher:
-    """Watches the fake provider's job list for the first download of a job, found by its unique prompt."""
+    """Watches the fake provider's job list for a job's downloads; jobs are found by their unique prompt."""
 
     def __init__(self, stack: RunningStack, http: httpx.AsyncClient) -> None:
         self._url = f"{stack.provider_url}/fake/jobs"
         self._http = http
-        self._waiting: dict[str, asyncio.Future[float]] = {}
+        self._waiting: dict[str, tuple[int, asyncio.Future[float]]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    async def first_download(self, prompt: str, timeout: float) -> float | None:
-        """When (monotonic) the job of ``prompt`` first asked for its content; None if not within ``timeout``."""
-        future = self._waiting.setdefault(prompt, asyncio.get_running_loop().create_future())
+    async def download(self, prompt: str, number: int, timeout: float) -> float | None:
+        """When (monotonic) the job of ``prompt`` asked for its content the ``number``-th time; None if it did
+        not within ``timeout``."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[prompt] = (number, future)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._watch())
         try:
@@ -703,8 +732,8 @@ class ProviderWatcher:
                 jobs = (await self._http.get(self._url)).json()["jobs"]
                 now = time.monotonic()
                 for job in jobs:
-                    future = self._waiting.get(job.get("prompt"))
-                    if future is not None and not future.done() and job.get("calls", {}).get("content", 0) >= 1:
+                    number, future = self._waiting.get(job.get("prompt"), (0, None))
+                    if future is not None and not future.done() and job.get("calls", {}).get("content", 0) >= number:
                         future.set_result(now)
             await asyncio.sleep(0.1)
 
@@ -727,26 +756,31 @@ async def run_concurrency(
         storm_users = await session.add_users(IDEMPOTENCY_STORM, storms) if storms else []
         provider = await session.enter(httpx.AsyncClient(timeout=30.0, trust_env=False))
         watcher = ProviderWatcher(stack, provider)
-        life = stack.video_seconds + 3 * stack.poll_interval
 
         async def race(index: int) -> None:
-            record = await session.create(race_users[index % 2], f"reliability {session.run_id} race #{index}")
-            if record.video_id:
-                await asyncio.sleep(life * index / max(1, races - 1))  # from before the submit to after the end
-                await session.cancel(record)
+            user = race_users[index % 2]
+            record = await session.create(user, f"reliability {session.run_id} race #{index}")
+            if not record.video_id:
+                return
+            # Timed from the task's own life, not the clock (a loaded stack is slow): from its submission, over
+            # the provider's video time, to after its end.
+            await user.listener.wait_until(record.video_id, _submitted, timeout=session.task_timeout)
+            await asyncio.sleep((stack.video_seconds + 2 * stack.poll_interval) * index / max(1, races - 1))
+            await session.cancel(record)
 
         async def archive_race(index: int) -> None:
             prompt = f"reliability {session.run_id} archive #{index} [fault:content_flaky]"
             record = await session.create(archive_users[index % 2], prompt)
             if not record.video_id:
                 return
-            first = await watcher.first_download(prompt, timeout=session.task_timeout)
-            if first is None:
-                session.rows[CANCEL_VS_ARCHIVE].notes.append(f"{record.video_id} never downloaded; cancelled anyway")
-                first = time.monotonic() - ARCHIVE_RETRY_SECONDS
-            # Around the third download attempt, where the archive copies the media and then completes.
+            # content_flaky fails two downloads; Archive tries the third one 4 s after the second. Cancel
+            # around it: before it reads the task, while it copies the media to S3, after it completed.
+            second = await watcher.download(prompt, 2, timeout=session.task_timeout)
+            if second is None:
+                session.rows[CANCEL_VS_ARCHIVE].notes.append(f"{record.video_id} was not downloaded twice")
+                second = time.monotonic() - THIRD_DOWNLOAD_AFTER_SECONDS
             offset = -1.0 + 2.0 * index / max(1, archive_races - 1)
-            await asyncio.sleep(max(0.0, first + ARCHIVE_RETRY_SECONDS + offset - time.monotonic()))
+            await asyncio.sleep(max(0.0, second + THIRD_DOWNLOAD_AFTER_SECONDS + offset - time.monotonic()))
             await session.cancel(record)
 
         async def storm(index: int) -> None:
@@ -838,28 +872,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackStartError as error:
         print(error, file=sys.stderr)
         return 2
+    runs = {
+        "faults": lambda: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
+        "concurrency": lambda: run_concurrency(
+            stack,
+            creates=args.creates,
+            users=args.users,
+            races=args.races,
+            archive_races=args.archive_races,
+            storms=args.storms,
+            storm_size=args.storm_size,
+        ),
+    }
     reports: list[Report] = []
+    crashed = False
     try:
         settings = ", ".join(f"{name}={stack.env[name]}" for name in STACK_ENV)
         print(f"local stack up in {time.monotonic() - started:.1f} s ({settings}); log: {stack.log_path}", flush=True)
-        if "faults" in suites:
-            reports.append(asyncio.run(run_faults(stack, faults=faults, tasks_per_fault=args.tasks)))
-            print(f"faults done in {reports[-1].wall_seconds:.1f} s", flush=True)
-        if "concurrency" in suites:
-            reports.append(
-                asyncio.run(
-                    run_concurrency(
-                        stack,
-                        creates=args.creates,
-                        users=args.users,
-                        races=args.races,
-                        archive_races=args.archive_races,
-                        storms=args.storms,
-                        storm_size=args.storm_size,
-                    )
-                )
-            )
-            print(f"concurrency done in {reports[-1].wall_seconds:.1f} s", flush=True)
+        for suite in suites:
+            try:
+                reports.append(asyncio.run(runs[suite]()))
+            except Exception:  # report what the other suites found all the same
+                traceback.print_exc()
+                crashed = True
+                continue
+            print(f"{suite} done in {reports[-1].wall_seconds:.1f} s", flush=True)
     finally:
         stack.stop()
     print()
@@ -870,7 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(
             json.dumps({"wallSeconds": _round(total), "reports": [r.as_dict() for r in reports]}, indent=2)
         )
-    ok = all(report.ok for report in reports)
+    ok = not crashed and all(report.ok for report in reports)
     print("every row ok" if ok else f"some rows FAILED; the stack's log: {stack.log_path}")
     return 0 if ok else 1
 
