@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 import warnings
+from pathlib import Path
 
-from jwt.warnings import InsecureKeyLengthWarning
+# The functions import the layer's package as Lambda does from /opt/python; `make dev` also sets this.
+_LAYER = str(Path(__file__).resolve().parents[1] / "layers" / "common" / "python")
+if _LAYER not in sys.path:
+    sys.path.insert(0, _LAYER)
 
-from local.config import StackConfig
-from local.stack import LocalStack
+from jwt.warnings import InsecureKeyLengthWarning  # noqa: E402
+
+from local.config import StackConfig  # noqa: E402
+from local.stack import LocalStack  # noqa: E402
 
 
 def main() -> None:
@@ -28,6 +35,11 @@ def main() -> None:
     stopped.wait()
     print("stopping…", file=sys.stderr, flush=True)
     stack.stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped; skip the interpreter's slow teardown of moto's large in-memory state
+    # (coverage saves its data on _exit, see pyproject.toml).
+    os._exit(0)
 
 
 if __name__ == "__main__":

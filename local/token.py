@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 
@@ -20,6 +22,8 @@ def make_token(
 
 
 def main() -> None:
+    # DESIGN.md's default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     parser = argparse.ArgumentParser(description="Print a local dev JWT")
     parser.add_argument("--user", default="dev-user")
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds until it expires")
