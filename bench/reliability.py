@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import math
+import shutil
 import statistics
 import sys
 import tempfile
@@ -909,7 +910,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dumps({"wallSeconds": _round(total), "reports": [r.as_dict() for r in reports]}, indent=2)
         )
     ok = not crashed and all(report.ok for report in reports)
-    print("every row ok" if ok else f"some rows FAILED; the stack's log: {stack.log_path}")
+    if ok:
+        print("every row ok")
+        shutil.rmtree(log_dir, ignore_errors=True)
+    else:
+        print(f"some rows FAILED; the stack's log: {stack.log_path}")
     return 0 if ok else 1
 
 
