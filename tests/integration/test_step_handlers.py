@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from local.fake_provider import VIDEO_FILE, FakeProviderConfig, serve_in_background
+from tests.clocks import ManualClock
 from videotasks import wiring
 from videotasks.errors import NotFoundError, ProviderPermanentError, ProviderTransientError
 from videotasks.models import Task, TaskStatus, TaskType
@@ -24,26 +25,13 @@ StoredTask = Callable[..., Task]
 VIDEO_SECONDS = 10.0
 
 
-class ProviderClock:
-    """The fake provider's timeline; it moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def provider_clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def provider_clock() -> ProviderClock:
-    return ProviderClock()
-
-
-@pytest.fixture
-def provider_url(provider_clock: ProviderClock, provider_key: str) -> Iterator[str]:
+def provider_url(provider_clock: ManualClock, provider_key: str) -> Iterator[str]:
     config = FakeProviderConfig(video_seconds=VIDEO_SECONDS, api_key=provider_key, clock=provider_clock)
     with serve_in_background(config) as url:
         yield url
@@ -81,7 +69,7 @@ def test_a_video_task_goes_through_submit_poll_and_archive_into_s3(
     step_event: StepEvent,
     new_task: StoredTask,
     tasks: Any,
-    provider_clock: ProviderClock,
+    provider_clock: ManualClock,
     provider_url: str,
 ) -> None:
     task = new_task(prompt="a heron taking off", seconds=4, size="720x1280")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from local.fake_provider import FAULTS, STUCK_AT_PROGRESS, FakeProviderConfig, serve_in_background
+from tests.clocks import ManualClock
 from videotasks.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
 from videotasks.lifecycle import ProviderState
 from videotasks.providers import ImagesProvider, JobRequest, VideosProvider, retry_after_of
@@ -19,19 +20,6 @@ from videotasks.providers import ImagesProvider, JobRequest, VideosProvider, ret
 KEY = "fake-key"
 VIDEO_SECONDS = 10.0
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
-
-
-class ManualClock:
-    """The fake's timeline moves only when a test says so: no sleeping, no timing races."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
