@@ -573,6 +573,7 @@ class FakeImages:
     next ``open_content`` calls (a download that fails)."""
 
     media: bytes = PNG
+    content_type: str = "image/png"
     after_generate: Callable[[], None] | None = None
     content_errors: list[Exception] = field(default_factory=list)
     generated: list[JobRequest] = field(default_factory=list)
@@ -595,7 +596,7 @@ class FakeImages:
     def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
         if self.content_errors:
             raise self.content_errors.pop(0)
-        yield MediaStream(content_type="image/png", content_length=len(self.media), chunks=iter((self.media,)))
+        yield MediaStream(content_type=self.content_type, content_length=len(self.media), chunks=iter((self.media,)))
 
     def close(self) -> None:
         pass

@@ -450,6 +450,52 @@ def test_media_gone_at_the_provider_is_raised_for_the_state_machine_to_catch(
     assert reload(repository, task).status is TaskStatus.PROCESSING
 
 
+def test_html_served_as_the_video_is_refused_and_nothing_is_stored(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, aws_stack: Any
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    fake_videos.media, fake_videos.content_type = b"<html><script>alert(1)</script></html>", "text/html"
+
+    with pytest.raises(ProviderPermanentError) as caught:
+        workflow.archive(task.videoId)
+
+    assert caught.value.code == "PROVIDER_BAD_MEDIA"
+    assert "text/html" in caught.value.message
+    assert aws_stack.media_keys() == []
+    assert reload(repository, task).status is TaskStatus.PROCESSING  # the Catch's fail step ends it
+
+
+def test_video_served_as_octet_stream_is_stored_under_its_sniffed_type_inline(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, aws_stack: Any
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    fake_videos.content_type = "binary/octet-stream"
+
+    workflow.archive(task.videoId)
+
+    stored = reload(repository, task)
+    assert (stored.mediaKey, stored.mediaContentType) == (f"media/{task.videoId}.mp4", "video/mp4")
+    obj = aws_stack.client("s3").get_object(Bucket=aws_stack.bucket, Key=stored.mediaKey)
+    assert obj["ContentType"] == "video/mp4"
+    assert obj["ContentDisposition"] == f'inline; filename="{task.videoId}.mp4"'
+    assert obj["Body"].read() == fake_videos.media
+
+
+def test_an_svg_image_is_refused_and_nothing_is_stored(
+    workflow: Workflow, stored_task: StoredTask, fake_images: Any, aws_stack: Any
+) -> None:
+    task = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+    fake_images.media, fake_images.content_type = b'<svg onload="alert(1)"/>', "image/svg+xml"
+
+    with pytest.raises(ProviderPermanentError, match="image/svg\\+xml") as caught:
+        workflow.submit(task.videoId)
+
+    assert caught.value.code == "PROVIDER_BAD_MEDIA"
+    assert aws_stack.media_keys() == []
+
+
 # -- fail (the Catch target) ------------------------------------------------------------------------
 
 

@@ -19,8 +19,9 @@ from aws_lambda_powertools import Logger
 from . import telemetry
 from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
 from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
+from .media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
 from .models import Task, TaskError, TaskStatus, TaskType, parse_iso, utc_now
-from .providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider
+from .providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
 from .repository import TaskRepository
 from .settings import Settings
 from .storage import MediaStore, media_key
@@ -168,9 +169,7 @@ class Workflow:
             return self._done(task)
         job = self._videos.get_job(task.externalTaskId)
         with self._videos.open_content(job) as media:
-            key = media_key(task.videoId, media.content_type)
-            size = self._media.put_stream(key, media.chunks, media.content_type)
-            content_type = media.content_type
+            key, content_type, size = self._store_media(task, media)
         return self._complete(task, key, content_type, size, job.raw_status)
 
     def fail(self, video_id: str, error_type: str | None, cause: str | None) -> StepResult:
@@ -199,11 +198,24 @@ class Workflow:
         except StaleWriteError:
             return self._done(task)  # cancelled while the image was being generated
         with self._images.open_content(job) as media:
-            key = media_key(task.videoId, media.content_type)
-            size = self._media.put_stream(key, media.chunks, media.content_type)
-            content_type = media.content_type
+            key, content_type, size = self._store_media(task, media)
         self._complete(task, key, content_type, size, job.raw_status)
         return self._done(task)
+
+    def _store_media(self, task: Task, media: MediaStream) -> tuple[str, str, int]:
+        """Store the provider's media under its checked type: (key, content type, bytes). Media that is
+        not an allowed video/image type is refused before anything is written, and cannot get better."""
+        head, chunks = peek(media.chunks)
+        try:
+            content_type = checked_media_type(media.content_type, head)
+        except UnsafeMediaError as exc:
+            raise ProviderPermanentError(
+                f"The provider's result was refused: {exc}", code="PROVIDER_BAD_MEDIA"
+            ) from exc
+        key = media_key(task.videoId, content_type)
+        disposition = content_disposition(task.videoId, content_type)
+        size = self._media.put_stream(key, chunks, content_type, content_disposition=disposition)
+        return key, content_type, size
 
     def _complete(self, task: Task, key: str, content_type: str, size: int, raw_status: str) -> StepResult:
         try:
