@@ -137,6 +137,98 @@ def test_a_provider_error_on_submit_is_raised_for_the_state_machine_to_retry_or_
     assert reload(repository, task).status is TaskStatus.QUEUED
 
 
+# -- submit at most once ----------------------------------------------------------------------------
+
+LOST_REPLY = ProviderTransientError("POST /v1/videos timed out", code="PROVIDER_TIMEOUT")
+
+
+def test_every_create_carries_an_idempotency_key_derived_from_the_video_id(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, fake_images: Any
+) -> None:
+    video = stored_task()
+    image = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+
+    workflow.submit(video.videoId)
+    workflow.submit(image.videoId)
+
+    assert [request.idempotency_key for request in fake_videos.created] == [f"videotasks-{video.videoId}"]
+    assert [request.idempotency_key for request in fake_images.generated] == [f"videotasks-{image.videoId}"]
+
+
+def test_submit_marks_the_task_before_asking_the_provider(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = stored_task()
+    fake_videos.create_error = LOST_REPLY
+
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)
+
+    stored = reload(repository, task)
+    assert (stored.status, stored.submitAttempts, stored.submitStartedAt is not None) == (TaskStatus.QUEUED, 1, True)
+
+
+def test_a_submit_retried_after_a_lost_create_reply_adopts_the_job_instead_of_creating_another(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = stored_task(prompt="a heron in the rain")
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)  # the job exists at the provider; the reply never came
+
+    assert workflow.submit(task.videoId).next == "WAIT"
+
+    assert len(fake_videos.created) == 1
+    stored = reload(repository, task)
+    assert (stored.status, stored.externalTaskId) == (TaskStatus.PROCESSING, "ext_video_1")
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["the listing shows no prompts", "the provider has no list", "the job is another task's"],
+)
+def test_a_retried_submit_that_cannot_be_sure_which_job_is_its_own_creates_again(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, why: str
+) -> None:
+    if why == "the job is another task's":
+        other = stored_task(prompt="same words")
+        workflow.submit(other.videoId)  # ext_video_1, claimed by `other`
+        fake_videos.create_error = LOST_REPLY  # our first create fails before any job is made
+    elif why == "the provider has no list":
+        fake_videos.lose_create_reply = LOST_REPLY
+        fake_videos.list_error = ProviderPermanentError("GET /v1/videos answered 404", status_code=404)
+    else:
+        fake_videos.lose_create_reply = LOST_REPLY
+        fake_videos.list_prompts = False
+    task = stored_task(prompt="same words")
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)
+    fake_videos.create_error = None
+
+    assert workflow.submit(task.videoId).next == "WAIT"
+
+    assert reload(repository, task).externalTaskId == f"ext_video_{len(fake_videos.created)}"
+    assert fake_videos.created[-1].idempotency_key == f"videotasks-{task.videoId}"  # the provider's own guard
+    assert reload(repository, task).submitAttempts == 2
+
+
+def test_two_unclaimed_jobs_that_both_match_are_not_adopted(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    first, second = stored_task(prompt="twins"), stored_task(prompt="twins")
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(first.videoId)
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(second.videoId)
+
+    workflow.submit(first.videoId)
+
+    assert len(fake_videos.created) == 3
+    assert reload(repository, first).externalTaskId == "ext_video_3"
+
+
 def test_a_step_for_an_unknown_task_raises_not_found(workflow: Workflow, aws_stack: Any) -> None:
     with pytest.raises(NotFoundError):
         workflow.poll("video_00000000-0000-4000-8000-000000000000")
