@@ -5,6 +5,11 @@ serve a real, small MP4. Misbehaviour is opt-in: ``failure_rate`` fails a share 
 fault mode (for every job of a run via ``config.fault``, or for one job with ``[fault:NAME]`` in its
 prompt) imitates what real providers and relays do on a bad day. All fault modes are in ``FAULTS``.
 
+Creates honour ``Idempotency-Key`` as OpenAI does: the same key with the same parameters within a day
+answers with the job (or image) it first made, counted as a replay in ``/fake/jobs``; the same key with
+other parameters is a 409. ``GET /_fake/stats`` lists every job made, videos and images alike: what the
+provider would bill.
+
 Run it standalone: ``python -m local.fake_provider --port 3002``.
 """
 

@@ -212,6 +212,28 @@ def test_a_retried_submit_that_cannot_be_sure_which_job_is_its_own_creates_again
     assert reload(repository, task).submitAttempts == 2
 
 
+def test_a_cancel_landing_before_the_submit_mark_ends_the_step_without_asking_the_provider(
+    workflow: Workflow,
+    stored_task: StoredTask,
+    fake_videos: Any,
+    repository: TaskRepository,
+    cancel: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task = stored_task()
+    mark = repository.update_running
+
+    def cancelled_first(current: Task, **changes: Any) -> Task:
+        cancel(current.videoId)
+        return mark(current, **changes)
+
+    monkeypatch.setattr(repository, "update_running", cancelled_first)
+
+    assert workflow.submit(task.videoId).next == "DONE"
+    assert fake_videos.created == []
+    assert reload(repository, task).status is TaskStatus.CANCELLED
+
+
 def test_two_unclaimed_jobs_that_both_match_are_not_adopted(
     workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
 ) -> None:
