@@ -17,11 +17,12 @@ export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean
+.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
 	@echo "integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean"
+	@echo "smoke API_URL=… WS_URL=… TOKEN=… [MODEL=…] [TYPE=IMAGE|VIDEO]   (a deployed stack end to end)"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
 # that its requirements are installed, and is older than them when they change, which reinstalls.
@@ -92,6 +93,14 @@ browser: $(BIN)/.installed browser-deps
 
 deploy: $(SAM_VENV)/.installed
 	$(SAM) build && $(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
+
+# A deployed stack end to end (docs/DEPLOYMENT.md, "Smoke test a deployed stack"). The token travels in
+# the environment, never on a command line or in make's echo of the recipe.
+smoke: export SMOKE_TOKEN = $(TOKEN)
+smoke: $(BIN)/.installed
+	@if [ -z "$(API_URL)" ] || [ -z "$(WS_URL)" ] || [ -z "$$SMOKE_TOKEN" ]; then \
+		echo "usage: make smoke API_URL=https://…/api/video WS_URL=wss://…/<stage> TOKEN=<JWT> [MODEL=…] [TYPE=IMAGE|VIDEO]" >&2; exit 2; fi
+	$(BIN)/python -m tests.smoke --api-url "$(API_URL)" --ws-url "$(WS_URL)" $(if $(MODEL),--model "$(MODEL)") $(if $(TYPE),--type "$(TYPE)")
 
 openapi: $(BIN)/.installed
 	$(BIN)/python -m local.openapi_export

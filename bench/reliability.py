@@ -105,6 +105,8 @@ FAULT_EXPECTATIONS: dict[str, Expected] = {
     "stuck": fails("TIMEOUT", "MAX_POLL_ATTEMPTS (or TASK_TIMEOUT_SECONDS) ends a job that never finishes"),
     "content_flaky": completes("Archive retries ProviderTransientError (after 2 s, then 4 s)"),
     "content_gone": fails("PROVIDER_CONTENT_GONE", "a 404/410 for finished media cannot get better"),
+    "content_html": fails("PROVIDER_BAD_MEDIA", "media that is not an allowed video/image type is never stored"),
+    "drop_create_reply": completes("the retried Submit finds the job the lost reply named instead of making another"),
 }
 RACE = Expected(frozenset({"COMPLETED", "CANCELLED"}), None, "CANCELLED iff the cancel answered 200")
 CONCURRENT_CREATES = "concurrent creates"

@@ -5,6 +5,11 @@ serve a real, small MP4. Misbehaviour is opt-in: ``failure_rate`` fails a share 
 fault mode (for every job of a run via ``config.fault``, or for one job with ``[fault:NAME]`` in its
 prompt) imitates what real providers and relays do on a bad day. All fault modes are in ``FAULTS``.
 
+Creates honour ``Idempotency-Key`` as OpenAI does: the same key with the same parameters within a day
+answers with the job (or image) it first made, counted as a replay in ``/fake/jobs``; the same key with
+other parameters is a 409. ``GET /_fake/stats`` lists every job made, videos and images alike: what the
+provider would bill.
+
 Run it standalone: ``python -m local.fake_provider --port 3002``.
 """
 
@@ -16,6 +21,7 @@ import base64
 import contextlib
 import enum
 import hmac
+import json
 import math
 import os
 import random
@@ -58,11 +64,13 @@ class FaultAction(enum.Enum):
     NOT_FOUND = "404"
     VANISH = "vanish"  # the job disappears once it reaches VANISH_AT_PROGRESS
     STUCK = "stuck"  # the job never gets past STUCK_AT_PROGRESS
+    HTML = "html"  # the "video" is an HTML page (a relay's error page, or worse, served as the media)
+    DROP_REPLY = "drop_reply"  # the job is made, then the reply hangs past any client timeout
 
 
 @dataclass(frozen=True)
 class FaultRule:
-    target: Literal["status", "content"]  # which calls on the job it disturbs: GET status, or GET content
+    target: Literal["create", "status", "content"]  # which calls it disturbs: the create, GET status, GET content
     action: FaultAction
     first_calls: int | None  # only the first N such calls misbehave; None: every call
 
@@ -77,7 +85,12 @@ FAULTS: dict[str, FaultRule] = {
     "stuck": FaultRule("status", FaultAction.STUCK, None),
     "content_flaky": FaultRule("content", FaultAction.UNAVAILABLE, 2),
     "content_gone": FaultRule("content", FaultAction.NOT_FOUND, None),
+    "content_html": FaultRule("content", FaultAction.HTML, None),
+    "drop_create_reply": FaultRule("create", FaultAction.DROP_REPLY, 1),
 }
+# How long an Idempotency-Key is remembered (OpenAI-style keys are kept for about a day).
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+HTML_PAGE = b"<!doctype html><html><body><script>alert(document.domain)</script></body></html>"
 
 
 # -- configuration ------------------------------------------------------------------------------------
@@ -132,10 +145,35 @@ class FakeJob:
     fault: str | None
     input_reference: dict[str, Any] | None = None
     calls: Counter[str] = field(default_factory=Counter)
+    created_wall: float = field(default_factory=time.time)  # epoch seconds, for /_fake/stats
+    idempotency_key: str | None = None
+    replays: int = 0  # creates answered with this job because they repeated its Idempotency-Key
+    status_calls: int = 0
 
     @property
     def rule(self) -> FaultRule | None:
         return FAULTS[self.fault] if self.fault else None
+
+
+@dataclass
+class ImageJob:
+    """One image generation, kept for /_fake/stats and Idempotency-Key replays."""
+
+    id: str
+    created_wall: float
+    reply: dict[str, Any]
+    fingerprint: str
+    idempotency_key: str | None
+    replays: int = 0
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What an Idempotency-Key was first used for: the request's fingerprint and the job it made."""
+
+    fingerprint: str
+    job_id: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -164,6 +202,7 @@ def video_object(job: FakeJob, state: Snapshot, video_seconds: float) -> dict[st
         "id": job.id,
         "object": "video",
         "model": job.model,
+        "prompt": job.prompt,  # relays list it; a retried submit matches a lost job on it
         "status": state.status,
         "progress": state.progress,
         "created_at": job.created_at,
@@ -234,8 +273,10 @@ async def fault_reply(
             )
         case FaultAction.NOT_FOUND:
             return error_reply(404, "The video content is no longer available.", code="video_content_gone")
-        case FaultAction.VANISH | FaultAction.STUCK:
-            return None  # these change the job's timeline, see snapshot() and FakeProvider.get_video
+        case FaultAction.HTML:
+            return web.Response(status=200, body=HTML_PAGE, content_type="text/html")
+        case FaultAction.VANISH | FaultAction.STUCK | FaultAction.DROP_REPLY:
+            return None  # these change the job's timeline or its create, see snapshot() and FakeProvider
 
 
 # -- the application ----------------------------------------------------------------------------------
@@ -247,7 +288,9 @@ class FakeProvider:
     def __init__(self, config: FakeProviderConfig) -> None:
         self.config = config
         self.jobs: dict[str, FakeJob] = {}
+        self.images: list[ImageJob] = []
         self._rng = random.Random(config.seed)
+        self._keys: dict[str, Remembered] = {}  # Idempotency-Key -> what it made
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -259,6 +302,7 @@ class FakeProvider:
             web.post("/v1/images/generations", self.generate_image),
             web.get("/media/{name}", self.get_media),
             web.get("/fake/jobs", self.list_jobs),
+            web.get("/_fake/stats", self.stats),
             web.get("/fake/health", self.health),
         ]
 
@@ -289,6 +333,14 @@ class FakeProvider:
         fault = self._fault_for(prompt)
         if fault is not None and fault not in FAULTS:
             return error_reply(400, f"Unknown fault {fault!r}.", code="unknown_fault", param="prompt")
+        key = request.headers.get("Idempotency-Key")
+        fingerprint = _fingerprint({**fields, "input_reference": reference})
+        replayed = self._replay(key, fingerprint)
+        if isinstance(replayed, web.Response):
+            return replayed
+        if replayed is not None and replayed in self.jobs:
+            self.jobs[replayed].replays += 1
+            return web.json_response(self._view(self.jobs[replayed]))
         job = FakeJob(
             id=f"video_{uuid.uuid4().hex}",
             model=str(fields.get("model") or "sora-2"),
@@ -300,8 +352,16 @@ class FakeProvider:
             will_fail=self._rng.random() < self.config.failure_rate,
             fault=fault,
             input_reference=reference,
+            idempotency_key=key,
         )
         self.jobs[job.id] = job
+        self._remember(key, fingerprint, job.id)
+        rule = job.rule
+        if rule is not None and rule.action is FaultAction.DROP_REPLY:
+            job.calls["create"] += 1
+            if rule.first_calls is None or job.calls["create"] <= rule.first_calls:
+                # The job exists (and would be billed); the client gives up before this reply comes.
+                await asyncio.sleep(self.config.hang_seconds)
         return web.json_response(self._view(job))
 
     async def list_videos(self, request: web.Request) -> web.Response:
@@ -315,6 +375,7 @@ class FakeProvider:
         disturbed = await fault_reply(request, job, "status", self.config.hang_seconds)
         if disturbed is not None:
             return disturbed
+        job.status_calls += 1
         view = self._view(job)
         rule = job.rule
         if rule is not None and rule.action is FaultAction.VANISH and view["progress"] >= VANISH_AT_PROGRESS:
@@ -354,13 +415,26 @@ class FakeProvider:
         count = body.get("n", 1)
         if not isinstance(count, int) or not 1 <= count <= 4:
             return error_reply(400, "'n' must be an integer from 1 to 4.", code="invalid_value", param="n")
+        key = request.headers.get("Idempotency-Key")
+        fingerprint = _fingerprint(body)
+        replayed = self._replay(key, fingerprint)
+        if isinstance(replayed, web.Response):
+            return replayed
+        earlier = next((image for image in self.images if image.id == replayed), None)
+        if earlier is not None:
+            earlier.replays += 1
+            return web.json_response(earlier.reply)
         if body.get("response_format") == "b64_json":
             encoded = base64.b64encode(MEDIA_FILES[IMAGE_NAME].read_bytes()).decode()
             item: dict[str, str] = {"b64_json": encoded}
         else:
             # An absolute URL on whatever host the caller used to reach us, as OpenAI's CDN URLs are absolute.
             item = {"url": str(request.url.origin().with_path(f"/media/{IMAGE_NAME}"))}
-        return web.json_response({"created": int(time.time()), "data": [dict(item) for _ in range(count)]})
+        reply = {"created": int(time.time()), "data": [dict(item) for _ in range(count)]}
+        image = ImageJob(f"img_{uuid.uuid4().hex}", time.time(), reply, fingerprint, key)
+        self.images.append(image)
+        self._remember(key, fingerprint, image.id)
+        return web.json_response(reply)
 
     async def get_media(self, request: web.Request) -> web.StreamResponse:
         path = MEDIA_FILES.get(request.match_info["name"])
@@ -379,15 +453,61 @@ class FakeProvider:
                 "will_fail": job.will_fail,
                 "input_reference": job.input_reference,
                 "calls": dict(job.calls),
+                "idempotency_key": job.idempotency_key,
+                "replays": job.replays,
             }
             for job in self.jobs.values()
         ]
         return web.json_response({"jobs": jobs})
 
+    async def stats(self, request: web.Request) -> web.Response:
+        """Every job made, videos and images: the count the provider would bill. Times in epoch seconds."""
+        videos = [
+            {
+                "id": job.id,
+                "shape": "openai-videos",
+                "createdAt": job.created_wall,
+                "readyAt": job.created_wall + self.config.video_seconds,
+                "statusCalls": job.status_calls,
+                "webhooksSent": 0,
+            }
+            for job in self.jobs.values()
+        ]
+        images = [
+            {
+                "id": image.id,
+                "shape": "openai-images",
+                "createdAt": image.created_wall,
+                "readyAt": image.created_wall,
+                "statusCalls": 0,
+                "webhooksSent": 0,
+            }
+            for image in self.images
+        ]
+        return web.json_response({"jobs": sorted(videos + images, key=lambda job: job["createdAt"])})
+
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
     # -- internals ------------------------------------------------------------------------------------
+
+    def _replay(self, key: str | None, fingerprint: str) -> str | web.Response | None:
+        """For a create carrying ``key``: the id of the job an earlier create with it made (a replay),
+        a 409 when the key was used for a different request, or None (a new job)."""
+        remembered = self._keys.get(key) if key else None
+        if remembered is None or time.time() - remembered.at > IDEMPOTENCY_WINDOW_SECONDS:
+            return None
+        if remembered.fingerprint != fingerprint:
+            return error_reply(
+                409,
+                "This Idempotency-Key was already used with different request parameters.",
+                code="idempotency_key_reused",
+            )
+        return remembered.job_id
+
+    def _remember(self, key: str | None, fingerprint: str, job_id: str) -> None:
+        if key:
+            self._keys[key] = Remembered(fingerprint, job_id, time.time())
 
     def _fault_for(self, prompt: str) -> str | None:
         match = _FAULT_IN_PROMPT.search(prompt)
@@ -424,6 +544,11 @@ async def _read_create_body(request: web.Request) -> tuple[dict[str, Any], dict[
     if isinstance(upload, str):
         return fields, {"kind": "url", "value": upload}
     return fields, None
+
+
+def _fingerprint(fields: Mapping[str, Any]) -> str:
+    """The request's parameters, not its bytes: a retried multipart create has a new boundary."""
+    return json.dumps(fields, sort_keys=True, default=str)
 
 
 APP_KEY = web.AppKey("fake_provider", FakeProvider)

@@ -47,6 +47,7 @@ from videotasks.providers import JobRequest, MediaStream, ProviderJob
 from videotasks.repository import TaskRepository
 from videotasks.settings import Settings, get_settings
 from videotasks.storage import MediaStore
+from videotasks.submission import ListedJob
 from videotasks.workflow import Workflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -489,12 +490,17 @@ class FakeVideos:
     media: bytes = MP4
     content_type: str = "video/mp4"
     create_error: Exception | None = None
+    # Raised by the next create *after* the job is made: the reply was lost (a timeout, a reset).
+    lose_create_reply: Exception | None = None
+    list_error: Exception | None = None  # what list_recent_jobs raises (a provider without the list)
+    list_prompts: bool = True  # whether the listing shows each job's prompt, as relays do
     after_create: Callable[[], None] | None = None
     after_download: Callable[[], None] | None = None
     created: list[JobRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
     jobs: dict[str, ProviderJob] = field(default_factory=dict)
+    listed: list[ListedJob] = field(default_factory=list)  # newest first, as the provider lists them
     _replies: list[dict[str, Any] | Exception] = field(default_factory=list)
 
     def report(
@@ -533,9 +539,28 @@ class FakeVideos:
             error_message=None,
         )
         self.jobs[job.id] = job
+        self.listed.insert(
+            0,
+            ListedJob(
+                id=job.id,
+                created_at=utc_now(),
+                prompt=request.prompt if self.list_prompts else None,
+                model=request.model,
+                seconds=str(request.seconds) if request.seconds is not None else None,
+                size=request.size,
+            ),
+        )
         if self.after_create is not None:
             self.after_create()
+        if self.lose_create_reply is not None:
+            error, self.lose_create_reply = self.lose_create_reply, None
+            raise error
         return job
+
+    def list_recent_jobs(self, limit: int = 100) -> list[ListedJob]:
+        if self.list_error is not None:
+            raise self.list_error
+        return self.listed[:limit]
 
     def get_job(self, job_id: str) -> ProviderJob:
         self.polled.append(job_id)
@@ -573,6 +598,7 @@ class FakeImages:
     next ``open_content`` calls (a download that fails)."""
 
     media: bytes = PNG
+    content_type: str = "image/png"
     after_generate: Callable[[], None] | None = None
     content_errors: list[Exception] = field(default_factory=list)
     generated: list[JobRequest] = field(default_factory=list)
@@ -595,7 +621,7 @@ class FakeImages:
     def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
         if self.content_errors:
             raise self.content_errors.pop(0)
-        yield MediaStream(content_type="image/png", content_length=len(self.media), chunks=iter((self.media,)))
+        yield MediaStream(content_type=self.content_type, content_length=len(self.media), chunks=iter((self.media,)))
 
     def close(self) -> None:
         pass

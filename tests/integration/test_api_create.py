@@ -144,6 +144,13 @@ TOO_BIG_METADATA = {"notes": "x" * MAX_METADATA_BYTES}
         pytest.param({"prompt": "x", "aspectRatio": "4:3"}, "aspectRatio", id="unknown-aspect-ratio"),
         pytest.param({"prompt": "x", "duration": 8, "seconds": 8}, "duration", id="alias-and-name-together"),
         pytest.param({"prompt": "x", "inputReference": "x" * 2049}, "inputReference", id="reference-too-long"),
+        pytest.param({"prompt": "x", "inputReference": "http://a.test/x.png"}, "inputReference", id="reference-http"),
+        pytest.param({"prompt": "x", "referenceImage": "http://a.test/x.png"}, "referenceImage", id="alias-http"),
+        pytest.param(
+            {"prompt": "x", "inputReference": "data:image/svg+xml;base64,PHN2Zz4="},
+            "inputReference",
+            id="reference-svg",
+        ),
     ],
 )
 def test_invalid_create_is_a_400_naming_the_field_and_writes_nothing(api: Api, aws_stack, body, field):

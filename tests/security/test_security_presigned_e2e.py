@@ -141,8 +141,10 @@ def test_the_content_url_reaches_no_other_object_method_bucket_or_lifetime(
         assert s3_verdict(url, STACK_CREDENTIALS, method=method) == "signature mismatch", method
     longer = with_parameter(url, "X-Amz-Expires", "604800")
     assert s3_verdict(longer, STACK_CREDENTIALS) == "signature mismatch"
-    tampered = f"{url}&response-content-type=text%2Fhtml"  # would serve the media as a page on S3's origin
-    assert s3_verdict(tampered, STACK_CREDENTIALS) == "signature mismatch"
+    # The URL pins the served type (video/mp4, inline); swapping it would serve the media as a page on S3's origin.
+    assert parameters(url)["response-content-type"] == "video/mp4"
+    for name, value in (("response-content-type", "text/html"), ("response-content-disposition", "inline")):
+        assert s3_verdict(with_parameter(url, name, value), STACK_CREDENTIALS) == "signature mismatch", name
 
 
 def test_a_presigned_url_is_refused_once_its_lifetime_has_passed(local_stack: Any) -> None:

@@ -332,6 +332,105 @@ def test_content_gone_is_permanent(serve: Serve, clock: ManualClock) -> None:
     assert caught.value.code == "PROVIDER_CONTENT_GONE"
 
 
+def test_content_html_serves_a_page_as_the_video(serve: Serve, clock: ManualClock) -> None:
+    client = serve(fault="content_html")
+    job_id = create(client)
+    clock.advance(VIDEO_SECONDS)
+
+    content_type, body = content_of(client, job_id)
+
+    assert content_type.startswith("text/html")
+    assert body.startswith(b"<!doctype html>")
+
+
+def stats(client: VideosProvider) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = httpx.get(f"{base_url_of(client)}/_fake/stats").json()["jobs"]
+    return jobs
+
+
+def keyed(prompt: str = "a cat on a skateboard", key: str = "videotasks-video_1") -> JobRequest:
+    return JobRequest(prompt=prompt, model="sora-2", seconds=4, size="1280x720", idempotency_key=key)
+
+
+def test_drop_create_reply_makes_the_job_but_the_client_times_out(serve: Serve) -> None:
+    client = serve(fault="drop_create_reply", hang_seconds=5.0, client_timeout=0.3)
+
+    with pytest.raises(ProviderTransientError) as caught:
+        client.create_job(keyed())
+
+    assert caught.value.code == "PROVIDER_TIMEOUT"
+    assert len(stats(client)) == 1
+
+
+def test_a_repeated_idempotency_key_replays_the_same_job_and_records_it(serve: Serve) -> None:
+    client = serve()
+
+    first = client.create_job(keyed()).id
+    second = client.create_job(keyed()).id
+
+    assert first == second
+    (job,) = httpx.get(f"{base_url_of(client)}/fake/jobs").json()["jobs"]
+    assert (job["id"], job["idempotency_key"], job["replays"]) == (first, "videotasks-video_1", 1)
+
+
+def test_an_idempotency_key_reused_for_a_different_request_is_409(serve: Serve) -> None:
+    client = serve()
+    client.create_job(keyed("a cat"))
+
+    with pytest.raises(ProviderPermanentError) as caught:
+        client.create_job(keyed("a dog"))
+
+    assert caught.value.status_code == 409
+    assert len(stats(client)) == 1
+
+
+def test_creates_without_a_key_or_with_distinct_keys_are_distinct_jobs(serve: Serve) -> None:
+    client = serve()
+
+    ids = {create(client), create(client), client.create_job(keyed(key="k1")).id, client.create_job(keyed(key="k2")).id}
+
+    assert len(ids) == 4
+
+
+def test_stats_lists_every_job_made_with_its_shape_and_times(serve: Serve, clock: ManualClock) -> None:
+    client = serve()
+    before = time.time()
+    job_id = create(client)
+    client.get_job(job_id)
+    client.get_job(job_id)
+    images = ImagesProvider(base_url=base_url_of(client), api_key=KEY)
+    images.generate(keyed(key="img-key"))
+    images.generate(keyed(key="img-key"))  # a replay: no second image
+
+    video, image = stats(client)
+
+    assert set(video) == {"id", "shape", "createdAt", "readyAt", "statusCalls", "webhooksSent"}
+    assert (video["id"], video["shape"], video["statusCalls"], video["webhooksSent"]) == (
+        job_id,
+        "openai-videos",
+        2,
+        0,
+    )
+    assert before <= video["createdAt"] <= time.time()
+    assert video["readyAt"] == pytest.approx(video["createdAt"] + VIDEO_SECONDS)
+    assert image["shape"] == "openai-images"
+
+
+def test_the_listing_shows_each_jobs_prompt_for_a_retried_submit_to_match(serve: Serve) -> None:
+    client = serve()
+    job_id = create(client, "a heron")
+
+    (listed,) = client.list_recent_jobs()
+
+    assert (listed.id, listed.prompt, listed.model, listed.seconds, listed.size) == (
+        job_id,
+        "a heron",
+        "sora-2",
+        "4",
+        "1280x720",
+    )
+
+
 def test_unknown_fault_in_a_prompt_is_refused(serve: Serve) -> None:
     with pytest.raises(ProviderPermanentError) as caught:
         create(serve(), "[fault:meteor]")
@@ -382,6 +481,18 @@ def test_config_rejects_nonsense(fields: dict[str, Any]) -> None:
 
 
 def test_every_documented_fault_mode_exists() -> None:
-    documented = {"5xx_burst", "429", "hang", "reset", "malformed", "vanish", "stuck", "content_flaky", "content_gone"}
+    documented = {
+        "5xx_burst",
+        "429",
+        "hang",
+        "reset",
+        "malformed",
+        "vanish",
+        "stuck",
+        "content_flaky",
+        "content_gone",
+        "content_html",
+        "drop_create_reply",
+    }
 
     assert set(FAULTS) == documented

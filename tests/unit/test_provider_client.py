@@ -109,6 +109,56 @@ def test_create_job_posts_multipart_fields_with_bearer_key() -> None:
     assert job == ProviderJob("video_abc", ProviderState.QUEUED, "queued", 0, None, None, None)
 
 
+def test_creates_send_the_requests_idempotency_key_and_none_without_one() -> None:
+    seen: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("idempotency-key"))
+        if request.url.path.startswith("/v1/images"):
+            return httpx.Response(200, json={"created": 1, "data": [{"url": "https://cdn.test/a.png"}]})
+        return httpx.Response(200, json=job_json())
+
+    keyed = JobRequest(prompt="p", model="sora-2", idempotency_key="videotasks-video_1")
+    videos(handle).create_job(keyed)
+    images(handle).generate(keyed)
+    videos(handle).create_job(JobRequest(prompt="p", model="sora-2"))
+
+    assert seen == ["videotasks-video_1", "videotasks-video_1", None]
+
+
+def test_list_recent_jobs_asks_for_the_newest_and_reads_what_each_job_shows() -> None:
+    asked: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        body = {
+            "object": "list",
+            "data": [
+                job_json(id="video_2", created_at=1795849200, prompt="a fox", model="sora-2", seconds="4", size="1x1"),
+                job_json(id="video_1", created_at="yesterday", seconds=8),
+            ],
+        }
+        return httpx.Response(200, json=body)
+
+    first, second = videos(handle).list_recent_jobs()
+
+    assert (asked[0].path, dict(asked[0].params)) == ("/v1/videos", {"limit": "100", "order": "desc"})
+    assert (first.id, first.created_at, first.prompt, first.model, first.seconds, first.size) == (
+        "video_2",
+        datetime.fromtimestamp(1795849200, UTC),
+        "a fox",
+        "sora-2",
+        "4",
+        "1x1",
+    )
+    assert (second.created_at, second.prompt, second.seconds) == (None, None, "8")
+
+
+def test_a_provider_without_a_job_list_is_a_permanent_error() -> None:
+    with pytest.raises(ProviderPermanentError):
+        videos(reply({"error": {"message": "Not found"}}, status=404)).list_recent_jobs()
+
+
 def test_create_job_attaches_data_url_reference_as_a_file() -> None:
     seen: list[httpx.Request] = []
 

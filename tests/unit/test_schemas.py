@@ -58,6 +58,43 @@ def test_an_unknown_aspect_ratio_is_refused_naming_the_choices() -> None:
     assert "16:9" in message
 
 
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "https://img.test/a.png",
+        "HTTPS://IMG.TEST/a.png?sig=abc",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "data:video/mp4;base64,AAAAGGZ0eXBtcDQy",
+    ],
+)
+def test_an_https_or_media_data_url_is_a_valid_reference(reference: str) -> None:
+    assert parse(inputReference=reference).inputReference == reference
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "http://img.test/a.png",
+        "ftp://img.test/a.png",
+        "file:///etc/passwd",
+        "//img.test/a.png",
+        "https:///a.png",
+        "https://user:secret@img.test/a.png",
+        "https://img.test/a b.png",
+        "data:text/html;base64,PGh0bWw+",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        "data:image/png,not-base64-marked",
+        "data:image/png;base64,!!!",
+    ],
+)
+@pytest.mark.parametrize("name", ["inputReference", "referenceImage"])
+def test_any_other_reference_is_refused_naming_the_field_under_either_name(reference: str, name: str) -> None:
+    message = refusal(prompt="a cat", **{name: reference})
+
+    assert message.startswith("inputReference:")
+    assert "referenceImage" in message
+
+
 def test_reference_image_is_read_as_input_reference() -> None:
     assert parse(referenceImage="https://img.test/a.png").inputReference == "https://img.test/a.png"
 

@@ -137,6 +137,120 @@ def test_a_provider_error_on_submit_is_raised_for_the_state_machine_to_retry_or_
     assert reload(repository, task).status is TaskStatus.QUEUED
 
 
+# -- submit at most once ----------------------------------------------------------------------------
+
+LOST_REPLY = ProviderTransientError("POST /v1/videos timed out", code="PROVIDER_TIMEOUT")
+
+
+def test_every_create_carries_an_idempotency_key_derived_from_the_video_id(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, fake_images: Any
+) -> None:
+    video = stored_task()
+    image = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+
+    workflow.submit(video.videoId)
+    workflow.submit(image.videoId)
+
+    assert [request.idempotency_key for request in fake_videos.created] == [f"videotasks-{video.videoId}"]
+    assert [request.idempotency_key for request in fake_images.generated] == [f"videotasks-{image.videoId}"]
+
+
+def test_submit_marks_the_task_before_asking_the_provider(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = stored_task()
+    fake_videos.create_error = LOST_REPLY
+
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)
+
+    stored = reload(repository, task)
+    assert (stored.status, stored.submitAttempts, stored.submitStartedAt is not None) == (TaskStatus.QUEUED, 1, True)
+
+
+def test_a_submit_retried_after_a_lost_create_reply_adopts_the_job_instead_of_creating_another(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = stored_task(prompt="a heron in the rain")
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)  # the job exists at the provider; the reply never came
+
+    assert workflow.submit(task.videoId).next == "WAIT"
+
+    assert len(fake_videos.created) == 1
+    stored = reload(repository, task)
+    assert (stored.status, stored.externalTaskId) == (TaskStatus.PROCESSING, "ext_video_1")
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["the listing shows no prompts", "the provider has no list", "the job is another task's"],
+)
+def test_a_retried_submit_that_cannot_be_sure_which_job_is_its_own_creates_again(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, why: str
+) -> None:
+    if why == "the job is another task's":
+        other = stored_task(prompt="same words")
+        workflow.submit(other.videoId)  # ext_video_1, claimed by `other`
+        fake_videos.create_error = LOST_REPLY  # our first create fails before any job is made
+    elif why == "the provider has no list":
+        fake_videos.lose_create_reply = LOST_REPLY
+        fake_videos.list_error = ProviderPermanentError("GET /v1/videos answered 404", status_code=404)
+    else:
+        fake_videos.lose_create_reply = LOST_REPLY
+        fake_videos.list_prompts = False
+    task = stored_task(prompt="same words")
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(task.videoId)
+    fake_videos.create_error = None
+
+    assert workflow.submit(task.videoId).next == "WAIT"
+
+    assert reload(repository, task).externalTaskId == f"ext_video_{len(fake_videos.created)}"
+    assert fake_videos.created[-1].idempotency_key == f"videotasks-{task.videoId}"  # the provider's own guard
+    assert reload(repository, task).submitAttempts == 2
+
+
+def test_a_cancel_landing_before_the_submit_mark_ends_the_step_without_asking_the_provider(
+    workflow: Workflow,
+    stored_task: StoredTask,
+    fake_videos: Any,
+    repository: TaskRepository,
+    cancel: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task = stored_task()
+    mark = repository.update_running
+
+    def cancelled_first(current: Task, **changes: Any) -> Task:
+        cancel(current.videoId)
+        return mark(current, **changes)
+
+    monkeypatch.setattr(repository, "update_running", cancelled_first)
+
+    assert workflow.submit(task.videoId).next == "DONE"
+    assert fake_videos.created == []
+    assert reload(repository, task).status is TaskStatus.CANCELLED
+
+
+def test_two_unclaimed_jobs_that_both_match_are_not_adopted(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    first, second = stored_task(prompt="twins"), stored_task(prompt="twins")
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(first.videoId)
+    fake_videos.lose_create_reply = LOST_REPLY
+    with pytest.raises(ProviderTransientError):
+        workflow.submit(second.videoId)
+
+    workflow.submit(first.videoId)
+
+    assert len(fake_videos.created) == 3
+    assert reload(repository, first).externalTaskId == "ext_video_3"
+
+
 def test_a_step_for_an_unknown_task_raises_not_found(workflow: Workflow, aws_stack: Any) -> None:
     with pytest.raises(NotFoundError):
         workflow.poll("video_00000000-0000-4000-8000-000000000000")
@@ -448,6 +562,52 @@ def test_media_gone_at_the_provider_is_raised_for_the_state_machine_to_catch(
     with pytest.raises(ProviderPermanentError):
         workflow.archive(task.videoId)
     assert reload(repository, task).status is TaskStatus.PROCESSING
+
+
+def test_html_served_as_the_video_is_refused_and_nothing_is_stored(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, aws_stack: Any
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    fake_videos.media, fake_videos.content_type = b"<html><script>alert(1)</script></html>", "text/html"
+
+    with pytest.raises(ProviderPermanentError) as caught:
+        workflow.archive(task.videoId)
+
+    assert caught.value.code == "PROVIDER_BAD_MEDIA"
+    assert "text/html" in caught.value.message
+    assert aws_stack.media_keys() == []
+    assert reload(repository, task).status is TaskStatus.PROCESSING  # the Catch's fail step ends it
+
+
+def test_video_served_as_octet_stream_is_stored_under_its_sniffed_type_inline(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, aws_stack: Any
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    fake_videos.content_type = "binary/octet-stream"
+
+    workflow.archive(task.videoId)
+
+    stored = reload(repository, task)
+    assert (stored.mediaKey, stored.mediaContentType) == (f"media/{task.videoId}.mp4", "video/mp4")
+    obj = aws_stack.client("s3").get_object(Bucket=aws_stack.bucket, Key=stored.mediaKey)
+    assert obj["ContentType"] == "video/mp4"
+    assert obj["ContentDisposition"] == f'inline; filename="{task.videoId}.mp4"'
+    assert obj["Body"].read() == fake_videos.media
+
+
+def test_an_svg_image_is_refused_and_nothing_is_stored(
+    workflow: Workflow, stored_task: StoredTask, fake_images: Any, aws_stack: Any
+) -> None:
+    task = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
+    fake_images.media, fake_images.content_type = b'<svg onload="alert(1)"/>', "image/svg+xml"
+
+    with pytest.raises(ProviderPermanentError, match="image/svg\\+xml") as caught:
+        workflow.submit(task.videoId)
+
+    assert caught.value.code == "PROVIDER_BAD_MEDIA"
+    assert aws_stack.media_keys() == []
 
 
 # -- fail (the Catch target) ------------------------------------------------------------------------

@@ -33,7 +33,16 @@ class TaskError(BaseModel):
 
 # Fields kept in the table for the workflow but never shown to clients.
 INTERNAL_FIELDS = frozenset(
-    {"userId", "executionArn", "mediaKey", "mediaContentType", "pollAttempts", "idempotencyKey"}
+    {
+        "userId",
+        "executionArn",
+        "mediaKey",
+        "mediaContentType",
+        "pollAttempts",
+        "idempotencyKey",
+        "submitStartedAt",
+        "submitAttempts",
+    }
 )
 
 
@@ -66,6 +75,8 @@ class Task(BaseModel):
     mediaKey: str | None = None
     mediaContentType: str | None = None
     pollAttempts: int = 0
+    submitStartedAt: str | None = None  # when Submit first asked the provider: a job may exist from then on
+    submitAttempts: int = 0
 
     @property
     def is_terminal(self) -> bool:

@@ -123,7 +123,7 @@ def playable_url(task: Task, media: MediaStore, ttl_seconds: int) -> str | None:
     """A presigned URL of a COMPLETED task's stored media, as the HTTP API hands out; else None."""
     if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
         return None
-    url, _ = media.presigned_url(task.mediaKey, ttl_seconds)
+    url, _ = media.task_media_url(task, ttl_seconds)
     return url
 
 

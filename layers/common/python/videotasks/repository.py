@@ -91,6 +91,16 @@ class TaskRepository:
         item = self._tasks.get_item(Key={"videoId": video_id}, ConsistentRead=True).get("Item")
         return Task.model_validate(_plain(item)) if item else None
 
+    def external_id_claimed(self, external_id: str) -> bool:
+        """Whether some task already holds this provider job id (ByExternalTaskId index)."""
+        reply = self._tasks.query(
+            IndexName="ByExternalTaskId",
+            KeyConditionExpression="externalTaskId = :id",
+            ExpressionAttributeValues={":id": external_id},
+            Limit=1,
+        )
+        return bool(reply.get("Items"))
+
     def get_owned(self, video_id: str, user_id: str) -> Task | None:
         """The task when ``user_id`` owns it; another user's task is indistinguishable from none."""
         task = self.get(video_id)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
 from .errors import ValidationError
+from .media_types import ALLOWED_MEDIA_TYPES
 from .models import TaskStatus, TaskType
 from .settings import Settings
 
@@ -18,6 +20,44 @@ MAX_INPUT_REFERENCE_CHARS = 2048
 
 # Old clients' names -> ours (DESIGN.md).
 ALIASES = {"duration": "seconds", "aspectRatio": "size", "referenceImage": "inputReference", "mediaType": "type"}
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def _check_input_reference(value: str) -> str:
+    """An ``https://`` URL, or a base64 ``data:`` URL of an allowed image/video type (bounded by
+    MAX_INPUT_REFERENCE_CHARS, as the task item carries it). Plain ``http://`` is refused: the provider
+    would fetch it over a channel anyone on the path can rewrite; other schemes (``file:``, ``ftp:``…)
+    are never the provider's to fetch."""
+    lowered = value[:5].lower()
+    if lowered == "data:":
+        header, sep, payload = value.partition(",")
+        params = [part.strip().lower() for part in header[5:].split(";")]
+        if not sep or params[0] not in ALLOWED_MEDIA_TYPES or "base64" not in params[1:]:
+            raise ValueError(
+                "a data: URL must be base64 of one of "
+                f"{', '.join(ALLOWED_MEDIA_TYPES)} (data:image/png;base64,...) (also sent as referenceImage)"
+            )
+        if not payload or not _BASE64.match(payload):
+            raise ValueError("the data: URL's payload is not base64 (also sent as referenceImage)")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.hostname or any(char.isspace() for char in value):
+        raise ValueError("must be an https:// URL or a data: URL of an image or video (also sent as referenceImage)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials in the URL (also sent as referenceImage)")
+    return value
+
+
+InputReference = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_INPUT_REFERENCE_CHARS),
+    AfterValidator(_check_input_reference),
+    Field(
+        description="An https:// URL, or a base64 data: URL of a PNG, JPEG, WebP or GIF image or an MP4, WebM or "
+        f"QuickTime video; at most {MAX_INPUT_REFERENCE_CHARS} characters. Old clients send it as referenceImage."
+    ),
+]
 
 ClientRequestId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -32,7 +72,7 @@ class CreateTaskRequest(BaseModel):
     type: TaskType = TaskType.VIDEO
     seconds: Annotated[int, Field(ge=1, le=60, strict=False)] | None = None
     size: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
-    inputReference: Annotated[str, StringConstraints(min_length=1, max_length=MAX_INPUT_REFERENCE_CHARS)] | None = None
+    inputReference: InputReference | None = None
     metadata: dict[str, Any] | None = None
     clientRequestId: ClientRequestId | None = None
 

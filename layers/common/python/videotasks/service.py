@@ -119,7 +119,7 @@ class TaskService:
         """The client view of a task, with a fresh playable URL once it is COMPLETED."""
         url = None
         if task.status is TaskStatus.COMPLETED and task.mediaKey:
-            url, _ = self._media.presigned_url(task.mediaKey, self._settings.media_url_ttl_seconds)
+            url, _ = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
         return task.to_public(video_url=url)
 
     def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
@@ -214,7 +214,7 @@ class TaskService:
         task = self.get(user_id, video_id)
         if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
             raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
-        url, expires = self._media.presigned_url(task.mediaKey, self._settings.media_url_ttl_seconds)
+        url, expires = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
         return {
             "videoId": task.videoId,
             "externalVideoId": task.externalTaskId,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import aws
-from .models import utc_now
+from .media_types import content_disposition, extension_for, served_media_type
+from .models import Task, utc_now
 
 _PART_SIZE = 8 * 1024 * 1024
 
@@ -36,8 +36,7 @@ class _ChunkReader:
 
 
 def media_key(video_id: str, content_type: str) -> str:
-    extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
-    return f"media/{video_id}{extension}"
+    return f"media/{video_id}.{extension_for(content_type)}"
 
 
 class MediaStore:
@@ -45,8 +44,12 @@ class MediaStore:
         self._bucket = bucket
         self._s3 = s3 or aws.client("s3")
 
-    def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> int:
-        """Upload without holding the whole file in memory; returns the stored size in bytes."""
+    def put_stream(
+        self, key: str, chunks: Iterator[bytes], content_type: str, *, content_disposition: str | None = None
+    ) -> int:
+        """Upload without holding the whole file in memory; returns the stored size in bytes.
+
+        ``content_type`` must already be checked (``media_types.checked_media_type``): S3 serves it as is."""
         from boto3.s3.transfer import TransferConfig
 
         reader = _ChunkReader(chunks)
@@ -54,7 +57,10 @@ class MediaStore:
             reader,
             self._bucket,
             key,
-            ExtraArgs={"ContentType": content_type},
+            ExtraArgs={
+                "ContentType": content_type,
+                **({"ContentDisposition": content_disposition} if content_disposition else {}),
+            },
             Config=TransferConfig(multipart_threshold=_PART_SIZE, multipart_chunksize=_PART_SIZE, use_threads=False),
         )
         return reader.size
@@ -62,8 +68,33 @@ class MediaStore:
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
-    def presigned_url(self, key: str, ttl_seconds: int) -> tuple[str, datetime]:
-        url = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=ttl_seconds
-        )
+    def presigned_url(
+        self,
+        key: str,
+        ttl_seconds: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> tuple[str, datetime]:
+        """A GET URL; ``content_type``/``content_disposition`` override the stored headers (signed into
+        the URL), so an object stored before its type was checked is still served safely."""
+        params: dict[str, str] = {"Bucket": self._bucket, "Key": key}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if content_disposition:
+            params["ResponseContentDisposition"] = content_disposition
+        url = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
         return url, utc_now() + timedelta(seconds=ttl_seconds)
+
+    def task_media_url(self, task: Task, ttl_seconds: int) -> tuple[str, datetime]:
+        """A presigned URL of a task's stored media that pins the served Content-Type and
+        Content-Disposition, whatever the object itself was stored with."""
+        if not task.mediaKey:
+            raise ValueError(f"Task {task.videoId} has no stored media")
+        media_type, kind = served_media_type(task.mediaContentType)
+        return self.presigned_url(
+            task.mediaKey,
+            ttl_seconds,
+            content_type=media_type,
+            content_disposition=content_disposition(task.videoId, media_type, kind),
+        )

@@ -19,11 +19,13 @@ from aws_lambda_powertools import Logger
 from . import telemetry
 from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
 from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
-from .models import Task, TaskError, TaskStatus, TaskType, parse_iso, utc_now
-from .providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider
+from .media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
+from .models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
+from .providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
 from .repository import TaskRepository
 from .settings import Settings
 from .storage import MediaStore, media_key
+from .submission import Wanted, adoptable_job, idempotency_key, matching_jobs
 
 logger = Logger(child=True)
 
@@ -56,7 +58,12 @@ class StepResult:
 
 def job_request(task: Task) -> JobRequest:
     return JobRequest(
-        prompt=task.prompt, model=task.model, seconds=task.seconds, size=task.size, input_reference=task.inputReference
+        prompt=task.prompt,
+        model=task.model,
+        seconds=task.seconds,
+        size=task.size,
+        input_reference=task.inputReference,
+        idempotency_key=idempotency_key(task.videoId),
     )
 
 
@@ -104,7 +111,10 @@ class Workflow:
             return self._generate_image(task)
         if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
             return self._wait(task)
-        job = self._videos.create_job(job_request(task))
+        try:
+            job = self._submit_video_once(task)
+        except StaleWriteError:
+            return self._done(task)  # cancelled before we asked the provider
         logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
         try:
             task = self._repository.transition(
@@ -168,9 +178,7 @@ class Workflow:
             return self._done(task)
         job = self._videos.get_job(task.externalTaskId)
         with self._videos.open_content(job) as media:
-            key = media_key(task.videoId, media.content_type)
-            size = self._media.put_stream(key, media.chunks, media.content_type)
-            content_type = media.content_type
+            key, content_type, size = self._store_media(task, media)
         return self._complete(task, key, content_type, size, job.raw_status)
 
     def fail(self, video_id: str, error_type: str | None, cause: str | None) -> StepResult:
@@ -199,11 +207,56 @@ class Workflow:
         except StaleWriteError:
             return self._done(task)  # cancelled while the image was being generated
         with self._images.open_content(job) as media:
-            key = media_key(task.videoId, media.content_type)
-            size = self._media.put_stream(key, media.chunks, media.content_type)
-            content_type = media.content_type
+            key, content_type, size = self._store_media(task, media)
         self._complete(task, key, content_type, size, job.raw_status)
         return self._done(task)
+
+    def _submit_video_once(self, task: Task) -> ProviderJob:
+        """Create the task's job, unless an earlier attempt whose reply was lost already made it.
+
+        The mark written before each create tells a retried Submit that a job may exist; it then looks
+        for that job (``submission``) before creating again. The create's idempotency key covers
+        providers whose list cannot show it."""
+        now = self._clock()
+        if task.submitStartedAt:
+            adopted = self._find_submitted_job(task, since=parse_iso(task.submitStartedAt), until=now)
+            if adopted is not None:
+                return adopted
+        task = self._repository.update_running(
+            task, submitStartedAt=task.submitStartedAt or iso(now), submitAttempts=task.submitAttempts + 1
+        )
+        return self._videos.create_job(job_request(task))
+
+    def _find_submitted_job(self, task: Task, *, since: datetime, until: datetime) -> ProviderJob | None:
+        try:
+            listed = self._videos.list_recent_jobs()
+        except ProviderPermanentError as exc:  # no list at this provider: the idempotency key is all we have
+            logger.warning("cannot list provider jobs before resubmitting", extra={"reason": exc.message})
+            return None
+        wanted = Wanted(task.prompt, task.model, task.seconds, task.size, since=since, until=until)
+        matching = matching_jobs(listed, wanted)
+        claimed = {job_id for job_id in matching if self._repository.external_id_claimed(job_id)}
+        job_id = adoptable_job(matching, claimed)
+        logger.info(
+            "looked for a job made by an earlier submit",
+            extra={"matching": len(matching), "claimed": len(claimed), "adopted": job_id},
+        )
+        return self._videos.get_job(job_id) if job_id else None
+
+    def _store_media(self, task: Task, media: MediaStream) -> tuple[str, str, int]:
+        """Store the provider's media under its checked type: (key, content type, bytes). Media that is
+        not an allowed video/image type is refused before anything is written, and cannot get better."""
+        head, chunks = peek(media.chunks)
+        try:
+            content_type = checked_media_type(media.content_type, head)
+        except UnsafeMediaError as exc:
+            raise ProviderPermanentError(
+                f"The provider's result was refused: {exc}", code="PROVIDER_BAD_MEDIA"
+            ) from exc
+        key = media_key(task.videoId, content_type)
+        disposition = content_disposition(task.videoId, content_type)
+        size = self._media.put_stream(key, chunks, content_type, content_disposition=disposition)
+        return key, content_type, size
 
     def _complete(self, task: Task, key: str, content_type: str, size: int, raw_status: str) -> StepResult:
         try:

@@ -40,6 +40,8 @@ class JobRequest:
     seconds: int | None = None
     size: str | None = None
     input_reference: str | None = None
+    # Sent as ``Idempotency-Key`` on the create: the same for every retry of one task's submit.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,12 +201,18 @@ class ProviderHttp:
     # -- requests ---------------------------------------------------------------------------------
 
     def request_json(
-        self, method: str, path: str, *, not_found: type[ProviderPermanentError] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        not_found: type[ProviderPermanentError] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Send a request to ``path`` and return its decoded JSON body (``None`` for an empty body)."""
         url = self.url(path)
         what = f"{method} {url.path}"
-        response = self._send(method, url, what=what, headers=self._auth_headers(), **kwargs)
+        response = self._send(method, url, what=what, headers={**(headers or {}), **self._auth_headers()}, **kwargs)
         self.raise_for_status(response, what, not_found=not_found)
         if not response.content.strip():
             return None
@@ -339,6 +347,10 @@ def _unusable_media_url() -> ProviderPermanentError:
     return ProviderPermanentError(
         "The provider reported a media URL that is not a valid URL", code="PROVIDER_BAD_MEDIA"
     )
+
+
+def idempotency_headers(request: JobRequest) -> dict[str, str]:
+    return {"Idempotency-Key": request.idempotency_key} if request.idempotency_key else {}
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -27,6 +27,7 @@ from ._http import (
     ProviderJob,
     bad_reply,
     first_text,
+    idempotency_headers,
     is_data_url,
     media_stream_of_data_url,
 )
@@ -65,7 +66,7 @@ class ImagesProvider:
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": 1}
         if request.size:
             body["size"] = request.size
-        reply = self._http.request_json("POST", self._images_path, json=body)
+        reply = self._http.request_json("POST", self._images_path, json=body, headers=idempotency_headers(request))
         return self._job_of(reply, f"POST {self._images_path}")
 
     @contextlib.contextmanager

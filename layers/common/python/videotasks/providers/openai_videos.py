@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -18,6 +19,7 @@ import httpx
 
 from ..errors import ProviderJobLostError, ProviderPermanentError
 from ..lifecycle import ProviderState, normalise_provider_status
+from ..submission import ListedJob
 from ._http import (
     AuthScheme,
     JobRequest,
@@ -28,6 +30,7 @@ from ._http import (
     data_url_parts,
     error_fields,
     first_text,
+    idempotency_headers,
     int_progress,
     is_data_url,
     media_stream_of_data_url,
@@ -57,12 +60,23 @@ class VideosProvider:
 
     def create_job(self, request: JobRequest) -> ProviderJob:
         """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
-        reply = self._http.request_json("POST", self._videos_path, files=_create_form(request))
+        reply = self._http.request_json(
+            "POST", self._videos_path, files=_create_form(request), headers=idempotency_headers(request)
+        )
         what = f"POST {self._videos_path}"
         if isinstance(reply, str) and reply.strip():
             # Some relays answer a create with the bare job id (the seed handled ``data.id || data``).
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
+
+    def list_recent_jobs(self, limit: int = 100) -> list[ListedJob]:
+        """The newest jobs of this account (``GET {videos_path}?limit=&order=desc``), one page: enough to
+        find a job made seconds ago. A provider without the list answers 404/405: a permanent error."""
+        reply = self._http.request_json("GET", self._videos_path, params={"limit": limit, "order": "desc"})
+        items = reply.get("data") if isinstance(reply, Mapping) else reply
+        if not isinstance(items, list):
+            raise bad_reply(f"GET {self._videos_path}", "expected a list of jobs in data[]")
+        return [_listed_job(item) for item in items if isinstance(item, Mapping) and item.get("id")]
 
     def get_job(self, job_id: str) -> ProviderJob:
         path = self._job_path(job_id)
@@ -114,6 +128,24 @@ class VideosProvider:
             error_code=error_code,
             error_message=self._http.scrub(error_message) if error_message else None,
         )
+
+
+def _listed_job(item: Mapping[str, Any]) -> ListedJob:
+    created = item.get("created_at")
+    created_at = (
+        datetime.fromtimestamp(created, UTC)
+        if isinstance(created, int | float) and not isinstance(created, bool)
+        else None
+    )
+    seconds = item.get("seconds")
+    return ListedJob(
+        id=str(item["id"]).strip(),
+        created_at=created_at,
+        prompt=first_text(item, "prompt"),
+        model=first_text(item, "model"),
+        seconds=str(seconds).strip() if isinstance(seconds, str | int) and not isinstance(seconds, bool) else None,
+        size=first_text(item, "size"),
+    )
 
 
 def _queued_job(job_id: str) -> ProviderJob:

@@ -1,0 +1,56 @@
+"""What a misbehaving provider cannot do to us, through the real local stack: have HTML stored and served
+from our bucket, or bill a second job when the reply to a create is lost."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _objects_naming(stack: Any, video_id: str) -> list[str]:
+    s3 = stack.boto3_client("s3")
+    found = []
+    for bucket in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            found += [item["Key"] for item in page.get("Contents", []) if video_id in item["Key"]]
+    return found
+
+
+def test_html_served_as_the_video_fails_the_task_and_stores_nothing(local_stack, user_id, wait_for_terminal):
+    with local_stack.http(user_id) as client:
+        created = client.post("/tasks", json={"prompt": "an innocent clip [fault:content_html]"})
+        assert created.status_code == 201, created.text
+        video_id = created.json()["data"]["videoId"]
+
+        task = wait_for_terminal(client, video_id, local_stack.completion_deadline())
+
+    assert task["status"] == "FAILED"
+    assert task["error"]["code"] == "PROVIDER_BAD_MEDIA"
+    assert "text/html" in task["error"]["message"]
+    assert _objects_naming(local_stack, video_id) == []
+
+
+def test_a_lost_create_reply_is_retried_without_a_second_job_at_the_provider(local_stack_factory, wait_for_terminal):
+    # The fake makes the job, then holds the reply for 30 s; the client gives up after 2 s and Step
+    # Functions retries Submit, which must find that job rather than create (and pay for) another.
+    stack = local_stack_factory(PROVIDER_TIMEOUT_SECONDS="2")
+    marker = uuid.uuid4().hex
+    prompt = f"billed once {marker} [fault:drop_create_reply]"
+    with stack.http(f"e2e-{marker[:12]}") as client:
+        created = client.post("/tasks", json={"prompt": prompt})
+        assert created.status_code == 201, created.text
+        video_id = created.json()["data"]["videoId"]
+
+        task = wait_for_terminal(client, video_id, stack.completion_deadline(extra_polls=10))
+
+    assert task["status"] == "COMPLETED", task
+    jobs = httpx.get(f"{stack.provider_url}/fake/jobs", timeout=10, trust_env=False).json()["jobs"]
+    ours = [job for job in jobs if marker in job["prompt"]]
+    assert [job["id"] for job in ours] == [task["externalVideoId"]]
+    stats = httpx.get(f"{stack.provider_url}/_fake/stats", timeout=10, trust_env=False).json()["jobs"]
+    assert [job["id"] for job in stats if job["id"] == task["externalVideoId"]] == [task["externalVideoId"]]
