@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..deadline import Deadline
 from ..errors import ProviderJobLostError, ProviderPermanentError
 from ..lifecycle import ProviderState, normalise_provider_status
 from ._http import (
@@ -55,32 +56,32 @@ class VideosProvider:
         )
         self._videos_path = "/" + videos_path.strip("/")
 
-    def create_job(self, request: JobRequest) -> ProviderJob:
+    def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
-        reply = self._http.request_json("POST", self._videos_path, files=_create_form(request))
+        reply = self._http.request_json("POST", self._videos_path, deadline=deadline, files=_create_form(request))
         what = f"POST {self._videos_path}"
         if isinstance(reply, str) and reply.strip():
             # Some relays answer a create with the bare job id (the seed handled ``data.id || data``).
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
 
-    def get_job(self, job_id: str) -> ProviderJob:
+    def get_job(self, job_id: str, *, deadline: Deadline | None = None) -> ProviderJob:
         path = self._job_path(job_id)
-        reply = self._http.request_json("GET", path, not_found=ProviderJobLostError)
+        reply = self._http.request_json("GET", path, deadline=deadline, not_found=ProviderJobLostError)
         return self._job_of(reply, f"GET {path}")
 
     @contextlib.contextmanager
-    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+    def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         """The finished media: from the URL the job reported, else from ``{videos_path}/{id}/content``."""
         if job.media_url and is_data_url(job.media_url):
             yield media_stream_of_data_url(job.media_url)
             return
         url = job.media_url or str(self._http.url(self._job_path(job.id) + "/content"))
-        with self._http.stream(url, gone_code=CONTENT_GONE) as media:
+        with self._http.stream(url, gone_code=CONTENT_GONE, deadline=deadline) as media:
             yield media
 
-    def cancel_job(self, job_id: str) -> None:
-        self._http.request_json("DELETE", self._job_path(job_id), not_found=ProviderJobLostError)
+    def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
+        self._http.request_json("DELETE", self._job_path(job_id), deadline=deadline, not_found=ProviderJobLostError)
 
     def close(self) -> None:
         self._http.close()
