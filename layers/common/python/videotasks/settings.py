@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_MODELS = "sora-2,sora-2-pro,sora_video2,gpt-image-1"
+# template.yaml's TaskTimeoutSeconds MaxValue; the state machine's own TimeoutSeconds is set above it.
+MAX_TASK_TIMEOUT_SECONDS = 43200
 
 
 class Settings(BaseModel):
@@ -48,7 +50,7 @@ class Settings(BaseModel):
 
     poll_interval_seconds: int = Field(30, ge=1, le=3600, alias="POLL_INTERVAL_SECONDS")
     max_poll_attempts: int = Field(20, ge=1, le=10000, alias="MAX_POLL_ATTEMPTS")
-    task_timeout_seconds: int = Field(900, ge=10, le=43200, alias="TASK_TIMEOUT_SECONDS")
+    task_timeout_seconds: int = Field(900, ge=10, le=MAX_TASK_TIMEOUT_SECONDS, alias="TASK_TIMEOUT_SECONDS")
 
     default_model: str = Field("sora-2", alias="DEFAULT_MODEL")
     allowed_models: tuple[str, ...] = Field(tuple(DEFAULT_MODELS.split(",")), alias="ALLOWED_MODELS")
