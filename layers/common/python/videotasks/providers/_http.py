@@ -36,7 +36,6 @@ from ..lifecycle import ProviderState
 AuthScheme = Literal["bearer", "raw"]
 
 MAX_PROVIDER_MESSAGE = 500
-CHUNK_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -302,7 +301,8 @@ class ProviderHttp:
         resets httpx's read timeout with every one of them, and would hold the invocation past its end."""
         doing = " while downloading" if downloading else ""
         try:
-            for chunk in response.iter_bytes(CHUNK_SIZE):
+            # As each read arrives (no chunk_size: httpx would hold bytes back until it had that many).
+            for chunk in response.iter_bytes():
                 if deadline.expired:
                     raise out_of_time(f"{what}{doing}", sent=True, final_once_sent=final_once_sent)
                 yield chunk
