@@ -7,10 +7,10 @@ keep their tokens).
 
 Time: httpx's timeouts are per phase (connect, write, each read), so a slow trickle of bytes never times
 out. Every call here also takes a ``Deadline`` (the caller's whole budget): each phase's timeout is the
-configured one or the time left, whichever is shorter, and the deadline is checked again before sending,
-once the headers are in and between body chunks. A call can still overrun by at most one phase timeout
-(a read that stalls just before the deadline); the invocation's safety margin absorbs that, and the state
-machine retries a Lambda timeout as the last resort.
+configured one or the time left, whichever is shorter, and the deadline is checked before sending and
+between body chunks. A call can still overrun by up to one phase timeout (a body read that stalls just
+before the deadline: its timeout was fixed when the request was built); should that outlast the invocation,
+the state machine retries the Lambda timeout.
 """
 
 from __future__ import annotations
