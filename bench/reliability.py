@@ -99,6 +99,9 @@ FAULT_EXPECTATIONS: dict[str, Expected] = {
     "5xx_burst": completes("a provider outage while polling counts as an attempt; the loop polls on"),
     "429": completes("rate limiting while polling counts as an attempt; the next poll is a poll interval later"),
     "hang": completes("the client gives up after PROVIDER_TIMEOUT_SECONDS; the next poll gets an answer"),
+    "hang_status": completes(
+        "a poll hangs past the Poll function's timeout; the client gives up by the invocation's deadline"
+    ),
     "reset": completes("a dropped connection is transient, like a 5xx"),
     "malformed": completes("a garbled reply is treated as transient (relays garble under load)"),
     "vanish": fails("PROVIDER_JOB_LOST", "a 404 for a job we submitted means the provider lost it"),

@@ -73,12 +73,15 @@ class FaultRule:
     target: Literal["create", "status", "content"]  # which calls it disturbs: the create, GET status, GET content
     action: FaultAction
     first_calls: int | None  # only the first N such calls misbehave; None: every call
+    hang_seconds: float | None = None  # HANG only: how long, when not the config's ``hang_seconds``
 
 
 FAULTS: dict[str, FaultRule] = {
     "5xx_burst": FaultRule("status", FaultAction.UNAVAILABLE, 3),
     "429": FaultRule("status", FaultAction.RATE_LIMITED, 2),
     "hang": FaultRule("status", FaultAction.HANG, 1),
+    # Outlasts the Poll function's 30 s Lambda timeout: only the invocation's deadline can stop it in time.
+    "hang_status": FaultRule("status", FaultAction.HANG, 1, hang_seconds=45.0),
     "reset": FaultRule("status", FaultAction.RESET, 2),
     "malformed": FaultRule("status", FaultAction.MALFORMED, 2),
     "vanish": FaultRule("status", FaultAction.VANISH, None),
@@ -261,7 +264,7 @@ async def fault_reply(
         case FaultAction.RATE_LIMITED:
             return error_reply(429, "Rate limit reached.", type_="rate_limit_error", headers={"Retry-After": "1"})
         case FaultAction.HANG:
-            await asyncio.sleep(hang_seconds)
+            await asyncio.sleep(rule.hang_seconds or hang_seconds)
             return None
         case FaultAction.RESET:
             if request.transport is not None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from local.lambdas import FunctionRegistry
+from local.lambdas import FunctionRegistry, FunctionTimeoutError
 from local.template import ACCOUNT, REGION, HttpRoute
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
@@ -107,7 +107,11 @@ class HttpGateway:
             if not decision.get("isAuthorized"):
                 return self._with_cors(web.json_response({"message": "Forbidden"}, status=403), origin)
             event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
-        result = await loop.run_in_executor(None, self._registry.get(compiled.route.function).invoke, event)
+        try:
+            result = await loop.run_in_executor(None, self._registry.get(compiled.route.function).invoke, event)
+        except FunctionTimeoutError:
+            # What an HTTP API answers when its Lambda integration runs past the function's timeout.
+            return self._with_cors(web.json_response({"message": "Service Unavailable"}, status=503), origin)
         return self._with_cors(self._response(result), origin)
 
     # events ------------------------------------------------------------------------------------

@@ -4,6 +4,13 @@ Each function gets a small pool of "containers": separate imports of its ``app.p
 module names, so module-level state is never shared by two invocations running at once, exactly as in
 Lambda.
 
+Each function's ``Timeout`` from the template is enforced as Lambda does: the handler runs on a worker
+thread and the invocation answers ``FunctionTimeoutError`` once the timeout passes (the Invoke API reports it as
+an Unhandled ``Sandbox.Timedout`` error, as python3.13 Lambdas do). Python cannot kill a thread, so the
+abandoned handler runs on to its end in the background: its container is never handed out again (Lambda
+discards a timed-out sandbox too), and whatever it writes late is harmless because every task write is
+conditional on the state it expects, and a step retried meanwhile has moved that state on.
+
 Libraries are imported once for the whole process, though, and Powertools' event handler keeps the event it
 is resolving on a class (``BaseRouter.current_event``, and ``lambda_context``), which Lambda's one invocation
 per process makes safe. Here two API invocations at once would read each other's event, and so each other's
@@ -13,6 +20,7 @@ user: the invocations of every function whose module holds a resolver take turns
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import itertools
 import json
@@ -70,6 +78,16 @@ class LambdaContext:
         return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
+class FunctionTimeoutError(Exception):
+    """The handler ran past the function's timeout; its thread was abandoned, as Lambda kills the sandbox."""
+
+    error_type = "Sandbox.Timedout"  # the errorType Lambda's python3.13 runtime reports for a timeout
+
+    def __init__(self, request_id: str, timeout_seconds: float) -> None:
+        # Lambda's own wording, which some tooling greps for.
+        super().__init__(f"RequestId: {request_id} Error: Task timed out after {timeout_seconds:.2f} seconds")
+
+
 class LocalFunction:
     def __init__(self, logical_id: str, code_dir: Path, handler: str, timeout: int, memory: int, pool_size: int = 4):
         self.logical_id = logical_id
@@ -107,13 +125,67 @@ class LocalFunction:
         return module
 
     def invoke(self, event: Any) -> Any:
+        """Run the handler within the function's timeout; ``FunctionTimeoutError`` once it has passed."""
         module = self._container()
+        timed_out = False
         try:
+            # On a timeout the lock is let go while the abandoned handler may still run: a frozen local API
+            # would be worse than that late handler reading a later invocation's event off the shared class.
             with self._exclusive or contextlib.nullcontext():
                 context = LambdaContext(self.name, self._memory, self._timeout, str(uuid.uuid4()), time.monotonic())
-                return getattr(module, self._attribute)(event, context)
+                outcome = _run_on_worker(getattr(module, self._attribute), event, context, self._timeout)
+                if outcome is None:
+                    timed_out = True
+                    raise FunctionTimeoutError(context.aws_request_id, self._timeout)
+                return outcome.result()
         finally:
-            self._idle.put(module)
+            if timed_out:
+                self._discard()  # still running: it must never serve another invocation
+            else:
+                self._idle.put(module)
+
+    def _discard(self) -> None:
+        """Forget a container whose handler is still running; the pool makes a fresh one in its place."""
+        with self._lock:
+            self._created -= 1
+
+
+class _Outcome:
+    """What a handler returned or raised, handed from its worker thread to the invoker."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def settle(self, call: Any, *args: Any) -> None:
+        try:
+            self._value = call(*args)
+        except BaseException as exc:  # re-raised in the invoker's thread, as if called there
+            self._error = exc
+        finally:
+            self.done.set()
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _run_on_worker(handler: Any, event: Any, context: LambdaContext, timeout_seconds: float) -> _Outcome | None:
+    """``handler(event, context)`` on a thread of its own, waiting ``timeout_seconds`` at most; None when it
+    is still running then. The thread runs in a copy of the caller's context, so context variables the
+    invoker set (which function is running, say) are seen by the handler. Daemon: an abandoned handler
+    must not keep the process alive at exit."""
+    outcome = _Outcome()
+    worker = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(outcome.settle, handler, event, context),
+        name=f"lambda-{context.function_name}",
+        daemon=True,
+    )
+    worker.start()
+    return outcome if outcome.done.wait(timeout_seconds) else None
 
 
 class FunctionRegistry:
@@ -151,6 +223,7 @@ class FunctionRegistry:
         try:
             result = self.get(name_or_arn).invoke(event)
         except Exception as exc:  # the Lambda service reports any handler exception this way
-            body = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            error_type = exc.error_type if isinstance(exc, FunctionTimeoutError) else type(exc).__name__
+            body = {"errorType": error_type, "errorMessage": str(exc)}
             return json.dumps(body).encode(), True
         return json.dumps(result).encode(), False

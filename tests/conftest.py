@@ -40,6 +40,7 @@ from local.moto_seam import MOTO_CONFIG
 from local.template import Resolver, function_environment, load_template, resources
 from local.token import make_token
 from videotasks import auth, aws, wiring
+from videotasks.deadline import Deadline
 from videotasks.errors import ProviderJobLostError
 from videotasks.lifecycle import ProviderState, normalise_provider_status
 from videotasks.models import Task, TaskStatus, TaskType, iso, utc_now
@@ -499,6 +500,7 @@ class FakeVideos:
     created: list[JobRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
+    deadlines: list[Deadline | None] = field(default_factory=list)  # what each call was given, in order
     jobs: dict[str, ProviderJob] = field(default_factory=dict)
     listed: list[ListedJob] = field(default_factory=list)  # newest first, as the provider lists them
     _replies: list[dict[str, Any] | Exception] = field(default_factory=list)
@@ -525,7 +527,8 @@ class FakeVideos:
         self._replies.append(error)
 
     # the VideosProvider interface
-    def create_job(self, request: JobRequest) -> ProviderJob:
+    def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        self.deadlines.append(deadline)
         self.created.append(request)
         if self.create_error is not None:
             raise self.create_error
@@ -557,12 +560,13 @@ class FakeVideos:
             raise error
         return job
 
-    def list_recent_jobs(self, limit: int = 100) -> list[ListedJob]:
+    def list_recent_jobs(self, limit: int = 100, *, deadline: Deadline | None = None) -> list[ListedJob]:
         if self.list_error is not None:
             raise self.list_error
         return self.listed[:limit]
 
-    def get_job(self, job_id: str) -> ProviderJob:
+    def get_job(self, job_id: str, *, deadline: Deadline | None = None) -> ProviderJob:
+        self.deadlines.append(deadline)
         self.polled.append(job_id)
         if job_id not in self.jobs:
             raise ProviderJobLostError(f"GET /v1/videos/{job_id} answered 404", status_code=404)
@@ -574,7 +578,9 @@ class FakeVideos:
         return self.jobs[job_id]
 
     @contextlib.contextmanager
-    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+    def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
+        self.deadlines.append(deadline)
+
         def chunks() -> Iterator[bytes]:
             for start in range(0, len(self.media), 100):
                 yield self.media[start : start + 100]
@@ -583,7 +589,7 @@ class FakeVideos:
 
         yield MediaStream(content_type=self.content_type, content_length=len(self.media), chunks=chunks())
 
-    def cancel_job(self, job_id: str) -> None:
+    def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
         self.cancelled.append(job_id)
 
     def close(self) -> None:
@@ -602,9 +608,14 @@ class FakeImages:
     after_generate: Callable[[], None] | None = None
     content_errors: list[Exception] = field(default_factory=list)
     generated: list[JobRequest] = field(default_factory=list)
+    generate_error: Exception | None = None
+    deadlines: list[Deadline | None] = field(default_factory=list)  # what each call was given, in order
 
-    def generate(self, request: JobRequest) -> ProviderJob:
+    def generate(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        self.deadlines.append(deadline)
         self.generated.append(request)
+        if self.generate_error is not None:
+            raise self.generate_error
         if self.after_generate is not None:
             self.after_generate()
         return ProviderJob(
@@ -618,7 +629,8 @@ class FakeImages:
         )
 
     @contextlib.contextmanager
-    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+    def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
+        self.deadlines.append(deadline)
         if self.content_errors:
             raise self.content_errors.pop(0)
         yield MediaStream(content_type=self.content_type, content_length=len(self.media), chunks=iter((self.media,)))

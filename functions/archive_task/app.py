@@ -16,4 +16,4 @@ logger = Logger()
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=True, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return wiring.workflow().archive(event["videoId"]).as_dict()
+    return wiring.workflow().archive(event["videoId"], wiring.step_deadline(context)).as_dict()

@@ -16,4 +16,4 @@ logger = Logger()
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=True, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return wiring.workflow().poll(event["videoId"]).as_dict()
+    return wiring.workflow().poll(event["videoId"], wiring.step_deadline(context)).as_dict()

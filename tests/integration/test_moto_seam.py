@@ -39,7 +39,24 @@ FLAKY_HANDLER = textwrap.dedent(
         return {"videoId": event["videoId"], "calls": calls}
     """
 )
+SLEEPY_HANDLER = textwrap.dedent(
+    """
+    import pathlib
+    import time
+
+
+    def lambda_handler(event, context):
+        counter = pathlib.Path(event["counter"])
+        calls = int(counter.read_text()) + 1 if counter.exists() else 1
+        counter.write_text(str(calls))
+        if calls <= event.get("sleepyCalls", 0):
+            time.sleep(event["sleepFor"])
+        return {"videoId": event["videoId"], "calls": calls}
+    """
+)
+SLEEPY_TIMEOUT_SECONDS = 1  # the Sleepy function's Lambda timeout
 EXECUTION_DEADLINE_SECONDS = 60  # a hang guard, not a speed check
+STATE_MACHINE = Path(__file__).resolve().parents[2] / "statemachine" / "video_task.asl.json"
 
 
 class Seam:
@@ -52,23 +69,36 @@ class Seam:
         code = tmp_path / "flaky"
         code.mkdir()
         (code / "app.py").write_text(FLAKY_HANDLER, encoding="utf-8")
+        sleepy_code = tmp_path / "sleepy"
+        sleepy_code.mkdir()
+        (sleepy_code / "app.py").write_text(SLEEPY_HANDLER, encoding="utf-8")
         template = load_template()
         extended = {
             "Globals": template["Globals"],
             "Resources": {
                 **functions(template),
                 "Flaky": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": str(code)}},
+                "Sleepy": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {"CodeUri": str(sleepy_code), "Timeout": SLEEPY_TIMEOUT_SECONDS},
+                },
+                # The same code with a generous timeout: for the Task state's own TimeoutSeconds to fire first.
+                "PatientSleepy": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {"CodeUri": str(sleepy_code), "Timeout": 30},
+                },
             },
         }
         self.registry = FunctionRegistry(extended)
         role = f"arn:aws:iam::{aws.resolver.ref('AWS::AccountId')}:role/{aws_setup.ROLE_NAME}"
-        aws.client("lambda").create_function(
-            FunctionName="Flaky",
-            Runtime="python3.13",
-            Role=role,
-            Handler="app.lambda_handler",
-            Code={"ZipFile": aws_setup._dummy_zip()},
-        )
+        for name in ("Flaky", "Sleepy", "PatientSleepy"):
+            aws.client("lambda").create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": aws_setup._dummy_zip()},
+            )
 
     def arn(self, logical_id: str) -> str:
         return self.registry.arn(logical_id)
@@ -212,3 +242,103 @@ def test_uninstall_gives_moto_its_own_invoke_back(executing_aws: Any, tmp_path: 
     moto_seam.uninstall()
 
     assert LambdaSimpleBackend.invoke is original
+
+
+# -- Lambda timeouts ---------------------------------------------------------------------------------------
+
+
+def real_retry_of(state: str) -> list[dict[str, Any]]:
+    """The Retry list of one of the real state machine's states, as deployed."""
+    return json.loads(STATE_MACHINE.read_text(encoding="utf-8"))["States"][state]["Retry"]
+
+
+def call_sleepy(
+    seam: Seam,
+    *,
+    retry: list[dict[str, Any]] | None = None,
+    timeout_seconds: int | None = None,
+    function: str = "Sleepy",
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": seam.arn(function), "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+        "End": True,
+    }
+    if retry is not None:
+        state["Retry"] = retry
+    if timeout_seconds is not None:
+        state["TimeoutSeconds"] = timeout_seconds
+    return state
+
+
+def test_a_function_past_its_timeout_fails_the_state_as_lambda_reports_it(seam: Seam, tmp_path: Path) -> None:
+    counter = tmp_path / "calls"
+    definition = {"StartAt": "Call", "States": {"Call": call_sleepy(seam)}}
+    payload = {"videoId": "v1", "counter": str(counter), "sleepyCalls": 1, "sleepFor": 4}
+
+    execution = seam.run("lambda-timeout", definition, payload)
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "Sandbox.Timedout"  # what python3.13 Lambdas report; the ASL retries it
+    assert "Task timed out after 1.00 seconds" in json.loads(execution["cause"])["errorMessage"]
+
+
+@pytest.mark.parametrize("state", ["Poll", "Archive"])
+def test_the_real_retry_list_retries_a_lambda_timeout(seam: Seam, tmp_path: Path, state: str) -> None:
+    counter = tmp_path / "calls"
+    definition = {"StartAt": "Call", "States": {"Call": call_sleepy(seam, retry=real_retry_of(state))}}
+    payload = {"videoId": "v1", "counter": str(counter), "sleepyCalls": 1, "sleepFor": 4}
+
+    execution = seam.run(f"retried-timeout-{state.lower()}", definition, payload)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["calls"] == 2
+
+
+def test_a_task_states_timeout_seconds_fires_before_a_longer_lambda_timeout_as_states_timeout(
+    seam: Seam, tmp_path: Path
+) -> None:
+    counter = tmp_path / "calls"
+    state = call_sleepy(seam, timeout_seconds=1, function="PatientSleepy")
+    definition = {"StartAt": "Call", "States": {"Call": state}}
+    payload = {"videoId": "v1", "counter": str(counter), "sleepyCalls": 1, "sleepFor": 4}
+
+    execution = seam.run("state-timeout", definition, payload)
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "States.Timeout")
+
+
+def test_the_real_retry_list_retries_a_states_timeout(seam: Seam, tmp_path: Path) -> None:
+    counter = tmp_path / "calls"
+    state = call_sleepy(seam, retry=real_retry_of("Poll"), timeout_seconds=1, function="PatientSleepy")
+    definition = {"StartAt": "Call", "States": {"Call": state}}
+    payload = {"videoId": "v1", "counter": str(counter), "sleepyCalls": 1, "sleepFor": 4}
+
+    execution = seam.run("state-timeout-retried", definition, payload)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["calls"] == 2
+
+
+def test_a_step_that_keeps_timing_out_ends_the_task_failed_with_timeout_not_internal(
+    seam: Seam, tmp_path: Path, stored_task: Callable[..., Task], repository: Any
+) -> None:
+    task = stored_task(status=TaskStatus.PROCESSING)
+    counter = tmp_path / "calls"
+    call = call_sleepy(seam, retry=real_retry_of("Poll"))
+    del call["End"]
+    call["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}]
+    call["Next"] = "MarkFailed"
+    definition = {"StartAt": "Call", "States": {"Call": call, "MarkFailed": mark_failed(seam)}}
+    payload = {"videoId": task.videoId, "counter": str(counter), "sleepyCalls": 99, "sleepFor": 3}
+
+    execution = seam.run("timeouts-exhausted", definition, payload)
+
+    assert execution["status"] == "SUCCEEDED"
+    timeout_retrier = next(r for r in real_retry_of("Poll") if "Sandbox.Timedout" in r["ErrorEquals"])
+    assert seam.calls(counter) == 1 + timeout_retrier["MaxAttempts"]
+    failed = repository.get(task.videoId)
+    assert failed.status is TaskStatus.FAILED
+    assert failed.error.code == "TIMEOUT"

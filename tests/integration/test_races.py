@@ -122,8 +122,8 @@ def test_cancel_landing_while_submit_waits_for_the_provider_cancels_the_new_job(
     create_job = fake_videos.create_job
     cancels = []
 
-    def create_then_cancel(request):
-        job = create_job(request)
+    def create_then_cancel(request, **options):
+        job = create_job(request, **options)
         cancels.append(api.cancel(video_id))  # the user cancels while the provider accepts the job
         return job
 

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from local.fake_provider import VIDEO_FILE, FakeProviderConfig, serve_in_background
+from local.lambdas import FunctionRegistry
+from local.template import load_template
 from tests.clocks import ManualClock
 from videotasks import wiring
 from videotasks.errors import NotFoundError, ProviderPermanentError, ProviderTransientError
@@ -164,3 +166,20 @@ def test_the_provider_key_is_read_from_secrets_manager(
     assert refused.value.status_code == 401
     assert "a-revoked-key" not in str(refused.value)
     assert stored(tasks, task.videoId).status is TaskStatus.QUEUED
+
+
+def test_a_poll_whose_provider_hangs_past_the_functions_timeout_gives_up_in_time_and_waits(
+    wired: Any, invoke: Invoke, step_event: StepEvent, new_task: StoredTask, tasks: Any
+) -> None:
+    """The provider answers no status call for 45 s; PROVIDER_TIMEOUT_SECONDS alone (20 s) would let Lambda
+    kill an 8 s Poll. The deadline from the invocation's remaining time makes the client give up first."""
+    task = new_task(prompt="a heron taking off [fault:hang_status]")
+    submitted = invoke("SubmitTaskFunction", step_event(task.videoId))
+    template = load_template()
+    template["Resources"]["PollTaskFunction"]["Properties"]["Timeout"] = 8
+    poll = FunctionRegistry(template).get("PollTaskFunction")
+
+    polled = poll.invoke(submitted)  # FunctionTimeoutError if the call outlived the invocation
+
+    assert polled["next"] == "WAIT"
+    assert stored(tasks, task.videoId).pollAttempts == 1  # the hung call counts as one attempt

@@ -62,14 +62,38 @@ def test_a_step_functions_timeout_is_a_timeout() -> None:
 @pytest.mark.parametrize(
     ("error_type", "cause"),
     [
+        # What Step Functions reports for a Lambda killed at its timeout: python3.13 says Sandbox.Timedout,
+        # runtimes that name no error type (and out-of-memory kills) surface as Lambda.Unknown.
+        (
+            "Sandbox.Timedout",
+            json.dumps(
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": "RequestId: 1f2e Error: Task timed out after 30.00 seconds",
+                }
+            ),
+        ),
+        ("Lambda.Unknown", "The cause could not be determined because Lambda did not return an error type."),
+    ],
+    ids=["sandbox-timedout", "lambda-unknown"],
+)
+def test_a_lambda_killed_at_its_timeout_is_a_timeout_and_leaks_no_request_id(error_type: str, cause: str) -> None:
+    result = error_from_failure(error_type, cause)
+    assert result.code == "TIMEOUT"
+    assert "RequestId" not in result.message
+    assert "Lambda timeout" in result.message
+
+
+@pytest.mark.parametrize(
+    ("error_type", "cause"),
+    [
         ("KeyError", cause_of(KeyError("videoId"))),
         ("Runtime.ImportModuleError", "Unable to import module 'app': No module named 'videotasks'"),
         ("States.TaskFailed", cause_of(RuntimeError("boom at /var/task/app.py"))),
-        ("Lambda.Unknown", "The cause could not be determined because Lambda did not return an error type."),
         (None, None),
         (None, "not json {"),
     ],
-    ids=["python-error", "import-error", "task-failed", "lambda-unknown", "nothing", "garbled"],
+    ids=["python-error", "import-error", "task-failed", "nothing", "garbled"],
 )
 def test_anything_unexpected_is_internal_and_leaks_nothing(error_type: str | None, cause: str | None) -> None:
     result = error_from_failure(error_type, cause)

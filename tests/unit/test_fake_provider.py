@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.fake_provider import FAULTS, STUCK_AT_PROGRESS, FakeProviderConfig, serve_in_background
+from local.fake_provider import FAULTS, STUCK_AT_PROGRESS, FakeProviderConfig, FaultAction, serve_in_background
+from local.template import load_template
 from tests.clocks import ManualClock
 from videotasks.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
 from videotasks.lifecycle import ProviderState
@@ -286,6 +287,14 @@ def test_hang_outlasts_the_client_timeout_once(serve: Serve) -> None:
     assert client.get_job(job_id).id == job_id
 
 
+def test_hang_status_outlasts_the_poll_functions_timeout() -> None:
+    rule = FAULTS["hang_status"]
+    poll_timeout = load_template()["Globals"]["Function"]["Timeout"]  # PollTaskFunction sets none of its own
+
+    assert (rule.target, rule.action, rule.first_calls) == ("status", FaultAction.HANG, 1)
+    assert rule.hang_seconds is not None and rule.hang_seconds > poll_timeout
+
+
 def test_vanish_loses_the_job_halfway(serve: Serve, clock: ManualClock) -> None:
     client = serve(fault="vanish")
     job_id = create(client)
@@ -482,17 +491,8 @@ def test_config_rejects_nonsense(fields: dict[str, Any]) -> None:
 
 def test_every_documented_fault_mode_exists() -> None:
     documented = {
-        "5xx_burst",
-        "429",
-        "hang",
-        "reset",
-        "malformed",
-        "vanish",
-        "stuck",
-        "content_flaky",
-        "content_gone",
-        "content_html",
-        "drop_create_reply",
+        *("5xx_burst", "429", "hang", "hang_status", "reset", "malformed", "vanish", "stuck"),
+        *("content_flaky", "content_gone", "content_html", "drop_create_reply"),
     }
 
     assert set(FAULTS) == documented

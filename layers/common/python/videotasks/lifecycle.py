@@ -5,8 +5,9 @@ No I/O here; the workflow and the repository apply what these functions decide.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .models import TERMINAL_STATUSES, TaskStatus
@@ -130,3 +131,26 @@ def decide_after_poll(
     if (now - created_at).total_seconds() >= timeout_seconds:
         return PollDecision(PollAction.FAIL, "TIMEOUT", f"The task did not finish within {timeout_seconds} seconds")
     return PollDecision(PollAction.WAIT)
+
+
+# Archiving starts only once a poll saw the job finished, at the latest right at the task's deadline; copying
+# the media then gets this long past it: two full archive invocations (Lambda timeout 300 s each), so one
+# transient failure and its retry fit. After that the task ends FAILED with TIMEOUT instead of retrying on.
+ARCHIVE_GRACE_SECONDS = 600
+
+
+def task_deadline(created_at: datetime, timeout_seconds: int) -> datetime:
+    return created_at + timedelta(seconds=timeout_seconds)
+
+
+def archive_deadline(created_at: datetime, timeout_seconds: int) -> datetime:
+    """The moment by which the finished media must be stored, or the task ends FAILED with TIMEOUT."""
+    return task_deadline(created_at, timeout_seconds) + timedelta(seconds=ARCHIVE_GRACE_SECONDS)
+
+
+def next_wait_seconds(interval_seconds: int, *, created_at: datetime, now: datetime, timeout_seconds: int) -> int:
+    """Seconds until the next poll: the poll interval, but never sleeping far past the task's deadline, so
+    the last poll (which ends the task with TIMEOUT) comes on time and the execution's length stays bounded
+    by the task timeout whatever the interval. At least 1 s: Step Functions' Wait needs a positive number."""
+    left = (task_deadline(created_at, timeout_seconds) - now).total_seconds()
+    return max(1, min(interval_seconds, math.ceil(left)))

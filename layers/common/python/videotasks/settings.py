@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_MODELS = "sora-2,sora-2-pro,sora_video2,gpt-image-1"
+# template.yaml's TaskTimeoutSeconds MaxValue; the state machine's own TimeoutSeconds is set above it.
+MAX_TASK_TIMEOUT_SECONDS = 43200
 
 
 class Settings(BaseModel):
@@ -30,7 +32,13 @@ class Settings(BaseModel):
     provider_images_path: str = Field("/v1/images/generations", alias="PROVIDER_IMAGES_PATH")
     provider_auth_scheme: Literal["bearer", "raw"] = Field("bearer", alias="PROVIDER_AUTH_SCHEME")
     provider_api_key_secret: str = Field(alias="PROVIDER_API_KEY_SECRET")
-    provider_timeout_seconds: float = Field(20.0, alias="PROVIDER_TIMEOUT_SECONDS")
+    provider_timeout_seconds: float = Field(20.0, gt=0, alias="PROVIDER_TIMEOUT_SECONDS")
+    # An image is generated while the request is open (often 30-120 s): its read timeout is its own. The
+    # submit invocation's remaining time caps it too (see videotasks.deadline).
+    provider_image_timeout_seconds: float = Field(240.0, gt=0, le=900, alias="PROVIDER_IMAGE_TIMEOUT_SECONDS")
+    # What a step keeps back from its invocation's remaining time for after the provider gave up: one
+    # conditional DynamoDB write and the reply to Step Functions.
+    step_safety_margin_seconds: float = Field(4.0, ge=0, le=60, alias="STEP_SAFETY_MARGIN_SECONDS")
 
     cursor_secret_name: str = Field("", alias="CURSOR_SECRET_NAME")
 
@@ -42,7 +50,7 @@ class Settings(BaseModel):
 
     poll_interval_seconds: int = Field(30, ge=1, le=3600, alias="POLL_INTERVAL_SECONDS")
     max_poll_attempts: int = Field(20, ge=1, le=10000, alias="MAX_POLL_ATTEMPTS")
-    task_timeout_seconds: int = Field(900, ge=10, alias="TASK_TIMEOUT_SECONDS")
+    task_timeout_seconds: int = Field(900, ge=10, le=MAX_TASK_TIMEOUT_SECONDS, alias="TASK_TIMEOUT_SECONDS")
 
     default_model: str = Field("sora-2", alias="DEFAULT_MODEL")
     allowed_models: tuple[str, ...] = Field(tuple(DEFAULT_MODELS.split(",")), alias="ALLOWED_MODELS")

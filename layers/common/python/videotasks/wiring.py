@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from .deadline import Deadline, InvocationContext
 from .executions import Executions
 from .providers import ImagesProvider, VideosProvider
 from .repository import TaskRepository
@@ -54,7 +55,7 @@ def images_provider() -> ImagesProvider:
         api_key=get_secret(settings.provider_api_key_secret),
         images_path=settings.provider_images_path,
         auth_scheme=settings.provider_auth_scheme,
-        timeout=settings.provider_timeout_seconds,
+        timeout=settings.provider_image_timeout_seconds,
     )
 
 
@@ -74,6 +75,11 @@ def task_service() -> TaskService:
 @functools.cache
 def workflow() -> Workflow:
     return Workflow(get_settings(), repository(), videos_provider(), images_provider(), media_store())
+
+
+def step_deadline(context: InvocationContext) -> Deadline:
+    """The deadline of a workflow step: its invocation's end, less the margin to record the outcome."""
+    return Deadline.of_invocation(context, margin_seconds=get_settings().step_safety_margin_seconds)
 
 
 def reset() -> None:

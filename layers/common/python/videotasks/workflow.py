@@ -17,8 +17,16 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 
 from . import telemetry
+from .deadline import Deadline
 from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
-from .lifecycle import PollAction, ProviderState, decide_after_poll, merge_progress
+from .lifecycle import (
+    PollAction,
+    ProviderState,
+    archive_deadline,
+    decide_after_poll,
+    merge_progress,
+    next_wait_seconds,
+)
 from .media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
 from .models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
 from .providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
@@ -36,6 +44,10 @@ _ERROR_CODES_BY_TYPE = {
     "ProviderPermanentError": "PROVIDER_REJECTED",
     "ProviderJobLostError": "PROVIDER_JOB_LOST",
     "States.Timeout": "TIMEOUT",
+    # A Lambda invocation killed at its timeout (or out of memory): python3.13 reports Sandbox.Timedout,
+    # runtimes that report no error type surface as Lambda.Unknown.
+    "Sandbox.Timedout": "TIMEOUT",
+    "Lambda.Unknown": "TIMEOUT",
     "States.Aborted": "EXECUTION_ABORTED",
     "States.Failed": "INTERNAL",
     "States.TaskFailed": "INTERNAL",
@@ -44,6 +56,13 @@ _DEFAULT_MESSAGES = {
     "TIMEOUT": "The task's workflow ran out of time",
     "EXECUTION_ABORTED": "The task's workflow was stopped before the task finished",
 }
+# Lambda's own words for these carry request ids and sandbox details, nothing a user can act on.
+_MESSAGES_OF_TYPE = {
+    "Sandbox.Timedout": "A step of the task's workflow ran past its Lambda timeout, also when retried",
+    "Lambda.Unknown": "A step of the task's workflow ran past its Lambda timeout or out of memory, also when retried",
+}
+# Time kept back from a submit's budget, after an image's generation, to download and store the image.
+IMAGE_STORE_RESERVE_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,8 @@ def error_from_failure(error_type: str | None, cause: str | None) -> TaskError:
     if coded:
         return TaskError(code=coded.group(1), message=coded.group(2)[:500])
     code = _ERROR_CODES_BY_TYPE.get(error_type or "", "INTERNAL")
+    if error_type in _MESSAGES_OF_TYPE:
+        return TaskError(code=code, message=_MESSAGES_OF_TYPE[error_type])
     if code == "INTERNAL":
         return TaskError(code=code, message="The task failed because of an internal error")
     return TaskError(code=code, message=(message or _DEFAULT_MESSAGES.get(code) or "The task failed")[:500])
@@ -103,16 +124,19 @@ class Workflow:
         self._clock = clock
 
     # steps ---------------------------------------------------------------------------------------
-    def submit(self, video_id: str) -> StepResult:
+    # Each step takes the ``Deadline`` of its invocation (see videotasks.deadline): every provider call
+    # gives up by then, leaving the step time to record the outcome before Lambda would kill it.
+    def submit(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
+        deadline = deadline or Deadline.none()
         task = self._load(video_id)
         if task.is_terminal:
             return self._done(task)
         if task.type is TaskType.IMAGE:
-            return self._generate_image(task)
+            return self._generate_image(task, deadline)
         if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
             return self._wait(task)
         try:
-            job = self._submit_video_once(task)
+            job = self._submit_video_once(task, deadline)
         except StaleWriteError:
             return self._done(task)  # cancelled before we asked the provider
         logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
@@ -126,18 +150,18 @@ class Workflow:
                 progress=merge_progress(task.progress, job.progress),
             )
         except StaleWriteError:
-            self._cancel_at_provider(job.id)
+            self._cancel_at_provider(job.id, deadline)
             return self._done(task)
         return self._wait(task)
 
-    def poll(self, video_id: str) -> StepResult:
+    def poll(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
         task = self._load(video_id)
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
         attempts = task.pollAttempts + 1
         job: ProviderJob | None
         try:
-            job = self._videos.get_job(task.externalTaskId)
+            job = self._videos.get_job(task.externalTaskId, deadline=deadline)
         except ProviderTransientError as exc:
             # A relay outage is not the job's failure: keep polling, bounded by attempts and time.
             logger.warning("provider unavailable while polling", extra={"reason": exc.message})
@@ -172,13 +196,25 @@ class Workflow:
             return self._done(task)
         return self._wait(task)
 
-    def archive(self, video_id: str) -> StepResult:
+    def archive(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
+        """Copy the finished media into S3, within the invocation's deadline and the task's own: past
+        ``archive_deadline`` the task ends FAILED with TIMEOUT instead of downloading (and retrying) on."""
         task = self._load(video_id)
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
-        job = self._videos.get_job(task.externalTaskId)
-        with self._videos.open_content(job) as media:
-            key, content_type, size = self._store_media(task, media)
+        ends = archive_deadline(parse_iso(task.createdAt), self._settings.task_timeout_seconds)
+        left = (ends - self._clock()).total_seconds()
+        if left <= 0:
+            return self._fail(task, self._archive_timeout())
+        deadline = (deadline or Deadline.none()).earliest(left)
+        try:
+            job = self._videos.get_job(task.externalTaskId, deadline=deadline)
+            with self._videos.open_content(job, deadline=deadline) as media:
+                key, content_type, size = self._store_media(task, media)
+        except ProviderTransientError:
+            if self._clock() >= ends:  # the task's time is up: no retry can help
+                return self._fail(task, self._archive_timeout())
+            raise
         return self._complete(task, key, content_type, size, job.raw_status)
 
     def fail(self, video_id: str, error_type: str | None, cause: str | None) -> StepResult:
@@ -190,10 +226,12 @@ class Workflow:
         return self._fail(task, error)
 
     # helpers -------------------------------------------------------------------------------------
-    def _generate_image(self, task: Task) -> StepResult:
+    def _generate_image(self, task: Task, deadline: Deadline) -> StepResult:
         """Images are generated synchronously: generate, store and complete in this one step. A retried
-        submit (the first generation's download failed) generates again; the job had no other handle."""
-        job = self._images.generate(job_request(task))
+        submit (the first generation's download failed) generates again; the job had no other handle.
+        The generation leaves ``IMAGE_STORE_RESERVE_SECONDS`` of the budget for the download; its timeout,
+        once sent, is permanent (see ``ImagesProvider.generate``): at most one paid generation per timeout."""
+        job = self._images.generate(job_request(task), deadline=deadline.minus(IMAGE_STORE_RESERVE_SECONDS))
         changes = {
             "externalTaskId": job.id,
             "metadata": {**task.metadata, "externalTaskId": job.id},
@@ -206,12 +244,12 @@ class Workflow:
                 task = self._repository.update_running(task, **changes)
         except StaleWriteError:
             return self._done(task)  # cancelled while the image was being generated
-        with self._images.open_content(job) as media:
+        with self._images.open_content(job, deadline=deadline) as media:
             key, content_type, size = self._store_media(task, media)
         self._complete(task, key, content_type, size, job.raw_status)
         return self._done(task)
 
-    def _submit_video_once(self, task: Task) -> ProviderJob:
+    def _submit_video_once(self, task: Task, deadline: Deadline | None) -> ProviderJob:
         """Create the task's job, unless an earlier attempt whose reply was lost already made it.
 
         The mark written before each create tells a retried Submit that a job may exist; it then looks
@@ -219,17 +257,19 @@ class Workflow:
         providers whose list cannot show it."""
         now = self._clock()
         if task.submitStartedAt:
-            adopted = self._find_submitted_job(task, since=parse_iso(task.submitStartedAt), until=now)
+            adopted = self._find_submitted_job(task, deadline, since=parse_iso(task.submitStartedAt), until=now)
             if adopted is not None:
                 return adopted
         task = self._repository.update_running(
             task, submitStartedAt=task.submitStartedAt or iso(now), submitAttempts=task.submitAttempts + 1
         )
-        return self._videos.create_job(job_request(task))
+        return self._videos.create_job(job_request(task), deadline=deadline)
 
-    def _find_submitted_job(self, task: Task, *, since: datetime, until: datetime) -> ProviderJob | None:
+    def _find_submitted_job(
+        self, task: Task, deadline: Deadline | None, *, since: datetime, until: datetime
+    ) -> ProviderJob | None:
         try:
-            listed = self._videos.list_recent_jobs()
+            listed = self._videos.list_recent_jobs(deadline=deadline)
         except ProviderPermanentError as exc:  # no list at this provider: the idempotency key is all we have
             logger.warning("cannot list provider jobs before resubmitting", extra={"reason": exc.message})
             return None
@@ -241,7 +281,7 @@ class Workflow:
             "looked for a job made by an earlier submit",
             extra={"matching": len(matching), "claimed": len(claimed), "adopted": job_id},
         )
-        return self._videos.get_job(job_id) if job_id else None
+        return self._videos.get_job(job_id, deadline=deadline) if job_id else None
 
     def _store_media(self, task: Task, media: MediaStream) -> tuple[str, str, int]:
         """Store the provider's media under its checked type: (key, content type, bytes). Media that is
@@ -288,9 +328,9 @@ class Workflow:
         telemetry.task_ended(TaskStatus.FAILED, error_code=error.code)
         return self._done(task)
 
-    def _cancel_at_provider(self, external_id: str) -> None:
+    def _cancel_at_provider(self, external_id: str, deadline: Deadline) -> None:
         try:
-            self._videos.cancel_job(external_id)
+            self._videos.cancel_job(external_id, deadline=deadline)
         except ProviderError as exc:
             logger.warning("provider refused to cancel", extra={"externalVideoId": external_id, "reason": exc.message})
 
@@ -302,7 +342,19 @@ class Workflow:
         return task
 
     def _wait(self, task: Task) -> StepResult:
-        return StepResult(task.videoId, "WAIT", self._settings.poll_interval_seconds)
+        seconds = next_wait_seconds(
+            self._settings.poll_interval_seconds,
+            created_at=parse_iso(task.createdAt),
+            now=self._clock(),
+            timeout_seconds=self._settings.task_timeout_seconds,
+        )
+        return StepResult(task.videoId, "WAIT", seconds)
+
+    def _archive_timeout(self) -> TaskError:
+        return TaskError(
+            code="TIMEOUT",
+            message=f"The media could not be stored within the task's {self._settings.task_timeout_seconds} seconds",
+        )
 
     @staticmethod
     def _done(task: Task) -> StepResult:

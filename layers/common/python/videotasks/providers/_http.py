@@ -4,6 +4,13 @@ Every provider failure leaves this module as one of the ``videotasks.errors`` pr
 whose class names the state machine's ``Retry``/``Catch`` match. Messages name the method, the path
 and the status code, never the API key (and never a URL's query string, where signed media URLs
 keep their tokens).
+
+Time: httpx's timeouts are per phase (connect, write, each read), so a slow trickle of bytes never times
+out. Every call here also takes a ``Deadline`` (the caller's whole budget): each phase's timeout is the
+configured one or the time left, whichever is shorter, and the deadline is checked before sending and
+between body chunks. A call can still overrun by up to one phase timeout (a body read that stalls just
+before the deadline: its timeout was fixed when the request was built); should that outlast the invocation,
+the state machine retries the Lambda timeout.
 """
 
 from __future__ import annotations
@@ -22,13 +29,13 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
-from ..errors import ProviderPermanentError, ProviderTransientError
+from ..deadline import Deadline
+from ..errors import ProviderError, ProviderPermanentError, ProviderTransientError
 from ..lifecycle import ProviderState
 
 AuthScheme = Literal["bearer", "raw"]
 
 MAX_PROVIDER_MESSAGE = 500
-CHUNK_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,18 @@ def retry_after_of(error: BaseException) -> float | None:
     """Seconds a provider asked us to wait (429 ``Retry-After``), when it said so."""
     value = getattr(error, "retry_after", None)
     return float(value) if isinstance(value, int | float) else None
+
+
+def out_of_time(what: str, *, sent: bool = False, final_once_sent: bool = False) -> ProviderError:
+    """The call's budget ran out. Transient, unless the request reached the provider and must not be
+    repeated blindly (``final_once_sent``: a synchronous generation it may have run and billed)."""
+    if sent and final_once_sent:
+        return ProviderPermanentError(
+            f"{what} timed out after the request was sent; the provider may have generated (and billed) it, "
+            "so it is not retried automatically",
+            code="PROVIDER_TIMEOUT",
+        )
+    return transient(f"{what} timed out", code="PROVIDER_TIMEOUT")
 
 
 def transient(
@@ -174,6 +193,7 @@ class ProviderHttp:
         self._auth_value = api_key if auth_scheme == "raw" else f"Bearer {api_key}"
         # No default Authorization header: media URLs on other hosts (CDNs, presigned storage)
         # must not receive the key. httpx also drops it on redirects to another origin.
+        self._timeout = timeout
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     def close(self) -> None:
@@ -205,16 +225,30 @@ class ProviderHttp:
         method: str,
         path: str,
         *,
+        deadline: Deadline | None = None,
+        final_once_sent: bool = False,
         not_found: type[ProviderPermanentError] | None = None,
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Send a request to ``path`` and return its decoded JSON body (``None`` for an empty body)."""
+        """Send a request to ``path`` and return its decoded JSON body (``None`` for an empty body).
+
+        ``final_once_sent``: a timeout after the request went out is permanent, not transient (see
+        ``out_of_time``); a request that never left (connect or pool timeout) stays transient."""
+        deadline = deadline or Deadline.none()
         url = self.url(path)
         what = f"{method} {url.path}"
-        response = self._send(method, url, what=what, headers={**(headers or {}), **self._auth_headers()}, **kwargs)
+        request = self._build(
+            method, url, deadline, what, headers={**(headers or {}), **self._auth_headers()}, **kwargs
+        )
+        response = self._guard(what, lambda: self._client.send(request, stream=True), final_once_sent=final_once_sent)
+        try:
+            body = b"".join(self._body_chunks(response, what, deadline, final_once_sent=final_once_sent))
+        finally:
+            response.close()
+        response = httpx.Response(response.status_code, headers=_decoded_headers(response), content=body)
         self.raise_for_status(response, what, not_found=not_found)
-        if not response.content.strip():
+        if not body.strip():
             return None
         try:
             return response.json()
@@ -222,16 +256,17 @@ class ProviderHttp:
             raise bad_reply(what, f"HTTP {response.status_code} body is not JSON") from None
 
     @contextlib.contextmanager
-    def stream(self, url: str, *, gone_code: str) -> Iterator[MediaStream]:
+    def stream(self, url: str, *, gone_code: str, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         """Stream ``url``; the key goes only to the provider's own origin. 404/410 mean the media is
-        gone for good (``gone_code``)."""
+        gone for good (``gone_code``). Giving up at ``deadline`` between chunks is transient."""
+        deadline = deadline or Deadline.none()
         try:
             target = httpx.URL(url)
         except httpx.InvalidURL:
             raise _unusable_media_url() from None
         what = f"GET {target.path}"
         headers = self._auth_headers() if self.is_own_origin(target) else {}
-        request = self._client.build_request("GET", target, headers=headers)
+        request = self._build("GET", target, deadline, what, headers=headers)
         response = self._guard(what, lambda: self._client.send(request, stream=True, follow_redirects=True))
         try:
             if response.status_code in (404, 410):
@@ -246,31 +281,53 @@ class ProviderHttp:
             yield MediaStream(
                 content_type=response.headers.get("content-type", "application/octet-stream"),
                 content_length=_content_length(response),
-                chunks=self._chunks(response, what),
+                chunks=self._body_chunks(response, what, deadline, downloading=True),
             )
         finally:
             response.close()
 
-    def _chunks(self, response: httpx.Response, what: str) -> Iterator[bytes]:
+    def _build(self, method: str, url: httpx.URL, deadline: Deadline, what: str, **kwargs: Any) -> httpx.Request:
+        """The request, each phase's timeout capped by the time left; none is sent once it is up."""
+        if deadline.expired:
+            raise transient(f"{what} was not sent: the step's time budget is spent", code="PROVIDER_TIMEOUT")
+        timeout = deadline.cap(self._timeout)
+        return self._client.build_request(method, url, timeout=timeout, **kwargs)
+
+    def _body_chunks(
+        self,
+        response: httpx.Response,
+        what: str,
+        deadline: Deadline,
+        *,
+        final_once_sent: bool = False,
+        downloading: bool = False,
+    ) -> Iterator[bytes]:
+        """The body, giving up between chunks once ``deadline`` has passed: a provider trickling bytes
+        resets httpx's read timeout with every one of them, and would hold the invocation past its end."""
+        doing = " while downloading" if downloading else ""
         try:
-            yield from response.iter_bytes(CHUNK_SIZE)
+            # As each read arrives (no chunk_size: httpx would hold bytes back until it had that many).
+            for chunk in response.iter_bytes():
+                if deadline.expired:
+                    raise out_of_time(f"{what}{doing}", sent=True, final_once_sent=final_once_sent)
+                yield chunk
         except httpx.TimeoutException as exc:
-            raise transient(f"{what} timed out while downloading", code="PROVIDER_TIMEOUT") from exc
+            raise out_of_time(f"{what}{doing}", sent=True, final_once_sent=final_once_sent) from exc
         except httpx.TransportError as exc:
-            raise transient(f"{what} broke off while downloading ({type(exc).__name__})") from exc
+            raise transient(f"{what} broke off{doing or ' while reading the reply'} ({type(exc).__name__})") from exc
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": self._auth_value}
 
-    def _send(self, method: str, url: httpx.URL, *, what: str, **kwargs: Any) -> httpx.Response:
-        return self._guard(what, lambda: self._client.request(method, url, **kwargs))
-
-    def _guard[T](self, what: str, call: Callable[[], T]) -> T:
+    def _guard[T](self, what: str, call: Callable[[], T], *, final_once_sent: bool = False) -> T:
         """Run one httpx call, turning transport failures into provider exceptions."""
         try:
             return call()
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left: repeating it is safe whatever it asks for.
+            raise out_of_time(what) from exc
         except httpx.TimeoutException as exc:
-            raise transient(f"{what} timed out", code="PROVIDER_TIMEOUT") from exc
+            raise out_of_time(what, sent=True, final_once_sent=final_once_sent) from exc
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             # Our configuration or request is wrong: retrying the same thing cannot help.
             raise ProviderPermanentError(f"{what} could not be sent ({type(exc).__name__})") from exc
@@ -351,6 +408,12 @@ def _unusable_media_url() -> ProviderPermanentError:
 
 def idempotency_headers(request: JobRequest) -> dict[str, str]:
     return {"Idempotency-Key": request.idempotency_key} if request.idempotency_key else {}
+
+
+def _decoded_headers(response: httpx.Response) -> list[tuple[str, str]]:
+    """Headers that describe the decoded body we hold, not the bytes on the wire."""
+    wire_only = {"content-encoding", "content-length", "transfer-encoding"}
+    return [(name, value) for name, value in response.headers.items() if name.lower() not in wire_only]
 
 
 def _content_length(response: httpx.Response) -> int | None:

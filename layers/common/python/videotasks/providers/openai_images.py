@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import httpx
 
+from ..deadline import Deadline
 from ..errors import ProviderPermanentError
 from ..lifecycle import ProviderState
 from ._http import (
@@ -61,22 +62,33 @@ class ImagesProvider:
         )
         self._images_path = "/" + images_path.strip("/")
 
-    def generate(self, request: JobRequest) -> ProviderJob:
-        """Generate one image. ``seconds`` and ``input_reference`` do not apply to this endpoint."""
+    def generate(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        """Generate one image. ``seconds`` and ``input_reference`` do not apply to this endpoint.
+
+        Generation is synchronous and billed when it runs: a timeout once the request was sent is
+        ``ProviderPermanentError`` (PROVIDER_TIMEOUT), so that no retry pays for a second image whose
+        first may well exist. A request that never left (connect timeout) stays transient."""
         body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": 1}
         if request.size:
             body["size"] = request.size
-        reply = self._http.request_json("POST", self._images_path, json=body, headers=idempotency_headers(request))
+        reply = self._http.request_json(
+            "POST",
+            self._images_path,
+            deadline=deadline,
+            final_once_sent=True,
+            json=body,
+            headers=idempotency_headers(request),
+        )
         return self._job_of(reply, f"POST {self._images_path}")
 
     @contextlib.contextmanager
-    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+    def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         if not job.media_url:
             raise ProviderPermanentError(f"Image job {job.id} has no media", code="PROVIDER_BAD_MEDIA")
         if is_data_url(job.media_url):
             yield media_stream_of_data_url(job.media_url)
             return
-        with self._http.stream(job.media_url, gone_code=CONTENT_GONE) as media:
+        with self._http.stream(job.media_url, gone_code=CONTENT_GONE, deadline=deadline) as media:
             yield media
 
     def close(self) -> None:

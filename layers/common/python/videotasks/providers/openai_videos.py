@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..deadline import Deadline
 from ..errors import ProviderJobLostError, ProviderPermanentError
 from ..lifecycle import ProviderState, normalise_provider_status
 from ..submission import ListedJob
@@ -58,10 +59,14 @@ class VideosProvider:
         )
         self._videos_path = "/" + videos_path.strip("/")
 
-    def create_job(self, request: JobRequest) -> ProviderJob:
+    def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
         reply = self._http.request_json(
-            "POST", self._videos_path, files=_create_form(request), headers=idempotency_headers(request)
+            "POST",
+            self._videos_path,
+            deadline=deadline,
+            files=_create_form(request),
+            headers=idempotency_headers(request),
         )
         what = f"POST {self._videos_path}"
         if isinstance(reply, str) and reply.strip():
@@ -69,32 +74,34 @@ class VideosProvider:
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
 
-    def list_recent_jobs(self, limit: int = 100) -> list[ListedJob]:
+    def list_recent_jobs(self, limit: int = 100, *, deadline: Deadline | None = None) -> list[ListedJob]:
         """The newest jobs of this account (``GET {videos_path}?limit=&order=desc``), one page: enough to
         find a job made seconds ago. A provider without the list answers 404/405: a permanent error."""
-        reply = self._http.request_json("GET", self._videos_path, params={"limit": limit, "order": "desc"})
+        reply = self._http.request_json(
+            "GET", self._videos_path, deadline=deadline, params={"limit": limit, "order": "desc"}
+        )
         items = reply.get("data") if isinstance(reply, Mapping) else reply
         if not isinstance(items, list):
             raise bad_reply(f"GET {self._videos_path}", "expected a list of jobs in data[]")
         return [_listed_job(item) for item in items if isinstance(item, Mapping) and item.get("id")]
 
-    def get_job(self, job_id: str) -> ProviderJob:
+    def get_job(self, job_id: str, *, deadline: Deadline | None = None) -> ProviderJob:
         path = self._job_path(job_id)
-        reply = self._http.request_json("GET", path, not_found=ProviderJobLostError)
+        reply = self._http.request_json("GET", path, deadline=deadline, not_found=ProviderJobLostError)
         return self._job_of(reply, f"GET {path}")
 
     @contextlib.contextmanager
-    def open_content(self, job: ProviderJob) -> Iterator[MediaStream]:
+    def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         """The finished media: from the URL the job reported, else from ``{videos_path}/{id}/content``."""
         if job.media_url and is_data_url(job.media_url):
             yield media_stream_of_data_url(job.media_url)
             return
         url = job.media_url or str(self._http.url(self._job_path(job.id) + "/content"))
-        with self._http.stream(url, gone_code=CONTENT_GONE) as media:
+        with self._http.stream(url, gone_code=CONTENT_GONE, deadline=deadline) as media:
             yield media
 
-    def cancel_job(self, job_id: str) -> None:
-        self._http.request_json("DELETE", self._job_path(job_id), not_found=ProviderJobLostError)
+    def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
+        self._http.request_json("DELETE", self._job_path(job_id), deadline=deadline, not_found=ProviderJobLostError)
 
     def close(self) -> None:
         self._http.close()
