@@ -181,6 +181,7 @@ SAFE_CONTEXT = {
     "error.message",
     "authorizer.error",
     "integrationErrorMessage",
+    "integration.error",
     "eventType",
     "connectionId",
 }
