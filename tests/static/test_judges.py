@@ -106,3 +106,10 @@ def test_a_baseline_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
     path.write_text("checkov:\n  CKV_AWS_117: ''\n", encoding="utf-8")
     with pytest.raises(ValueError, match="CKV_AWS_117 has no reason"):
         judges.load_baseline(path)
+
+
+def test_make_test_installs_the_judges_before_pytest() -> None:
+    # Without it the judge tests above skip on a fresh machine instead of judging.
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    test_target = next(line for line in makefile.splitlines() if line.startswith("test:"))
+    assert "judges-install" in test_target
