@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,13 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"template.yaml": TEMPLATE_PATH, "transformed": transformed}
 
 
+def _run_over(run: Callable[[Path, str], list[Finding]], targets: dict[str, Path]) -> list[Finding]:
+    """One judge over both templates at once (each run is a subprocess, mostly waiting on its own CPU)."""
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        runs = [pool.submit(run, path, target) for target, path in targets.items()]
+        return [finding for future in runs for finding in future.result()]
+
+
 def _assert_clean(name: str, findings: list[Finding]) -> None:
     verdict = judges.judge(findings, judges.load_baseline(), [name])
     report = []
@@ -38,14 +47,12 @@ def _assert_clean(name: str, findings: list[Finding]) -> None:
 
 @needs_judges
 def test_cfn_lint_finds_nothing_beyond_the_baseline(targets: dict[str, Path]) -> None:
-    findings = [finding for target, path in targets.items() for finding in judges.run_cfn_lint(path, target)]
-    _assert_clean("cfn-lint", findings)
+    _assert_clean("cfn-lint", _run_over(judges.run_cfn_lint, targets))
 
 
 @needs_judges
 def test_checkov_finds_nothing_beyond_the_baseline(targets: dict[str, Path]) -> None:
-    findings = [finding for target, path in targets.items() for finding in judges.run_checkov(path, target)]
-    _assert_clean("checkov", findings)
+    _assert_clean("checkov", _run_over(judges.run_checkov, targets))
 
 
 needs_asl_validator = pytest.mark.skipif(
