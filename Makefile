@@ -11,17 +11,22 @@ BIN := $(VENV)/bin
 # SAM CLI pins an older boto3 than the project's, so it lives in a venv of its own.
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+# The outside judges of the template (cfn-lint, checkov): checkov pins an older boto3 again, so a third venv.
+JUDGES_VENV := .venv-judges
+# asl-validator (npm) for the state machine definition, installed into a folder of its own.
+JUDGES_NPM := .judges-npm
+ASL_VALIDATOR_VERSION := 4.0.0
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean
+.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build judges judges-install openapi bench reliability clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
-	@echo "integration e2e browser browser-deps sam-validate sam-build openapi bench reliability clean"
+	@echo "integration e2e browser browser-deps sam-validate sam-build judges openapi bench reliability clean"
 	@echo "smoke API_URL=… WS_URL=… TOKEN=… [MODEL=…] [TYPE=IMAGE|VIDEO]   (a deployed stack end to end)"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
@@ -46,7 +51,20 @@ $(SAM_VENV)/.installed: requirements-sam.txt .python-version
 	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-sam.txt
 	@touch $@
 
-install: $(BIN)/.installed $(SAM_VENV)/.installed
+$(JUDGES_VENV)/.installed: requirements-judges.txt .python-version
+	$(call ensure_venv,$(JUDGES_VENV))
+	$(JUDGES_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-judges.txt
+	@touch $@
+
+# Without npm the ASL check is skipped (tests/static says so); everything else still runs.
+$(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION):
+	@if command -v npm >/dev/null; then \
+		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent asl-validator@$(ASL_VALIDATOR_VERSION) \
+		&& touch $@; else echo "npm not found: the asl-validator check will be skipped" >&2; fi
+
+judges-install: $(JUDGES_VENV)/.installed $(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION)
+
+install: $(BIN)/.installed $(SAM_VENV)/.installed judges-install
 
 dev: $(BIN)/.installed
 	$(BIN)/python -m local
@@ -70,6 +88,11 @@ sam-validate: $(SAM_VENV)/.installed
 sam-build: $(SAM_VENV)/.installed
 	$(SAM) build --cached --parallel
 
+# cfn-lint, checkov and asl-validator against tests/static/judges_baseline.yaml, plus the invoke-permission
+# graph of the transformed template (make test runs the same tests with the rest).
+judges: $(BIN)/.installed judges-install
+	$(BIN)/python -m pytest tests/static
+
 # The console's browser tests drive Debian's Chromium through Playwright (never `playwright install`:
 # its browser downloads are not reachable everywhere). Installed once, with sudo when not root.
 browser-deps:
@@ -79,7 +102,7 @@ browser-deps:
 # The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
 # the e2e tests drive inside the local stack's process count too (coverage's subprocess patch). The
 # slowest tests are listed, so a suite that creeps up shows in every CI log.
-test: $(BIN)/.installed browser-deps lint typecheck sam-validate sam-build
+test: $(BIN)/.installed judges-install browser-deps lint typecheck sam-validate sam-build
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --durations=15
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
@@ -114,4 +137,4 @@ reliability: $(BIN)/.installed
 	$(BIN)/python -m bench.reliability $(RELIABILITY_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
+	rm -rf $(VENV) $(SAM_VENV) $(JUDGES_VENV) $(JUDGES_NPM) .aws-sam .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*

@@ -197,13 +197,43 @@ def jwks(
     settings_for: Callable[..., Settings], rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
     monkeypatch.setattr(auth, "_jwks_client", lambda url: StaticJwks(rsa_key.public_key()))
-    return settings_for(jwt_mode="jwks", jwks_url="https://auth.sora-ui.test/.well-known/jwks.json")
+    return settings_for(
+        jwt_mode="jwks",
+        jwks_url="https://auth.sora-ui.test/.well-known/jwks.json",
+        jwt_issuer=JWKS_ISSUER,
+        jwt_audience=JWKS_AUDIENCE,
+    )
+
+
+JWKS_ISSUER = "https://auth.sora-ui.test/"
+JWKS_AUDIENCE = "videotasks"
+
+
+def jwks_claims(**extra: Any) -> dict[str, Any]:
+    return claims(iss=JWKS_ISSUER, aud=JWKS_AUDIENCE, **extra)
 
 
 def test_jwks_mode_accepts_an_rs256_token_signed_by_the_published_key(
     jwks: Settings, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    assert verify_token(signed(claims(sub="carol"), key=rsa_key, algorithm="RS256"), jwks) == "carol"
+    assert verify_token(signed(jwks_claims(sub="carol"), key=rsa_key, algorithm="RS256"), jwks) == "carol"
+
+
+# Settings refuse jwks mode without an issuer and an audience, so both are always checked there.
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ({"iss": JWKS_ISSUER}, "no aud"),
+        ({"aud": JWKS_AUDIENCE}, "no iss"),
+        ({"iss": "https://evil.test/", "aud": JWKS_AUDIENCE}, "another issuer"),
+        ({"iss": JWKS_ISSUER, "aud": "another-app"}, "another audience"),
+    ],
+)
+def test_jwks_mode_refuses_a_token_of_another_issuer_or_audience(
+    jwks: Settings, rsa_key: rsa.RSAPrivateKey, payload: dict[str, Any], why: str
+) -> None:
+    token = signed(claims(sub="carol", **payload), key=rsa_key, algorithm="RS256")
+    assert refusal(token, jwks) == "Invalid token", why
 
 
 def test_jwks_mode_refuses_an_hs256_token(jwks: Settings) -> None:

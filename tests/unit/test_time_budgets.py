@@ -78,7 +78,6 @@ def test_the_safety_margin_and_the_image_reserve_fit_in_every_steps_timeout() ->
     assert function_timeout("Submit") > margin + IMAGE_STORE_RESERVE_SECONDS
 
 
-@pytest.mark.xfail(strict=True, reason="SubmitTaskFunction's Timeout (template.yaml) becomes 300 s at the merge")
 def test_submit_has_time_for_an_image_generation() -> None:
     margin = Settings.model_fields["step_safety_margin_seconds"].default
     generation_budget = function_timeout("Submit") - margin - IMAGE_STORE_RESERVE_SECONDS

@@ -60,7 +60,8 @@ def test_the_stage_is_deployed_with_every_route() -> None:
         resources(TEMPLATE, "AWS::ApiGatewayV2::RouteResponse")
     )
     assert stage["Properties"]["AutoDeploy"] is True
-    assert set(stage["DependsOn"]) == routes
+    # Every route and route response, plus the API Gateway account's CloudWatch role (access logging).
+    assert set(stage["DependsOn"]) == routes | {"ApiGatewayAccountReady"}
 
 
 def test_the_connections_table_is_keyed_by_connection_with_a_by_user_index_and_ttl() -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 DEFAULT_MODELS = "sora-2,sora-2-pro,sora_video2,gpt-image-1"
 # template.yaml's TaskTimeoutSeconds MaxValue; the state machine's own TimeoutSeconds is set above it.
@@ -68,6 +69,25 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @model_validator(mode="after")
+    def _jwks_needs_url_issuer_and_audience(self) -> Self:
+        """In jwks mode anyone's keys could be published: tokens are accepted only from the named issuer for
+        this audience, with keys fetched over https (plain http only from this machine, for tests). The
+        template's Rules refuse the same configuration before a deployment starts."""
+        if self.jwt_mode != "jwks":
+            return self
+        required = {"JWKS_URL": self.jwks_url, "JWT_ISSUER": self.jwt_issuer, "JWT_AUDIENCE": self.jwt_audience}
+        missing = [name for name, value in required.items() if not value.strip()]
+        if missing:
+            raise ValueError(f"JWT_MODE=jwks needs {', '.join(missing)} set (empty: tokens would not be checked)")
+        url = urlsplit(self.jwks_url)
+        if not url.hostname or not (url.scheme == "https" or (url.scheme == "http" and url.hostname in _LOOPBACK)):
+            raise ValueError(f"JWKS_URL must be an https:// URL, not {self.jwks_url!r}")
+        return self
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @functools.cache
