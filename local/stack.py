@@ -84,7 +84,7 @@ class LocalStack:
     def start(self) -> None:
         self._start_moto()
         self._create_resources()
-        moto_seam.install(self.registry)
+        moto_seam.install(self.registry, conflict_rate=self.config.dynamodb_conflict_rate)
         self._loop_thread.start()
         self._serve(self._http_app(), self.config.http_port)
         self._start_live_updates()
