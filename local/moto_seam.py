@@ -172,8 +172,25 @@ class _Conflicts:
         with self._lock:
             return item is not None and self._held[item] > 0
 
+    def held(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
 
 _CONFLICTS = _Conflicts()
+
+
+def inject_conflicts(rate: float, chance: Callable[[], float] = random.random) -> None:
+    """Cancel ``rate`` (0..1) of the transactions that meet no other one, as if one had met them:
+    ``chance()`` below ``rate`` cancels (tests pass a seeded or scripted one)."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"LOCAL_DYNAMODB_CONFLICT_RATE must be between 0 and 1, not {rate}")
+    _CONFLICTS.rate, _CONFLICTS.chance = rate, chance
+
+
+def items_held() -> int:
+    """How many items transactions under way hold right now (tests wait on it)."""
+    return _CONFLICTS.held()
 
 
 def _item_id(backend: DynamoDBBackend, table_name: str, attributes: dict[str, Any]) -> ItemId | None:
@@ -189,7 +206,7 @@ def _item_id(backend: DynamoDBBackend, table_name: str, attributes: dict[str, An
 
 def _transaction_items(handler: DynamoHandler) -> list[ItemId | None]:
     items: list[ItemId | None] = []
-    for entry in handler.params.get("TransactItems") or []:
+    for entry in getattr(handler, "params", {}).get("TransactItems") or []:
         for operation in entry.values():
             named = operation.get("Key") or operation.get("Item") or {}
             items.append(_item_id(handler.dynamodb_backend, str(operation.get("TableName", "")), named))
@@ -225,7 +242,7 @@ def _as_strict_as_dynamodb(action: Callable[[Any], Any]) -> Callable[[Any], Any]
             finally:
                 _CONFLICTS.release(items)
         if operation in _SINGLE_WRITES:
-            params = self.params
+            params = getattr(self, "params", {})
             named = params.get("Key") or params.get("Item") or {}
             if _CONFLICTS.is_held(_item_id(self.dynamodb_backend, str(params.get("TableName", "")), named)):
                 error = DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
@@ -256,10 +273,8 @@ def install(
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload
 
-    if not 0.0 <= conflict_rate <= 1.0:
-        raise ValueError(f"LOCAL_DYNAMODB_CONFLICT_RATE must be between 0 and 1, not {conflict_rate}")
+    inject_conflicts(conflict_rate, chance)
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
-    _CONFLICTS.rate, _CONFLICTS.chance = conflict_rate, chance
     for handler in _SERIALISED:
         if not getattr(handler.call_action, "serialised", False):
             strict = _as_strict_as_dynamodb if handler is DynamoHandler else _one_at_a_time
@@ -270,7 +285,7 @@ def install(
 
 def uninstall() -> None:
     LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
-    _CONFLICTS.rate, _CONFLICTS.chance = 0.0, random.random
+    inject_conflicts(0.0)
     for handler, action in _original_actions.items():
         if action is None:
             if "call_action" in handler.__dict__:
