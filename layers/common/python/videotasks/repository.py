@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
@@ -28,6 +29,8 @@ from .errors import ConflictError, NotFoundError, StaleWriteError, TaskStoreBusy
 from .lifecycle import can_transition
 from .models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
 from .settings import Settings
+
+logger = Logger(child=True)
 
 TOTALS = "TOTALS"
 HOUR_BUCKET_PREFIX = "H#"
@@ -401,8 +404,12 @@ class TaskRepository:
                     raise StaleWriteError(stale) from exc
                 if why is Refusal.UNKNOWN:
                     raise
+                # Logged, since a hot item (one user's counters) shows here first, long before it fails anything.
+                refused = {"attempt": attempt + 1, "dynamodbError": exc.response.get("Error", {}).get("Code")}
                 if attempt == WRITE_ATTEMPTS - 1:
+                    logger.warning("DynamoDB stayed busy; the write is given up for now", extra=refused)
                     raise TaskStoreBusyError() from exc
+                logger.info("DynamoDB refused a write for a moment; trying again", extra=refused)
                 self._pause(random.uniform(0, min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**attempt)))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
