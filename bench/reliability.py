@@ -867,6 +867,7 @@ async def run_concurrency(
         report.notes.append(
             f"archive steps that lost the race to a cancel and removed their copy (stack log): {lost_races}"
         )
+        report.notes += busy_store_notes(stack)  # conflicts the overlapping transactions met, nothing injected
         return report
 
 
@@ -887,18 +888,25 @@ async def run_contention(stack: RunningStack, *, tasks: int) -> Report:
         report = await session.report()
         rate = stack.env.get("LOCAL_DYNAMODB_CONFLICT_RATE", "0")
         busy = ", ".join(f"{count}x on {route}" for route, count in sorted(session.busy_replies.items()))
-        log = stack.log()
-        absorbed = log.count("DynamoDB refused a write for a moment; trying again")
-        given_up = log.count("DynamoDB stayed busy; the write is given up for now")
         replies = Counter(r.cancel_status for r in session.records if r.cancel_status is not None)
         session.rows[CONTENTION].notes += [
             f"LOCAL_DYNAMODB_CONFLICT_RATE={rate}; 429 answers sent again: {busy or 'none'}",
-            f"writes refused and tried again by the repository (stack log): {absorbed}",
-            f"writes still refused after {WRITE_ATTEMPTS} attempts, raised as TaskStoreBusyError (a 429, or a step"
-            f" the state machine retried): {given_up}",
             "cancel replies: " + (", ".join(f"{n}x {c}" for c, n in sorted(replies.items(), key=str)) or "none"),
         ]
+        report.notes += busy_store_notes(stack)
         return report
+
+
+def busy_store_notes(stack: RunningStack) -> list[str]:
+    """How often DynamoDB refused a write for a moment during the run (the repository logs each refusal)."""
+    log = stack.log()
+    absorbed = log.count("DynamoDB refused a write for a moment; trying again")
+    given_up = log.count("DynamoDB stayed busy; the write is given up for now")
+    return [
+        f"DynamoDB writes refused for a moment and tried again by the repository (stack log): {absorbed};"
+        f" still refused after {WRITE_ATTEMPTS} attempts, raised as TaskStoreBusyError (a 429, or a step the"
+        f" state machine retried): {given_up}"
+    ]
 
 
 # -- the command ----------------------------------------------------------------------------------
