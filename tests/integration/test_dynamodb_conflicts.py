@@ -7,11 +7,13 @@ PROCESSING; the execution succeeded, so nothing noticed."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -405,3 +407,17 @@ def test_concurrent_tasks_of_one_user_under_conflicts_all_complete_and_count_rig
         0,
         0,
     )
+
+
+# -- the state machine retries a busy store ----------------------------------------------------------
+
+
+def test_every_workflow_step_of_the_state_machine_retries_a_busy_store_before_catching_it() -> None:
+    definition = json.loads((Path(__file__).parents[2] / "statemachine" / "video_task.asl.json").read_text())
+    steps = {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+
+    for name in ("Submit", "Poll", "Archive"):
+        retriers = [retrier for retrier in steps[name]["Retry"] if "TaskStoreBusyError" in retrier["ErrorEquals"]]
+        assert len(retriers) == 1, name
+        assert retriers[0]["MaxAttempts"] >= 3, name
+    assert any("States.ALL" in retrier["ErrorEquals"] for retrier in steps["MarkFailed"]["Retry"])
