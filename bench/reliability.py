@@ -6,7 +6,12 @@ and runs two suites against it, then prints one table:
 * **faults**: a batch of tasks per fault mode of the fake provider (``[fault:NAME]`` in the prompt), and
   a control batch (``none``) on a healthy provider;
 * **concurrency**: hundreds of concurrent creates from several users with ``Idempotency-Key`` storms among
-  them, then cancels racing completion and the archive step.
+  them, then cancels racing completion and the archive step;
+* **contention**: the tasks of ONE user created and run all at once (every status change of every task
+  updates that user's one counters item in a DynamoDB transaction), some cancelled while they run, on a
+  stack of its own with ``LOCAL_DYNAMODB_CONFLICT_RATE`` cancelling a share of all transactions with
+  ``TransactionConflict`` on top of the conflicts the overlapping transactions meet anyway. A create or
+  cancel answered 429 is sent again after its ``Retry-After``, as a client would.
 
 Every user has an HTTP client and a WebSocket connection subscribed to all of its tasks. Every task is
 judged from the outside, as a client sees it: its status in the owner's list (``lost`` when it is
@@ -46,6 +51,7 @@ import websockets
 
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
+from videotasks.repository import WRITE_ATTEMPTS
 
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 ALL_STATUSES = ("QUEUED", "PROCESSING", *TERMINAL_STATUSES)
@@ -72,6 +78,9 @@ QUIET_SECONDS = 2.0  # then how long to keep listening for messages that should 
 THIRD_DOWNLOAD_AFTER_SECONDS = 4.0  # content_flaky fails two downloads; Archive retries after 2 s, then 4 s
 HTTP_TIMEOUT_SECONDS = 120.0
 READ_ATTEMPTS = 3
+CONFLICT_RATE = 0.3  # LOCAL_DYNAMODB_CONFLICT_RATE of the contention suite's stack
+BUSY_RETRIES = 10  # how many times a client sends a create or cancel again after a 429
+CANCEL_EVERY = 4  # the contention suite cancels every 4th task once it has been submitted
 
 
 # -- what each row expects ------------------------------------------------------------------------
@@ -116,6 +125,12 @@ CONCURRENT_CREATES = "concurrent creates"
 CANCEL_VS_COMPLETION = "cancel vs completion"
 CANCEL_VS_ARCHIVE = "cancel vs archive"
 IDEMPOTENCY_STORM = "idempotency storm"
+CONTENTION = "contention"
+CONTENTION_EXPECTATIONS: dict[str, Expected] = {
+    CONTENTION: completes(
+        "conflicts are retried (repository, then the state machine); a cancelled one: CANCELLED iff it answered 200"
+    ),
+}
 CONCURRENCY_EXPECTATIONS: dict[str, Expected] = {
     CONCURRENT_CREATES: completes("one task and one execution per create"),
     CANCEL_VS_COMPLETION: RACE,
@@ -464,6 +479,7 @@ class Session:
         self._started = 0.0
         self.task_timeout = float(stack.env.get("TASK_TIMEOUT_SECONDS") or 900)
         self.poll_interval = stack.poll_interval
+        self.busy_replies: Counter[str] = Counter()  # 429s answered, per route, that the client sent again
 
     async def __aenter__(self) -> Session:
         self._started = time.monotonic()
@@ -509,20 +525,32 @@ class Session:
         self.rows[user.row].tasks += 1
         return record
 
-    async def create(self, user: User, prompt: str, expected: Expected | None = None) -> TaskRecord:
+    async def post(self, user: User, path: str, busy_retries: int, **request: Any) -> httpx.Response:
+        """POST, sent again after ``Retry-After`` up to ``busy_retries`` times while it answers 429."""
+        for attempt in range(busy_retries + 1):
+            answer = await user.http.post(path, **request)
+            if answer.status_code != 429 or attempt == busy_retries:
+                break
+            self.busy_replies["cancel" if path.endswith("/cancel") else "create"] += 1
+            await asyncio.sleep(float(answer.headers.get("Retry-After") or 1))
+        return answer
+
+    async def create(
+        self, user: User, prompt: str, expected: Expected | None = None, *, busy_retries: int = 0
+    ) -> TaskRecord:
         expected = expected or self.rows[user.row].expected
         try:
-            answer = await user.http.post("/tasks", json={"prompt": prompt})
+            answer = await self.post(user, "/tasks", busy_retries, json={"prompt": prompt})
         except httpx.HTTPError as error:
             return self.track(user, expected, None, None, repr(error))
         video_id = answer.json()["data"]["videoId"] if answer.status_code == 201 else None
         return self.track(user, expected, video_id, answer.status_code, "" if video_id else answer.text[:300])
 
-    async def cancel(self, record: TaskRecord) -> None:
+    async def cancel(self, record: TaskRecord, *, busy_retries: int = 0) -> None:
         """Cancel; the task must then end CANCELLED after a 200 and COMPLETED after a 409 (it had ended)."""
         user = self.users[record.user]
         try:
-            answer = await user.http.post(f"/tasks/{record.video_id}/cancel")
+            answer = await self.post(user, f"/tasks/{record.video_id}/cancel", busy_retries)
             record.cancel_status = answer.status_code
         except httpx.HTTPError as error:
             self.rows[record.row].problems.append(f"cancel of {record.video_id} failed: {error!r}")
@@ -844,16 +872,59 @@ async def run_concurrency(
         report.notes.append(
             f"archive steps that lost the race to a cancel and removed their copy (stack log): {lost_races}"
         )
+        report.notes += busy_store_notes(stack)  # conflicts the overlapping transactions met, nothing injected
         return report
+
+
+async def run_contention(stack: RunningStack, *, tasks: int) -> Report:
+    """``tasks`` tasks of one user created at once and run together, every ``CANCEL_EVERY``-th cancelled once
+    submitted, on a stack whose DynamoDB cancels transactions with ``TransactionConflict``."""
+    async with Session(stack, "contention", CONTENTION_EXPECTATIONS) as session:
+        [user] = await session.add_users(CONTENTION, 1)
+
+        async def one(index: int) -> None:
+            prompt = f"reliability {session.run_id} contention #{index}"
+            record = await session.create(user, prompt, busy_retries=BUSY_RETRIES)
+            if record.video_id and index % CANCEL_EVERY == CANCEL_EVERY - 1:
+                await user.listener.wait_until(record.video_id, _submitted, timeout=session.task_timeout)
+                await session.cancel(record, busy_retries=BUSY_RETRIES)
+
+        await asyncio.gather(*(one(index) for index in range(tasks)))
+        report = await session.report()
+        rate = stack.env.get("LOCAL_DYNAMODB_CONFLICT_RATE", "0")
+        busy = ", ".join(f"{count}x on {route}" for route, count in sorted(session.busy_replies.items()))
+        replies = Counter(r.cancel_status for r in session.records if r.cancel_status is not None)
+        session.rows[CONTENTION].notes += [
+            f"LOCAL_DYNAMODB_CONFLICT_RATE={rate}; 429 answers sent again: {busy or 'none'}",
+            "cancel replies: " + (", ".join(f"{n}x {c}" for c, n in sorted(replies.items(), key=str)) or "none"),
+        ]
+        report.notes += busy_store_notes(stack)
+        return report
+
+
+def busy_store_notes(stack: RunningStack) -> list[str]:
+    """How often DynamoDB refused a write for a moment during the run (the repository logs each refusal)."""
+    log = stack.log()
+    absorbed = log.count("DynamoDB refused a write for a moment; trying again")
+    given_up = log.count("DynamoDB stayed busy; the write is given up for now")
+    return [
+        f"DynamoDB writes refused for a moment and tried again by the repository (stack log): {absorbed};"
+        f" still refused after {WRITE_ATTEMPTS} attempts, raised as TaskStoreBusyError (a 429, or a step the"
+        f" state machine retried): {given_up}"
+    ]
 
 
 # -- the command ----------------------------------------------------------------------------------
 LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 10, "storms": 5, "storm_size": 50}
+LONG_CONTENTION = 60
+
+
+SUITES = ("faults", "concurrency", "contention")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suites", default="faults,concurrency", help="comma-separated: faults, concurrency")
+    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated: {', '.join(SUITES)}")
     parser.add_argument("--faults", default=",".join([HEALTHY, *FAULTS]), help="comma-separated fault modes")
     parser.add_argument("--tasks", type=int, default=LONG["tasks"], help="tasks per fault")
     parser.add_argument("--creates", type=int, default=LONG["creates"], help="concurrent creates")
@@ -862,26 +933,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--archive-races", type=int, default=LONG["archive_races"], help="cancels racing the archive")
     parser.add_argument("--storms", type=int, default=LONG["storms"], help="Idempotency-Key storms")
     parser.add_argument("--storm-size", type=int, default=LONG["storm_size"], help="concurrent POSTs per storm")
+    parser.add_argument("--contention-tasks", type=int, default=LONG_CONTENTION, help="tasks of the one contended user")
+    parser.add_argument(
+        "--conflict-rate", type=float, default=CONFLICT_RATE, help="LOCAL_DYNAMODB_CONFLICT_RATE of its stack"
+    )
     parser.add_argument("--task-timeout", type=int, default=300, help="TASK_TIMEOUT_SECONDS of the stack")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     suites = [name.strip() for name in args.suites.split(",") if name.strip()]
     faults = [name.strip() for name in args.faults.split(",") if name.strip()]
-    if unknown := set(suites) - {"faults", "concurrency"}:
+    if unknown := set(suites) - set(SUITES):
         parser.error(f"unknown suites {sorted(unknown)}")
     if unknown := set(faults) - set(FAULT_EXPECTATIONS):
         parser.error(f"unknown faults {sorted(unknown)}; known: {', '.join(FAULT_EXPECTATIONS)}")
 
     log_dir = Path(tempfile.mkdtemp(prefix="videotasks-reliability-"))
     started = time.monotonic()
-    try:
-        stack = start_stack(log_dir, {**STACK_ENV, "TASK_TIMEOUT_SECONDS": str(args.task_timeout)})
-    except StackStartError as error:
-        print(error, file=sys.stderr)
-        return 2
-    runs = {
-        "faults": lambda: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
-        "concurrency": lambda: run_concurrency(
+    base_env = {**STACK_ENV, "TASK_TIMEOUT_SECONDS": str(args.task_timeout)}
+    # The contention suite needs conflicts injected into every transaction of its stack: a stack of its own.
+    envs = dict.fromkeys(SUITES, base_env)
+    envs["contention"] = {**base_env, "LOCAL_DYNAMODB_CONFLICT_RATE": str(args.conflict_rate)}
+    stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
+    runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
+        "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
+        "concurrency": lambda stack: run_concurrency(
             stack,
             creates=args.creates,
             users=args.users,
@@ -890,22 +965,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             storms=args.storms,
             storm_size=args.storm_size,
         ),
+        "contention": lambda stack: run_contention(stack, tasks=args.contention_tasks),
     }
     reports: list[Report] = []
     crashed = False
     try:
-        settings = ", ".join(f"{name}={stack.env[name]}" for name in STACK_ENV)
-        print(f"local stack up in {time.monotonic() - started:.1f} s ({settings}); log: {stack.log_path}", flush=True)
         for suite in suites:
+            key = tuple(sorted(envs[suite].items()))
+            if key not in stacks:
+                for stack in stacks.values():  # one stack at a time on the machine
+                    stack.stop()
+                launched = time.monotonic()
+                try:
+                    stacks[key] = start_stack(log_dir, envs[suite])
+                except StackStartError as error:
+                    print(error, file=sys.stderr)
+                    return 2
+                settings = ", ".join(f"{name}={value}" for name, value in envs[suite].items())
+                print(
+                    f"local stack up in {time.monotonic() - launched:.1f} s ({settings}); log: {stacks[key].log_path}",
+                    flush=True,
+                )
             try:
-                reports.append(asyncio.run(runs[suite]()))
+                reports.append(asyncio.run(runs[suite](stacks[key])))  # type: ignore[arg-type]
             except Exception:  # report what the other suites found all the same
                 traceback.print_exc()
                 crashed = True
                 continue
             print(f"{suite} done in {reports[-1].wall_seconds:.1f} s", flush=True)
     finally:
-        stack.stop()
+        for stack in stacks.values():
+            stack.stop()
     print()
     print(render(reports))
     total = time.monotonic() - started
@@ -919,7 +1009,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("every row ok")
         shutil.rmtree(log_dir, ignore_errors=True)
     else:
-        print(f"some rows FAILED; the stack's log: {stack.log_path}")
+        logs = ", ".join(str(stack.log_path) for stack in stacks.values())
+        print(f"some rows FAILED; the stacks' logs: {logs}")
     return 0 if ok else 1
 
 

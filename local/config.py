@@ -32,6 +32,7 @@ class StackConfig:
     poll_interval_seconds: int = 2
     max_poll_attempts: int = 20
     task_timeout_seconds: int | None = None
+    dynamodb_conflict_rate: float = 0.0
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -49,6 +50,7 @@ class StackConfig:
             poll_interval_seconds=_int("POLL_INTERVAL_SECONDS", 2),
             max_poll_attempts=_int("MAX_POLL_ATTEMPTS", 20),
             task_timeout_seconds=_int("TASK_TIMEOUT_SECONDS", 0) or None,
+            dynamodb_conflict_rate=_float("LOCAL_DYNAMODB_CONFLICT_RATE", 0.0),
         )
 
     @property

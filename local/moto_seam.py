@@ -13,6 +13,14 @@ whatever other requests wrote meanwhile (a cancel, a completion, a counter), and
 writes interleave with other writers. DynamoDB itself runs each request atomically, so the seam does too:
 DynamoDB and DynamoDB Streams requests take one lock, one request at a time.
 
+One at a time, but not more forgiving than DynamoDB: DynamoDB does not queue two transactions on one item,
+it cancels one of them (``TransactionCanceledException``, reason ``TransactionConflict`` for that item and
+``None`` for the others), and it refuses a PutItem/UpdateItem/DeleteItem on an item a transaction holds
+(``TransactionConflictException``). So a transaction's items count as held from the moment its request
+arrives (before it waits for the lock) until it ends, and a request that meets a held item is refused as
+DynamoDB refuses it. ``LOCAL_DYNAMODB_CONFLICT_RATE`` cancels that share of the other transactions the
+same way, so the code's handling of conflicts runs even when requests happen not to overlap.
+
 moto also keeps every model instance it ever made (``instances_tracked``, for its dashboard), deep copies
 included: each transaction's snapshot of the tables, stream records and all, stayed in memory for good (a
 few hundred tasks grew the stack by gigabytes). The seam stops that record for DynamoDB's models.
@@ -27,13 +35,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import random
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.model_instances import model_data
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoHandler
@@ -126,7 +137,129 @@ def _one_at_a_time(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return call_action
 
 
-def install(registry: FunctionRegistry) -> None:
+# Transaction conflicts ----------------------------------------------------------------------------------
+ItemId = tuple[str, str]  # a table's name and the item's key attributes, as JSON
+_SINGLE_WRITES = {"PutItem": "put_item", "UpdateItem": "update_item", "DeleteItem": "delete_item"}
+ONGOING = "Transaction is ongoing for the item"  # DynamoDB's message for both kinds of conflict
+
+
+class _Conflicts:
+    """The items held by transactions under way, and the share of other transactions cancelled anyway."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: Counter[ItemId] = Counter()
+        self.rate = 0.0
+        self.chance: Callable[[], float] = random.random
+
+    def hold(self, items: list[ItemId | None]) -> int | None:
+        """Hold the transaction's items; or, when it must be cancelled, the index of the item in conflict."""
+        with self._lock:
+            for index, item in enumerate(items):
+                if item is not None and self._held[item]:
+                    return index
+            if self.rate and self.chance() < self.rate:
+                return 0
+            self._held.update(item for item in items if item is not None)
+            return None
+
+    def release(self, items: list[ItemId | None]) -> None:
+        with self._lock:
+            self._held.subtract(item for item in items if item is not None)
+            self._held = +self._held  # forget the items no longer held
+
+    def is_held(self, item: ItemId | None) -> bool:
+        with self._lock:
+            return item is not None and self._held[item] > 0
+
+    def held(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
+
+_CONFLICTS = _Conflicts()
+
+
+def inject_conflicts(rate: float, chance: Callable[[], float] = random.random) -> None:
+    """Cancel ``rate`` (0..1) of the transactions that meet no other one, as if one had met them:
+    ``chance()`` below ``rate`` cancels (tests pass a seeded or scripted one)."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"LOCAL_DYNAMODB_CONFLICT_RATE must be between 0 and 1, not {rate}")
+    _CONFLICTS.rate, _CONFLICTS.chance = rate, chance
+
+
+def items_held() -> int:
+    """How many items transactions under way hold right now (tests wait on it)."""
+    return _CONFLICTS.held()
+
+
+def _item_id(backend: DynamoDBBackend, table_name: str, attributes: dict[str, Any]) -> ItemId | None:
+    """Which item a request names (its key, or the whole item of a put); None when moto will refuse it."""
+    table = backend.tables.get(table_name) or backend.tables.get(table_name.rpartition("/")[2])
+    if table is None:
+        return None
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    if not all(name in attributes for name in names):
+        return None
+    return table.name, json.dumps({name: attributes[name] for name in names}, sort_keys=True, default=str)
+
+
+def _transaction_items(handler: DynamoHandler) -> list[ItemId | None]:
+    items: list[ItemId | None] = []
+    for entry in getattr(handler, "params", {}).get("TransactItems") or []:
+        for operation in entry.values():
+            named = operation.get("Key") or operation.get("Item") or {}
+            items.append(_item_id(handler.dynamodb_backend, str(operation.get("TableName", "")), named))
+    return items
+
+
+def _refuse(handler: DynamoHandler, action: Callable[[Any], Any], method: str, error: Exception) -> Any:
+    """Answer with ``error`` exactly as moto answers its own errors (after its auth checks, like AWS)."""
+
+    def refused() -> Any:
+        raise error
+
+    setattr(handler, method, refused)
+    return action(handler)
+
+
+def _as_strict_as_dynamodb(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(action)
+    def call_action(self: DynamoHandler) -> Any:
+        operation = self._get_action()
+        if operation == "TransactWriteItems":
+            items = _transaction_items(self)
+            conflict = _CONFLICTS.hold(items)
+            if conflict is not None:
+                reasons = [
+                    ("TransactionConflict", ONGOING, None) if index == conflict else (None, None, None)
+                    for index in range(len(items))
+                ]
+                return _refuse(self, action, "transact_write_items", TransactionCanceledException(reasons))
+            try:
+                with _DYNAMODB_LOCK:
+                    return action(self)
+            finally:
+                _CONFLICTS.release(items)
+        if operation in _SINGLE_WRITES:
+            params = getattr(self, "params", {})
+            named = params.get("Key") or params.get("Item") or {}
+            if _CONFLICTS.is_held(_item_id(self.dynamodb_backend, str(params.get("TableName", "")), named)):
+                error = DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
+                return _refuse(self, action, _SINGLE_WRITES[operation], error)
+        with _DYNAMODB_LOCK:
+            return action(self)
+
+    call_action.serialised = True  # type: ignore[attr-defined]
+    return call_action
+
+
+def install(
+    registry: FunctionRegistry, *, conflict_rate: float = 0.0, chance: Callable[[], float] = random.random
+) -> None:
+    """Run our handlers for moto's Lambda and make its DynamoDB as strict as DynamoDB; ``conflict_rate``
+    (0..1) of the transactions that meet no other one are cancelled with ``TransactionConflict`` anyway."""
+
     def invoke(
         self: LambdaSimpleBackend,
         function_name: str,
@@ -140,16 +273,19 @@ def install(registry: FunctionRegistry) -> None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload
 
+    inject_conflicts(conflict_rate, chance)
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
     for handler in _SERIALISED:
         if not getattr(handler.call_action, "serialised", False):
-            handler.call_action = _one_at_a_time(handler.call_action)  # type: ignore[method-assign]
+            strict = _as_strict_as_dynamodb if handler is DynamoHandler else _one_at_a_time
+            handler.call_action = strict(handler.call_action)  # type: ignore[method-assign]
     _track_instances(keep=False)
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
+    inject_conflicts(0.0)
     for handler, action in _original_actions.items():
         if action is None:
             if "call_action" in handler.__dict__:

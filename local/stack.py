@@ -84,7 +84,7 @@ class LocalStack:
     def start(self) -> None:
         self._start_moto()
         self._create_resources()
-        moto_seam.install(self.registry)
+        moto_seam.install(self.registry, conflict_rate=self.config.dynamodb_conflict_rate)
         self._loop_thread.start()
         self._serve(self._http_app(), self.config.http_port)
         self._start_live_updates()
@@ -207,6 +207,9 @@ class LocalStack:
             if self.config.uses_real_provider
             else f"{self.config.provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
         )
+        conflicts: list[str] = []  # shown only when set: a stack that cancels transactions on purpose
+        if rate := self.config.dynamodb_conflict_rate:
+            conflicts.append(f"  DynamoDB       {rate:g} of transactions cancelled (LOCAL_DYNAMODB_CONFLICT_RATE)")
         return "\n".join(
             [
                 "videotasks local stack is ready",
@@ -217,6 +220,7 @@ class LocalStack:
                 "  Task stream    " + ", ".join(f"{s.table} -> {s.function}" for s in stream_sources(self.template)),
                 f"  Provider       {provider}",
                 f"  AWS (moto)     {self.config.moto_url}",
+                *conflicts,
                 "  Dev token (user dev-user; `make token USER=alice` for others):",
                 f"  {self.dev_token()}",
             ]

@@ -58,7 +58,7 @@ def openapi_document() -> Response[Any]:
     f"{openapi.BASE_PATH}/tasks",
     tags=["tasks"],
     summary="Create a video or image task",
-    responses=openapi.errors(400, 401, 409, 500),
+    responses=openapi.errors(400, 401, 409, 429, 500),
 )
 def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
@@ -113,7 +113,7 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
     f"{openapi.BASE_PATH}/tasks/<videoId>/cancel",
     tags=["tasks"],
     summary="Cancel a queued or running task",
-    responses=openapi.errors(400, 401, 404, 409),
+    responses=openapi.errors(400, 401, 404, 409, 429),
 )
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()

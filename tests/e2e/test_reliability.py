@@ -19,12 +19,15 @@ from bench.reliability import (
     CANCEL_VS_ARCHIVE,
     CANCEL_VS_COMPLETION,
     CONCURRENT_CREATES,
+    CONFLICT_RATE,
+    CONTENTION,
     FAULT_EXPECTATIONS,
     HEALTHY,
     IDEMPOTENCY_STORM,
     STACK_ENV,
     Report,
     run_concurrency,
+    run_contention,
     run_faults,
 )
 from local.fake_provider import FAULTS
@@ -85,3 +88,17 @@ def test_an_idempotency_key_storm_creates_one_task(stack: Any) -> None:
     # task in the storm user's list.
     assert (row.tasks, row.outcomes["completed"]) == (2, 2), report.render()
     assert_every_row_holds(report)
+
+
+def test_tasks_of_one_user_run_together_under_injected_dynamodb_conflicts_none_stuck_or_lost(
+    local_stack_factory: Any,
+) -> None:
+    stack = local_stack_factory(**STACK_ENV, LOCAL_DYNAMODB_CONFLICT_RATE=CONFLICT_RATE)
+
+    report = asyncio.run(run_contention(stack, tasks=12))
+
+    row = report.row(CONTENTION)
+    assert row.tasks == 12, report.render()
+    assert (row.outcomes["stuck"], row.outcomes["lost"], row.outcomes["unexpected"]) == (0, 0, 0), report.render()
+    assert row.stats_ok, report.render()
+    assert_every_row_holds(report)  # one execution each, media iff COMPLETED, one terminal message each

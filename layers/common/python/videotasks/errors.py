@@ -10,6 +10,7 @@ class VideoTasksError(Exception):
 
     code = "INTERNAL"
     http_status = 500
+    retry_after_seconds: int | None = None  # sent as the reply's Retry-After header when set
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -45,6 +46,20 @@ class ConflictError(VideoTasksError):
 class RateLimitedError(VideoTasksError):
     code = "RATE_LIMITED"
     http_status = 429
+
+
+class TaskStoreBusyError(RateLimitedError):
+    """DynamoDB refused a write for a moment (a transaction conflict or throttling) and went on refusing
+    while the repository retried; nothing was written. Worth retrying soon.
+
+    Not a lost race (``StaleWriteError``): the task did not move on, so no step may act as if it had. The
+    state machine's Retry matches this class name: keep it.
+    """
+
+    retry_after_seconds = 1
+
+    def __init__(self, message: str = "Too many changes to your tasks at once; retry in a moment") -> None:
+        super().__init__(message)
 
 
 class StaleWriteError(VideoTasksError):

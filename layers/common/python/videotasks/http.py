@@ -23,7 +23,9 @@ def success(data: Any, status_code: int = 200) -> Response[Any]:
     )
 
 
-def failure(status_code: int, code: str, message: str, details: Any = None) -> Response[Any]:
+def failure(
+    status_code: int, code: str, message: str, details: Any = None, *, retry_after_seconds: int | None = None
+) -> Response[Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
@@ -33,11 +35,14 @@ def failure(status_code: int, code: str, message: str, details: Any = None) -> R
         body=json.dumps(
             {"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False
         ),
+        headers={"Retry-After": str(retry_after_seconds)} if retry_after_seconds is not None else None,
     )
 
 
 def from_error(error: VideoTasksError) -> Response[Any]:
-    return failure(error.http_status, error.code, error.message, error.details)
+    return failure(
+        error.http_status, error.code, error.message, error.details, retry_after_seconds=error.retry_after_seconds
+    )
 
 
 def as_proxy_result(response: Response[Any]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ def errors(*codes: int) -> dict[int, Any]:
         401: "Missing or invalid token",
         404: "Not found",
         409: "Conflict with the task's state",
+        429: "Too many changes to the caller's tasks at once; retry after the Retry-After header's seconds",
         500: "Internal error (details are in the logs)",
     }
     content = {"application/json": {"schema": ERROR_ENVELOPE}}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import cursor, telemetry
-from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError
+from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from .executions import Executions
 from .ids import new_video_id
 from .models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
@@ -88,7 +88,12 @@ class TaskService:
                 task, TaskStatus.FAILED, error=TaskError(code="INTERNAL", message="The task could not be started")
             )
             raise StartFailedError(task.videoId) from exc
-        self._repository.set_execution(task.videoId, execution_arn)
+        try:
+            self._repository.set_execution(task.videoId, execution_arn)
+        except TaskStoreBusyError:
+            # The task runs; the ARN only lets a cancel stop its execution early, and without it the next
+            # step finds the task CANCELLED and stops. Failing the reply now would invite a duplicate task.
+            logger.warning("could not record the execution", extra={"executionArn": execution_arn})
         logger.info("task created", extra={"model": model, "type": task.type.value})
         telemetry.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})

@@ -3,6 +3,11 @@
 Each step reads the task, asks the provider, and writes the outcome with a conditional write. A step
 that finds the task terminal (cancelled meanwhile, or already done by a retried invocation) says
 ``DONE`` and changes nothing, which makes every step safe to retry.
+
+Only ``StaleWriteError`` means "someone else moved the task on". ``TaskStoreBusyError`` (DynamoDB refused
+the write for a moment and kept refusing) means nothing was written: no step catches it, so the Lambda
+fails with that error type and the state machine retries the step (its own Retry entry), instead of a
+step cancelling a provider job, deleting stored media or giving up on a task that did not move.
 """
 
 from __future__ import annotations
