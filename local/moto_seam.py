@@ -173,3 +173,68 @@ def forget_shard_iterators(stream_arn: str, *iterators: str | None) -> None:
     for iterator in iterators:
         if iterator:
             known.pop(iterator, None)
+
+
+# IAM-like access control ------------------------------------------------------------------------------
+# moto authenticates (SigV4 against the key's secret) and authorises requests once
+# ``settings.INITIAL_NO_AUTH_ACTION_COUNT`` requests have passed; it reads the setting at every request, so
+# the stack creates its resources first and then switches checking on (``local.iam`` says what moto checks).
+
+
+def create_identity(user_name: str, policy: dict[str, Any], access_key_id: str, secret_access_key: str) -> None:
+    """An IAM user in moto with ``policy`` inline and an access key of our choosing (moto picks random ones;
+    the stack's admin key and the key moto's own Step Functions engine signs with are fixed strings)."""
+    import json
+
+    from moto.iam.models import iam_backends
+
+    from local.template import ACCOUNT
+
+    backend = iam_backends[ACCOUNT]["aws"]
+    backend.create_user(region_name="us-east-1", user_name=user_name)
+    backend.put_user_policy(user_name, "granted", json.dumps(policy))
+    key = backend.create_access_key(user_name)
+    del backend.access_keys[key.physical_resource_id]
+    key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
+    backend.access_keys[key.physical_resource_id] = key
+
+
+_original_s3_authorize = None
+PresignedCheck = Callable[[str, str, "str | None"], bool]  # (access key id, bucket, key) -> allowed
+
+
+def enable_access_control(presigned_allowed: PresignedCheck) -> None:
+    """From now on every request must be signed by a known key and allowed by its policies.
+
+    moto 5.2.5 cannot check a presigned S3 URL (it reads the ``Authorization`` header, which a presigned GET
+    does not send, and answers 500): such requests are authorised by ``presigned_allowed`` with the signer's
+    access key id instead (its signature is not verified), and refused as S3 refuses them."""
+    global _original_s3_authorize
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.exceptions import S3AccessDeniedError
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
+    _original_s3_authorize = original
+
+    def authorize_s3(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
+        credential = self.querystring.get("X-Amz-Credential") if "Authorization" not in self.headers else None
+        if not credential:
+            return original(self, bucket_name, key_name)  # type: ignore[no-any-return]
+        access_key_id = str(credential[0] if isinstance(credential, list) else credential).split("/", 1)[0]
+        if not presigned_allowed(access_key_id, bucket_name or "*", key_name):
+            raise S3AccessDeniedError()
+        return None
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = authorize_s3  # type: ignore[method-assign]
+    ActionAuthenticatorMixin.request_count = 0
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+
+def disable_access_control() -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+    if _original_s3_authorize is not None:
+        ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _original_s3_authorize  # type: ignore[method-assign]
