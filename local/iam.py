@@ -36,9 +36,9 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from local.aws_calls import IamCall, Targets, iam_calls
-from local.iam_policy import Policy, Statement, principals, state_machine_roles
-from local.sam_transform import transform
-from local.template import TEMPLATE_PATH, Resolver, load_template, resources, websocket_api
+from local.iam_policy import Policy, Statement, amend, principals, state_machine_roles
+from local.sam_transform import transformed_template
+from local.template import Resolver, resources, websocket_api
 
 ADMIN_ACCESS_KEY_ID = "local"  # what the stack and its test harness sign with; never a real credential
 ADMIN_SECRET_ACCESS_KEY = "local"
@@ -335,7 +335,9 @@ def uninstall() -> None:
 
 # The local stack's entry points ----------------------------------------------------------------------------
 
-TEMPLATE_VARIABLE = "LOCAL_IAM_TEMPLATE"  # a template whose roles define the identities (tests drop grants)
+# JSON {principal: [statement, …]}: statements added to those principals' grants, as the template writes them
+# (tests take a grant away with a Deny, or add a missing one with an Allow).
+AMEND_VARIABLE = "LOCAL_IAM_AMEND"
 
 
 def _targets(template: dict[str, Any], resolver: Resolver) -> Targets:
@@ -359,9 +361,10 @@ def enforce(template: dict[str, Any], resolver: Resolver) -> AccessControl:
     runs unchecked, as CloudFormation's does) and before any function runs."""
     from local import moto_seam
 
-    source = Path(os.environ.get(TEMPLATE_VARIABLE) or TEMPLATE_PATH)
-    transformed = transform(load_template(source))
+    transformed = transformed_template()
     policies = principals(transformed, resolver)
+    if os.environ.get(AMEND_VARIABLE):
+        policies = amend(policies, json.loads(os.environ[AMEND_VARIABLE]), resolver)
     log_path = os.environ.get(CALL_LOG_VARIABLE)
     control = AccessControl(policies, _targets(template, resolver), CallLog(Path(log_path) if log_path else None))
     engine_roles = set(state_machine_roles(transformed).values())

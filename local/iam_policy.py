@@ -218,3 +218,18 @@ def principals(transformed: dict[str, Any], resolver: Resolver) -> dict[str, lis
     for role_id in state_machine_roles(transformed).values():
         found[role_id] = _role_statements(transformed["Resources"][role_id], tolerant, role_id)
     return found
+
+
+def amend(
+    policies: dict[str, list[Statement]], amendments: dict[str, list[dict[str, Any]]], resolver: Resolver
+) -> dict[str, list[Statement]]:
+    """``policies`` with more statements per principal, written as in the template (intrinsics resolved).
+    What the tests use to take a grant away (a Deny) or to add a missing one (an Allow) without editing
+    template.yaml."""
+    tolerant = _TolerantResolver(resolver.template, resolver.parameters, resolver.physical, resolver.attributes)
+    amended = {principal: list(statements) for principal, statements in policies.items()}
+    for principal, statements in amendments.items():
+        if principal not in amended:
+            raise KeyError(f"no principal {principal} to amend; known: {sorted(amended)}")
+        amended[principal] += [Statement.from_json(tolerant.resolve(s), "amended") for s in statements]
+    return amended
