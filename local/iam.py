@@ -187,7 +187,8 @@ def _denied(principal: str, call: IamCall, signing_name: str, operation: str) ->
             ),
         }
         status = 400
-    return ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    response: Any = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)
 
 
 class AccessControl:
@@ -279,7 +280,7 @@ def install(control: AccessControl) -> None:
         return
     credentials = ContextCredentials(lambda: _installed.current_keys() if _installed else _admin_keys())
     _originals["get_credentials"] = botocore.session.Session.get_credentials
-    _originals["_make_api_call"] = botocore.client.BaseClient._make_api_call
+    _originals["_make_api_call"] = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private
     _originals["generate_presigned_url"] = botocore.signers.generate_presigned_url
     _originals["submit"] = concurrent.futures.ThreadPoolExecutor.submit
 
@@ -309,7 +310,7 @@ def install(control: AccessControl) -> None:
         return _originals["submit"](self, contextvars.copy_context().run, fn, *args, **kwargs)
 
     botocore.session.Session.get_credentials = get_credentials  # type: ignore[method-assign]
-    botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+    setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010 - private
     botocore.signers.generate_presigned_url = generate_presigned_url
     concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
 
@@ -328,7 +329,7 @@ def uninstall() -> None:
     if not _originals:
         return
     botocore.session.Session.get_credentials = _originals.pop("get_credentials")  # type: ignore[method-assign]
-    botocore.client.BaseClient._make_api_call = _originals.pop("_make_api_call")  # type: ignore[method-assign]
+    setattr(botocore.client.BaseClient, "_make_api_call", _originals.pop("_make_api_call"))  # noqa: B010
     botocore.signers.generate_presigned_url = _originals.pop("generate_presigned_url")
     concurrent.futures.ThreadPoolExecutor.submit = _originals.pop("submit")  # type: ignore[method-assign]
 
