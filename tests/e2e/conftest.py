@@ -36,7 +36,6 @@ TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 STACKS_USED = pytest.StashKey[list[RunningStack]]()
 
 StackPool = dict[tuple[tuple[str, str], ...], RunningStack]
-_CALL_LOGS: list[Path] = []  # the call logs of every stopped stack on the template's own grants
 
 
 def _start(log_dir: Path, overrides: dict[str, str]) -> RunningStack:
@@ -50,19 +49,26 @@ def _label(overrides: dict[str, str] | tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name}={value}" for name, value in dict(overrides).items()) or "defaults"
 
 
-def _stop_all(stacks: dict[str, RunningStack]) -> None:
+def _call_logs(config: pytest.Config) -> list[Path]:
+    """The call logs of every stopped stack on the template's own grants. Kept on the session's config: this
+    module is imported twice (as the e2e conftest, and by name from other suites' ``pytest_plugins``)."""
+    logs: list[Path] = config.__dict__.setdefault("_videotasks_iam_call_logs", [])
+    return logs
+
+
+def _stop_all(stacks: dict[str, RunningStack], config: pytest.Config) -> None:
     """`_stop`, then fail when any of those stacks' functions made an AWS call its role does not grant (each
     would be an AccessDenied error in AWS)."""
     _stop(stacks)
-    _check_grants(stacks.values())
+    _check_grants(stacks.values(), config)
 
 
-def _check_grants(stacks: Iterable[RunningStack]) -> None:
+def _check_grants(stacks: Iterable[RunningStack], config: pytest.Config) -> None:
     """Every call of the stacks that run on the template's own grants (no ``LOCAL_IAM_AMEND``) must be granted;
     their logs feed the excess-grant report printed at the end of the session."""
     logs = [stack.call_log_path for stack in stacks if "LOCAL_IAM_AMEND" not in stack.env]
     logs = [path for path in logs if path.exists()]
-    _CALL_LOGS.extend(logs)
+    _call_logs(config).extend(logs)
     ungranted = grants.read(logs).ungranted()
     if ungranted:
         calls = "\n".join(
@@ -78,9 +84,11 @@ def _check_grants(stacks: Iterable[RunningStack]) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The grants the session's stacks never used (`python -m local.grants` on their call logs)."""
-    if _CALL_LOGS:
+    logs = _call_logs(terminalreporter.config)
+    if logs:
         terminalreporter.write_sep("-", "IAM: calls and grants of the e2e stacks (python -m local.grants)")
-        terminalreporter.write_line(grants.render(grants.read(_CALL_LOGS)))
+        terminalreporter.write_line(grants.render(grants.read(logs)))
+        logs.clear()  # printed once, whichever copy of this module runs first
 
 
 def _stop(stacks: dict[str, RunningStack]) -> None:
@@ -101,10 +109,10 @@ def _stop(stacks: dict[str, RunningStack]) -> None:
 
 
 @pytest.fixture(scope="session")
-def _stack_pool() -> Iterator[StackPool]:
+def _stack_pool(pytestconfig: pytest.Config) -> Iterator[StackPool]:
     stacks: StackPool = {}
     yield stacks
-    _stop_all({_label(key): stack for key, stack in stacks.items()})
+    _stop_all({_label(key): stack for key, stack in stacks.items()}, pytestconfig)
 
 
 @pytest.fixture
@@ -124,7 +132,7 @@ def local_stack_factory(
         values = {name: str(value) for name, value in overrides.items()}
         if private:
             stack = _start(tmp_path_factory.mktemp("local-stack"), values)
-            request.addfinalizer(lambda: _stop_all({f"{_label(values)} (private)": stack}))
+            request.addfinalizer(lambda: _stop_all({f"{_label(values)} (private)": stack}, request.config))
         else:
             key = tuple(sorted(values.items()))
             stack = _stack_pool.get(key)
