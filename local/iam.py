@@ -36,8 +36,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from local.aws_calls import IamCall, Targets, iam_calls
-from local.iam_policy import Policy, Statement, amend, principals, state_machine_roles
-from local.sam_transform import transformed_template
+from local.iam_policy import Policy, Statement, amend, cached_transformed_template, principals, state_machine_roles
 from local.template import Resolver, resources, websocket_api
 
 ADMIN_ACCESS_KEY_ID = "local"  # what the stack and its test harness sign with; never a real credential
@@ -362,7 +361,7 @@ def enforce(template: dict[str, Any], resolver: Resolver) -> AccessControl:
     runs unchecked, as CloudFormation's does) and before any function runs."""
     from local import moto_seam
 
-    transformed = transformed_template()
+    transformed = cached_transformed_template()
     policies = principals(transformed, resolver)
     if os.environ.get(AMEND_VARIABLE):
         policies = amend(policies, json.loads(os.environ[AMEND_VARIABLE]), resolver)

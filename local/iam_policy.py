@@ -16,12 +16,17 @@ permission boundaries and SCPs play no part: none exist in the template.
 from __future__ import annotations
 
 import copy
+import hashlib
+import importlib.metadata
+import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.sam_transform import function_roles
-from local.template import Resolver
+from local.sam_transform import function_roles, transform
+from local.template import ROOT, TEMPLATE_PATH, Resolver, load_template
 
 # The AWS managed policies SAM attaches to our roles (their documents as AWS publishes them). They grant
 # CloudWatch Logs and X-Ray (which the local stack does not emulate) and, for a stream consumer, the stream
@@ -180,6 +185,29 @@ class Policy:
     def matching(self, action: str, resource: str) -> list[Statement]:
         """The Allow statements that grant ``action`` on ``resource`` (for the excess report)."""
         return [c.statement for c in self._compiled if c.statement.effect == "Allow" and c.matches(action, resource)]
+
+
+CACHE_DIR = ROOT / ".aws-sam" / "local"  # git-ignored; `make clean` empties it
+
+
+def cached_transformed_template() -> dict[str, Any]:
+    """``local.sam_transform.transformed_template()``, kept on disk between runs: importing and running the
+    translator takes seconds, and every local stack needs it at start. Keyed by what the transform reads (the
+    template, the state machine definitions, our transform code, the translator's version)."""
+    digest = hashlib.sha256(importlib.metadata.version("aws-sam-translator").encode())
+    inputs = [TEMPLATE_PATH, ROOT / "local" / "sam_transform.py", *sorted((ROOT / "statemachine").glob("*.json"))]
+    for path in inputs:
+        digest.update(path.name.encode() + path.read_bytes())
+    cached = CACHE_DIR / f"transformed-{digest.hexdigest()[:16]}.json"
+    if cached.exists():
+        loaded: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+        return loaded
+    transformed = transform(load_template(TEMPLATE_PATH))
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=CACHE_DIR, delete=False, suffix=".tmp", encoding="utf-8") as handle:
+        json.dump(transformed, handle)
+    os.replace(handle.name, cached)  # atomic: stacks starting together may all write it
+    return transformed
 
 
 def _role_statements(role: dict[str, Any], resolver: Resolver, role_id: str) -> list[Statement]:

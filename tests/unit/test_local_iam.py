@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from local import grants
 from local.aws_calls import IamCall, Targets, iam_calls
 from local.iam import AccessControl, CallLog, moto_policy
-from local.iam_policy import Policy, Statement, principals
+from local.iam_policy import Policy, Statement, cached_transformed_template, principals
 from local.sam_transform import transformed_template
 from local.template import ACCOUNT, REGION, Resolver, load_template
 
@@ -188,3 +188,8 @@ def test_the_report_names_grants_no_call_used(tmp_path: Path) -> None:
     ]
     assert grants.main([str(log_path)]) == 0
     assert all(json.loads(line) for line in log_path.read_text().splitlines())
+
+
+def test_the_stack_reads_the_transformed_template_from_a_cache_that_matches_the_transform() -> None:
+    assert cached_transformed_template() == transformed_template()
+    assert cached_transformed_template() == transformed_template()  # the second read comes from the file
