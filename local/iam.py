@@ -6,7 +6,8 @@ clients, so the stack does three things (docs/IAM.md tells the whole story):
 
 1. **Identities.** Every principal — each function, and the state machine's role — gets an IAM user in moto
    whose inline policy is what the SAM-transformed template grants its role, and an access key of its own.
-   The stack itself (resource set-up, the stream pump, the test harness) signs as an admin user.
+   The stack itself (resource set-up, the stream pump, the test harness) signs with a key no principal owns,
+   which moto serves unchecked, as CloudFormation and the Lambda service act with full rights in AWS.
 2. **Credentials by invocation.** ``LocalFunction.invoke`` names the running function in `CURRENT_FUNCTION`;
    every botocore client without explicit keys gets `ContextCredentials`, which botocore asks for the keys at
    each signing (presigned URLs included), so a request signs as the function whose invocation makes it.
@@ -39,9 +40,10 @@ from local.aws_calls import IamCall, Targets, iam_calls
 from local.iam_policy import Policy, Statement, amend, cached_transformed_template, principals, state_machine_roles
 from local.template import Resolver, resources, websocket_api
 
-ADMIN_ACCESS_KEY_ID = "local"  # what the stack and its test harness sign with; never a real credential
+# What the stack itself and its test harness sign with (never a real credential). moto checks only the
+# principals' keys: requests signed with this one, or any other, are served unchecked as before.
+ADMIN_ACCESS_KEY_ID = "local"
 ADMIN_SECRET_ACCESS_KEY = "local"
-ADMIN_PRINCIPAL = "videotasks-local-admin"
 # moto's Step Functions engine creates its clients with these keys (moto/stepfunctions/parser/asl/utils/
 # boto_client.py): whoever owns them in moto's IAM is the principal the engine calls Lambda as.
 ENGINE_ACCESS_KEY_ID = "ak"
@@ -247,13 +249,16 @@ class AccessControl:
             allowed = allowed and granted
         return allowed
 
-    def presigned_allowed(self, access_key_id: str, bucket: str, key: str | None) -> bool:
-        """Whether a presigned S3 request of ``access_key_id``'s URL is allowed (the admin's always is)."""
+    def presigned_allowed(self, access_key_id: str, method: str, resource: str) -> bool:
+        """Whether a request made with a presigned S3 URL of ``access_key_id``'s is allowed."""
         principal = self.principal_of(access_key_id)
         if principal is None:
-            return access_key_id == ADMIN_ACCESS_KEY_ID
-        resource = f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"
-        return self.policies[principal].allows("s3:GetObject", resource)
+            return True  # not a principal of the template: moto serves it unchecked, as any other request
+        action = _PRESIGNED_ACTIONS.get(method.upper(), f"s3:{method.title()}")
+        return self.policies[principal].allows(action, resource)
+
+
+_PRESIGNED_ACTIONS = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject", "DELETE": "s3:DeleteObject"}
 
 
 # Process-wide patches (the local stack's process only: the layer never sees them) -----------------------
@@ -370,16 +375,10 @@ def enforce(template: dict[str, Any], resolver: Resolver) -> AccessControl:
     engine_roles = set(state_machine_roles(transformed).values())
     if len(engine_roles) == 1:  # moto's engine has one key for every state machine
         control.assign_engine_key(engine_roles.pop())
-    moto_seam.create_identity(
-        ADMIN_PRINCIPAL,
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-        ADMIN_ACCESS_KEY_ID,
-        ADMIN_SECRET_ACCESS_KEY,
-    )
     for principal, statements in policies.items():
         access_key_id, secret_access_key = control.keys[principal]
         moto_seam.create_identity(principal, moto_policy(statements), access_key_id, secret_access_key)
-    moto_seam.enable_access_control(control.presigned_allowed)
+    moto_seam.enable_access_control({key for key, _ in control.keys.values()}, control.presigned_allowed)
     install(control)
     return control
 

@@ -183,7 +183,7 @@ def forget_shard_iterators(stream_arn: str, *iterators: str | None) -> None:
 
 def create_identity(user_name: str, policy: dict[str, Any], access_key_id: str, secret_access_key: str) -> None:
     """An IAM user in moto with ``policy`` inline and an access key of our choosing (moto picks random ones;
-    the stack's admin key and the key moto's own Step Functions engine signs with are fixed strings)."""
+    the key moto's own Step Functions engine signs with is a fixed string)."""
     import json
 
     from moto.iam.models import iam_backends
@@ -199,34 +199,49 @@ def create_identity(user_name: str, policy: dict[str, Any], access_key_id: str, 
     backend.access_keys[key.physical_resource_id] = key
 
 
-_original_s3_authorize = None
-PresignedCheck = Callable[[str, str, "str | None"], bool]  # (access key id, bucket, key) -> allowed
+_original_authorize = None
+PresignedCheck = Callable[[str, str, str], bool]  # (access key id, HTTP method, S3 resource ARN) -> allowed
 
 
-def enable_access_control(presigned_allowed: PresignedCheck) -> None:
-    """From now on every request must be signed by a known key and allowed by its policies.
+def _signing_key(request: Any) -> str | None:
+    """The access key id a request was signed with: from its Authorization header, or a presigned URL's
+    ``X-Amz-Credential``."""
+    authorization = request.headers.get("Authorization") or ""
+    if "Credential=" in authorization:
+        return str(authorization.split("Credential=", 1)[1].split("/", 1)[0])
+    credential = request.querystring.get("X-Amz-Credential") if hasattr(request, "querystring") else None
+    if credential:
+        return str(credential[0] if isinstance(credential, list) else credential).split("/", 1)[0]
+    return None
+
+
+def enable_access_control(checked_keys: set[str], presigned_allowed: PresignedCheck) -> None:
+    """From now on a request signed with one of ``checked_keys`` must carry a valid signature and be allowed by
+    its identity's policies. Requests signed with any other key are served unchecked, as before: the stack's
+    own set-up and tools pointed at the moto endpoint keep working with whatever credentials they have.
 
     moto 5.2.5 cannot check a presigned S3 URL (it reads the ``Authorization`` header, which a presigned GET
     does not send, and answers 500): such requests are authorised by ``presigned_allowed`` with the signer's
-    access key id instead (its signature is not verified), and refused as S3 refuses them."""
-    global _original_s3_authorize
+    key, the method and the object's ARN instead (the signature is not verified), and refused as S3 does."""
+    global _original_authorize
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.s3.exceptions import S3AccessDeniedError
 
-    original = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
-    _original_s3_authorize = original
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+    _original_authorize = original
 
-    def authorize_s3(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
-        credential = self.querystring.get("X-Amz-Credential") if "Authorization" not in self.headers else None
-        if not credential:
-            return original(self, bucket_name, key_name)  # type: ignore[no-any-return]
-        access_key_id = str(credential[0] if isinstance(credential, list) else credential).split("/", 1)[0]
-        if not presigned_allowed(access_key_id, bucket_name or "*", key_name):
-            raise S3AccessDeniedError()
-        return None
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        key = _signing_key(self)
+        if key not in checked_keys:
+            return None
+        if "Authorization" not in self.headers:  # a presigned S3 URL (the only kind moto serves)
+            if not presigned_allowed(key, str(self.method), resource):
+                raise S3AccessDeniedError()
+            return None
+        return original(self, iam_request_cls, resource)  # type: ignore[no-any-return]
 
-    ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = authorize_s3  # type: ignore[method-assign]
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
     ActionAuthenticatorMixin.request_count = 0
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
@@ -236,5 +251,5 @@ def disable_access_control() -> None:
     from moto.core.authorization import ActionAuthenticatorMixin
 
     settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
-    if _original_s3_authorize is not None:
-        ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _original_s3_authorize  # type: ignore[method-assign]
+    if _original_authorize is not None:
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = _original_authorize  # type: ignore[method-assign]

@@ -1,6 +1,7 @@
 """local/moto_seam.py's access control against the pinned moto: identities with keys of our choosing, moto's
-checks switched on at runtime, and presigned S3 URLs authorised by their signer's grants. These lean on moto
-internals (its IAM backend, its settings, its S3 authorisation); if an upgrade moves them, these fail."""
+checks switched on at runtime for those keys only, and presigned S3 URLs authorised by their signer's grants.
+These lean on moto internals (its IAM backend, its settings, its authorisation hook); if an upgrade moves them,
+these fail."""
 
 from __future__ import annotations
 
@@ -42,19 +43,18 @@ def moto_url() -> Iterator[str]:
         server.stop()
 
 
-def client(service: str, url: str, key: str) -> Any:
+def client(service: str, url: str, key: str, secret: str = SECRET) -> Any:
     return boto3.client(
         service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=key,
-        aws_secret_access_key=SECRET,
+        aws_secret_access_key=secret,
         config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
     )
 
 
-def test_moto_checks_each_identity_against_its_own_policy_once_switched_on(moto_url: str) -> None:
-    admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+def test_moto_checks_the_identities_keys_against_their_policies_once_switched_on(moto_url: str) -> None:
     granted = {
         "Version": "2012-10-17",
         "Statement": [
@@ -62,24 +62,24 @@ def test_moto_checks_each_identity_against_its_own_policy_once_switched_on(moto_
             {"Effect": "Allow", "Action": ["dynamodb:ListTables"], "Resource": "*"},
         ],
     }
-    moto_seam.create_identity("seam-admin", admin, "local", SECRET)
     moto_seam.create_identity("SeamFunction", granted, FUNCTION_KEY, SECRET)
-    s3_admin = client("s3", moto_url, "local")
-    s3_admin.create_bucket(Bucket=BUCKET)
+    s3_outsider = client("s3", moto_url, "testing")
+    s3_outsider.create_bucket(Bucket=BUCKET)
     for key in ("media/a.mp4", "private/b.bin"):
-        s3_admin.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+        s3_outsider.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
+    s3 = client("s3", moto_url, FUNCTION_KEY)
     signed = {
-        key: client("s3", moto_url, FUNCTION_KEY).generate_presigned_url(
-            "get_object", Params={"Bucket": BUCKET, "Key": key}
-        )
+        key: s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key})
         for key in ("media/a.mp4", "private/b.bin")
     }
+    asked: list[tuple[str, str, str]] = []
 
-    moto_seam.enable_access_control(
-        lambda key_id, bucket, key: key_id == FUNCTION_KEY and str(key).startswith("media/")
-    )
+    def presigned_allowed(key_id: str, method: str, resource: str) -> bool:
+        asked.append((key_id, method, resource))
+        return resource.startswith(f"arn:aws:s3:::{BUCKET}/media/")
 
-    s3 = client("s3", moto_url, FUNCTION_KEY)
+    moto_seam.enable_access_control({FUNCTION_KEY}, presigned_allowed)
+
     assert s3.get_object(Bucket=BUCKET, Key="media/a.mp4")["Body"].read() == b"media/a.mp4"
     with pytest.raises(ClientError) as outside:
         s3.get_object(Bucket=BUCKET, Key="private/b.bin")
@@ -88,11 +88,12 @@ def test_moto_checks_each_identity_against_its_own_policy_once_switched_on(moto_
     with pytest.raises(ClientError) as not_granted:
         client("dynamodb", moto_url, FUNCTION_KEY).describe_limits()
     assert "not authorized to perform: dynamodb:DescribeLimits" in str(not_granted.value)
-    with pytest.raises(ClientError) as unknown:
-        client("dynamodb", moto_url, "AKIASOMEONEELSE").list_tables()
-    assert "InvalidClientTokenId" in str(unknown.value)
-    assert s3_admin.list_buckets()["Buckets"][0]["Name"] == BUCKET
+    with pytest.raises(ClientError) as forged:
+        client("dynamodb", moto_url, FUNCTION_KEY, secret="not-the-secret").list_tables()
+    assert "signature" in str(forged.value).lower()
+    assert s3_outsider.get_object(Bucket=BUCKET, Key="private/b.bin")["Body"].read() == b"private/b.bin"
     media = httpx.get(signed["media/a.mp4"], timeout=10, trust_env=False)
     private = httpx.get(signed["private/b.bin"], timeout=10, trust_env=False)
     assert (media.status_code, media.content) == (200, b"media/a.mp4")
     assert private.status_code == 403 and b"AccessDenied" in private.content
+    assert asked[-1] == (FUNCTION_KEY, "GET", f"arn:aws:s3:::{BUCKET}/private/b.bin")
