@@ -10,6 +10,8 @@ keep one per stack) and prints, per principal:
   wider than the code needs (narrow it) or used by a path the suites did not run (a rare error path, a
   function never invoked): read it before removing it. AWS managed policies (logs, X-Ray, stream reads) are
   left out: they cannot be narrowed.
+- with ``--used``: the granted calls it made, S3 objects by bucket and first folder — what a narrowed policy
+  must still allow.
 """
 
 from __future__ import annotations
@@ -108,8 +110,31 @@ def read(paths: Iterable[Path]) -> Report:
     return report
 
 
-def render(report: Report) -> str:
+def _generalised(resource: str) -> str:
+    """A resource as a grant would name it: an S3 object by its bucket and first folder, a WebSocket
+    connection by its route."""
+    if resource.startswith("arn:aws:s3:::") and "/" in resource:
+        bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+        folder = key.split("/", 1)[0] + "/*" if "/" in key else "*"
+        return f"arn:aws:s3:::{bucket}/{folder}"
+    if "/@connections/" in resource:
+        return resource.rsplit("/", 1)[0] + "/*"
+    return resource
+
+
+def used(report: Report) -> dict[str, list[str]]:
+    """Per principal, the granted calls it made, generalised: what its policy needs to say."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for principal, calls in report.calls.items():
+        for call in calls:
+            if call.allowed:
+                found[principal].add(f"{call.action} on {_generalised(call.resource)}")
+    return {principal: sorted(lines) for principal, lines in found.items()}
+
+
+def render(report: Report, *, show_used: bool = False) -> str:
     lines = []
+    needed = used(report) if show_used else {}
     ungranted = report.ungranted()
     excess = report.excess()
     for principal in sorted(set(report.policies) | set(report.calls)):
@@ -117,6 +142,7 @@ def render(report: Report) -> str:
         lines.append(f"{principal}: {len(calls)} distinct calls" + ("" if calls else " (never called AWS)"))
         denied = ungranted.get(principal, [])
         lines.append(f"  not granted: {len(denied)}")
+        lines += [f"  used: {line}" for line in needed.get(principal, [])]
         for call in denied:
             via = " (presigned URL)" if call.presigned else ""
             lines.append(f"    {call.action} on {call.resource}  [{call.operation}{via}]")
@@ -135,9 +161,10 @@ def render(report: Report) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.grants", description=__doc__.split("\n\n")[0])
     parser.add_argument("logs", nargs="+", type=Path, help="call logs (JSON lines) written by local stacks")
+    parser.add_argument("--used", action="store_true", help="also list the granted calls made (generalised)")
     args = parser.parse_args(argv)
     report = read(args.logs)
-    print(render(report))
+    print(render(report, show_used=args.used))
     denied = sum(len(calls) for calls in report.ungranted().values())
     if denied:
         print(f"\n{denied} call(s) not granted: in AWS each is an AccessDenied error", file=sys.stderr)

@@ -190,6 +190,19 @@ def test_the_report_names_grants_no_call_used(tmp_path: Path) -> None:
     assert all(json.loads(line) for line in log_path.read_text().splitlines())
 
 
+def test_the_report_lists_the_calls_a_narrowed_policy_must_still_allow(tmp_path: Path) -> None:
+    log_path = tmp_path / "calls.jsonl"
+    grant = statement("Allow", ["s3:PutObject", "s3:GetObject"], ["arn:aws:s3:::media/*"])
+    control = AccessControl({"Fn": [grant]}, TARGETS, CallLog(log_path))
+    for key in ("media/a.mp4", "media/b.mp4"):
+        control.check(control.keys["Fn"][0], "s3", "PutObject", {"Bucket": "media", "Key": key})
+    control.log.close()
+
+    report = grants.read([log_path])
+    assert grants.used(report) == {"Fn": ["s3:PutObject on arn:aws:s3:::media/media/*"]}
+    assert "  used: s3:PutObject on arn:aws:s3:::media/media/*" in grants.render(report, show_used=True)
+
+
 def test_the_stack_reads_the_transformed_template_from_a_cache_that_matches_the_transform() -> None:
     assert cached_transformed_template() == transformed_template()
     assert cached_transformed_template() == transformed_template()  # the second read comes from the file
