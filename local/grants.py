@@ -112,7 +112,11 @@ def read(paths: Iterable[Path]) -> Report:
 
 def _generalised(resource: str) -> str:
     """A resource as a grant would name it: an S3 object by its bucket and first folder, a WebSocket
-    connection by its route."""
+    connection by its route, an execution by its state machine, a secret without its random suffix."""
+    if ":execution:" in resource:
+        return resource.rsplit(":", 1)[0] + ":*"
+    if ":secretsmanager:" in resource and ":secret:" in resource:
+        return resource.rsplit("-", 1)[0] + "-*"
     if resource.startswith("arn:aws:s3:::") and "/" in resource:
         bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
         folder = key.split("/", 1)[0] + "/*" if "/" in key else "*"

@@ -200,6 +200,10 @@ def test_the_report_lists_the_calls_a_narrowed_policy_must_still_allow(tmp_path:
 
     report = grants.read([log_path])
     assert grants.used(report) == {"Fn": ["s3:PutObject on arn:aws:s3:::media/media/*"]}
+    secret = TARGETS.secret_arns["jwt"]
+    assert grants._generalised(secret) == f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:jwt-*"
+    execution = "arn:aws:states:r:a:execution:Machine:video_1"
+    assert grants._generalised(execution) == "arn:aws:states:r:a:execution:Machine:*"
     assert "  used: s3:PutObject on arn:aws:s3:::media/media/*" in grants.render(report, show_used=True)
 
 
