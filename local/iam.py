@@ -263,6 +263,53 @@ _PRESIGNED_ACTIONS = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:
 
 # Process-wide patches (the local stack's process only: the layer never sees them) -----------------------
 
+
+class _PerFunction:
+    """A ``functools.cache``'d builder of the layer, built once per function rather than once per process.
+
+    In AWS each function's sandbox builds its own collaborators, reading its own secrets with its own role.
+    Here the layer is imported once for every function: the first function to build the provider client
+    would read the provider key for all the others, and a function lacking that grant would never show it.
+    """
+
+    def __init__(self, cached: Any) -> None:
+        functools.update_wrapper(self, cached)
+        self._cached = cached
+        self._built: dict[tuple[Any, ...], Any] = {}
+
+    def __call__(self, *args: Any) -> Any:
+        key = (CURRENT_FUNCTION.get(), *args)
+        if key not in self._built:
+            self._built.setdefault(key, self._cached.__wrapped__(*args))  # races build twice, keep one
+        return self._built[key]
+
+    def cache_clear(self) -> None:
+        self._built.clear()
+        self._cached.cache_clear()
+
+
+def _per_function_caches(install: bool) -> None:
+    """The layer's composition root and Powertools' parameter cache, per function (see `_PerFunction`)."""
+    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+
+    from videotasks import wiring
+
+    for name, value in list(vars(wiring).items()):
+        if install and hasattr(value, "cache_clear") and getattr(value, "__module__", "") == wiring.__name__:
+            setattr(wiring, name, _PerFunction(value))
+        elif not install and isinstance(value, _PerFunction):
+            setattr(wiring, name, value._cached)
+    if install:
+        build_key = _originals["_build_cache_key"] = BaseProvider._build_cache_key
+
+        def per_function_key(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return (CURRENT_FUNCTION.get(), *build_key(self, *args, **kwargs))
+
+        BaseProvider._build_cache_key = per_function_key  # type: ignore[method-assign]
+    elif "_build_cache_key" in _originals:
+        BaseProvider._build_cache_key = _originals.pop("_build_cache_key")  # type: ignore[method-assign]
+
+
 _installed: AccessControl | None = None
 _originals: dict[str, Any] = {}
 
@@ -313,6 +360,7 @@ def install(control: AccessControl) -> None:
         # function (the broadcaster posts to connections from one).
         return _originals["submit"](self, contextvars.copy_context().run, fn, *args, **kwargs)
 
+    _per_function_caches(install=True)
     botocore.session.Session.get_credentials = get_credentials  # type: ignore[method-assign]
     setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010 - private
     botocore.signers.generate_presigned_url = generate_presigned_url
@@ -332,6 +380,7 @@ def uninstall() -> None:
     _installed = None
     if not _originals:
         return
+    _per_function_caches(install=False)
     botocore.session.Session.get_credentials = _originals.pop("get_credentials")  # type: ignore[method-assign]
     setattr(botocore.client.BaseClient, "_make_api_call", _originals.pop("_make_api_call"))  # noqa: B010
     botocore.signers.generate_presigned_url = _originals.pop("generate_presigned_url")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from local import grants
 from local.aws_calls import IamCall, Targets, iam_calls
-from local.iam import AccessControl, CallLog, moto_policy
+from local.iam import CURRENT_FUNCTION, AccessControl, CallLog, _PerFunction, moto_policy
 from local.iam_policy import Policy, Statement, cached_transformed_template, principals
 from local.sam_transform import transformed_template
 from local.template import ACCOUNT, REGION, Resolver, load_template
@@ -210,3 +211,28 @@ def test_the_report_lists_the_calls_a_narrowed_policy_must_still_allow(tmp_path:
 def test_the_stack_reads_the_transformed_template_from_a_cache_that_matches_the_transform() -> None:
     assert cached_transformed_template() == transformed_template()
     assert cached_transformed_template() == transformed_template()  # the second read comes from the file
+
+
+def test_each_function_builds_its_own_collaborators_as_each_lambda_sandbox_does() -> None:
+    built: list[str | None] = []
+
+    @functools.cache
+    def provider_client() -> object:
+        built.append(CURRENT_FUNCTION.get())  # where it reads the provider key, with the caller's role
+        return object()
+
+    per_function = _PerFunction(provider_client)
+
+    def as_function(name: str) -> object:
+        token = CURRENT_FUNCTION.set(name)
+        try:
+            return per_function()
+        finally:
+            CURRENT_FUNCTION.reset(token)
+
+    assert as_function("Poll") is as_function("Poll")
+    assert as_function("Archive") is not as_function("Poll")
+    assert built == ["Poll", "Archive"]
+    per_function.cache_clear()
+    as_function("Poll")
+    assert built == ["Poll", "Archive", "Poll"]
