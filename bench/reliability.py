@@ -49,6 +49,7 @@ from typing import Any
 import httpx
 import websockets
 
+from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
 from videotasks.repository import WRITE_ATTEMPTS
@@ -998,13 +999,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.stop()
     print()
     print(render(reports))
+    # Faults and races reach error paths the e2e tests rarely do: their AWS calls are checked against the
+    # grants too (an ungranted call is an AccessDenied in AWS), and the unused grants listed.
+    calls = grants.read([stack.call_log_path]) if stack.call_log_path.exists() else grants.Report()
+    print("\nIAM: the functions' AWS calls against their grants (python -m local.grants)")
+    print(grants.render(calls))
     total = time.monotonic() - started
     print(f"\nwhole run (stack start and stop included): {total:.1f} s")
     if args.json:
         args.json.write_text(
             json.dumps({"wallSeconds": _round(total), "reports": [r.as_dict() for r in reports]}, indent=2)
         )
-    ok = not crashed and all(report.ok for report in reports)
+    ok = not crashed and all(report.ok for report in reports) and not calls.ungranted()
     if ok:
         print("every row ok")
         shutil.rmtree(log_dir, ignore_errors=True)

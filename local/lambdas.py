@@ -34,6 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from local.iam import signs_as_function
 from local.template import ACCOUNT, REGION, ROOT, functions
 
 _MODULE_COUNTER = itertools.count()
@@ -124,6 +125,7 @@ class LocalFunction:
             self._exclusive = _RESOLVER_LOCK
         return module
 
+    @signs_as_function  # every AWS call of the invocation signs as this function (local.iam)
     def invoke(self, event: Any) -> Any:
         """Run the handler within the function's timeout; ``FunctionTimeoutError`` once it has passed."""
         module = self._container()

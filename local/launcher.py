@@ -23,6 +23,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, CALL_LOG_VARIABLE
 from local.token import make_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,17 +133,22 @@ class RunningStack:
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=30.0, trust_env=False)
 
     def boto3_client(self, service: str) -> Any:
-        """A client for the stack's moto server (test-only credentials; moto accepts any)."""
+        """A client for the stack's moto server, signed as the stack's admin (moto checks IAM: local.iam)."""
         if service not in self._clients:
             self._clients[service] = boto3.client(
                 service,
                 endpoint_url=self.moto_url,
                 region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+                aws_access_key_id=ADMIN_ACCESS_KEY_ID,
+                aws_secret_access_key=ADMIN_SECRET_ACCESS_KEY,
                 config=Config(retries={"max_attempts": 2, "mode": "standard"}),
             )
         return self._clients[service]
+
+    @property
+    def call_log_path(self) -> Path:
+        """The stack's AWS call log (JSON lines: each principal's grants, then each distinct call)."""
+        return Path(self.env[CALL_LOG_VARIABLE])
 
     def log(self) -> str:
         """Everything the stack printed so far (banner, handler logs, tracebacks)."""
@@ -219,7 +225,11 @@ def start_stack(log_dir: Path, overrides: dict[str, str]) -> RunningStack:
     failures: list[str] = []
     for attempt in range(1, START_ATTEMPTS + 1):
         env = stack_env(overrides)
-        log_path = log_dir / f"stack-{uuid.uuid4().hex[:8]}.log"
+        stack_id = uuid.uuid4().hex[:8]
+        log_path = log_dir / f"stack-{stack_id}.log"
+        # Every AWS call the stack's functions make, checked against their grants (local.iam, local.grants).
+        if CALL_LOG_VARIABLE not in overrides:
+            env[CALL_LOG_VARIABLE] = str(log_dir / f"aws-calls-{stack_id}.jsonl")
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [str(PYTHON), "-m", "local"],

@@ -309,3 +309,83 @@ def forget_shard_iterators(stream_arn: str, *iterators: str | None) -> None:
     for iterator in iterators:
         if iterator:
             known.pop(iterator, None)
+
+
+# IAM-like access control ------------------------------------------------------------------------------
+# moto authenticates (SigV4 against the key's secret) and authorises requests once
+# ``settings.INITIAL_NO_AUTH_ACTION_COUNT`` requests have passed; it reads the setting at every request, so
+# the stack creates its resources first and then switches checking on (``local.iam`` says what moto checks).
+
+
+def create_identity(user_name: str, policy: dict[str, Any], access_key_id: str, secret_access_key: str) -> None:
+    """An IAM user in moto with ``policy`` inline and an access key of our choosing (moto picks random ones;
+    the key moto's own Step Functions engine signs with is a fixed string)."""
+    import json
+
+    from moto.iam.models import iam_backends
+
+    from local.template import ACCOUNT
+
+    backend = iam_backends[ACCOUNT]["aws"]
+    backend.create_user(region_name="us-east-1", user_name=user_name)
+    backend.put_user_policy(user_name, "granted", json.dumps(policy))
+    key = backend.create_access_key(user_name)
+    del backend.access_keys[key.physical_resource_id]
+    key.access_key_id, key.secret_access_key = access_key_id, secret_access_key
+    backend.access_keys[key.physical_resource_id] = key
+
+
+_original_authorize = None
+PresignedCheck = Callable[[str, str, str], bool]  # (access key id, HTTP method, S3 resource ARN) -> allowed
+
+
+def _signing_key(request: Any) -> str | None:
+    """The access key id a request was signed with: from its Authorization header, or a presigned URL's
+    ``X-Amz-Credential``."""
+    authorization = request.headers.get("Authorization") or ""
+    if "Credential=" in authorization:
+        return str(authorization.split("Credential=", 1)[1].split("/", 1)[0])
+    credential = request.querystring.get("X-Amz-Credential") if hasattr(request, "querystring") else None
+    if credential:
+        return str(credential[0] if isinstance(credential, list) else credential).split("/", 1)[0]
+    return None
+
+
+def enable_access_control(checked_keys: set[str], presigned_allowed: PresignedCheck) -> None:
+    """From now on a request signed with one of ``checked_keys`` must carry a valid signature and be allowed by
+    its identity's policies. Requests signed with any other key are served unchecked, as before: the stack's
+    own set-up and tools pointed at the moto endpoint keep working with whatever credentials they have.
+
+    moto 5.2.5 cannot check a presigned S3 URL (it reads the ``Authorization`` header, which a presigned GET
+    does not send, and answers 500): such requests are authorised by ``presigned_allowed`` with the signer's
+    key, the method and the object's ARN instead (the signature is not verified), and refused as S3 does."""
+    global _original_authorize
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.s3.exceptions import S3AccessDeniedError
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+    _original_authorize = original
+
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        key = _signing_key(self)
+        if key not in checked_keys:
+            return None
+        if "Authorization" not in self.headers:  # a presigned S3 URL (the only kind moto serves)
+            if not presigned_allowed(key, str(self.method), resource):
+                raise S3AccessDeniedError()
+            return None
+        return original(self, iam_request_cls, resource)  # type: ignore[no-any-return]
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
+    ActionAuthenticatorMixin.request_count = 0
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+
+def disable_access_control() -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+    if _original_authorize is not None:
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = _original_authorize  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from local import aws_setup, moto_seam
+from local import aws_setup, iam, moto_seam
 from local.config import FAKE_PROVIDER_KEY, HOST, StackConfig
 from local.http_gateway import HttpGateway
 from local.lambdas import FunctionRegistry
@@ -75,6 +75,7 @@ class LocalStack:
         self.registry = FunctionRegistry(self.template)
         self.environment: dict[str, str] = {}
         self._moto: Any = None
+        self._access: iam.AccessControl | None = None
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="local-stack-loop", daemon=True)
         self._runners: list[web.AppRunner] = []
@@ -84,6 +85,7 @@ class LocalStack:
     def start(self) -> None:
         self._start_moto()
         self._create_resources()
+        self._access = iam.enforce(self.template, self.resolver)
         moto_seam.install(self.registry, conflict_rate=self.config.dynamodb_conflict_rate)
         self._loop_thread.start()
         self._serve(self._http_app(), self.config.http_port)
@@ -100,6 +102,7 @@ class LocalStack:
         if self._moto:
             self._moto.stop()
         moto_seam.uninstall()
+        iam.stop(self._access)
 
     # parts ---------------------------------------------------------------------------------------
     def _start_moto(self) -> None:

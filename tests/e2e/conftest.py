@@ -7,6 +7,10 @@ the stack's JWT secret, boto3 clients on its moto, its log); the benches use it 
 for the whole session, since starting one costs a couple of seconds and every test makes its own tasks
 under its own users; `local_stack` is the default one, and ``private=True`` gives a test a stack of its
 own.
+
+Every stack logs the AWS calls its functions make (`local.iam`); when stacks stop, any call their role does
+not grant fails the test that stopped them (the session's last one for shared stacks), and the session ends
+with the report of grants no call used (`local.grants`).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from local import grants
 from local.launcher import DEFAULT_ENV, STOP_TIMEOUT_SECONDS, RunningStack, StackStartError, start_stack
 
 __all__ = ["DEFAULT_ENV", "RunningStack", "start_stack"]  # other suites import these from here
@@ -44,7 +49,49 @@ def _label(overrides: dict[str, str] | tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{name}={value}" for name, value in dict(overrides).items()) or "defaults"
 
 
-def _stop_all(stacks: dict[str, RunningStack]) -> None:
+def _call_logs(config: pytest.Config) -> list[Path]:
+    """The call logs of every stopped stack on the template's own grants. Kept on the session's config: this
+    module is imported twice (as the e2e conftest, and by name from other suites' ``pytest_plugins``)."""
+    logs: list[Path] = config.__dict__.setdefault("_videotasks_iam_call_logs", [])
+    return logs
+
+
+def _stop_all(stacks: dict[str, RunningStack], config: pytest.Config) -> None:
+    """`_stop`, then fail when any of those stacks' functions made an AWS call its role does not grant (each
+    would be an AccessDenied error in AWS)."""
+    _stop(stacks)
+    _check_grants(stacks.values(), config)
+
+
+def _check_grants(stacks: Iterable[RunningStack], config: pytest.Config) -> None:
+    """Every call of the stacks that run on the template's own grants (no ``LOCAL_IAM_AMEND``) must be granted;
+    their logs feed the excess-grant report printed at the end of the session."""
+    logs = [stack.call_log_path for stack in stacks if "LOCAL_IAM_AMEND" not in stack.env]
+    logs = [path for path in logs if path.exists()]
+    _call_logs(config).extend(logs)
+    ungranted = grants.read(logs).ungranted()
+    if ungranted:
+        calls = "\n".join(
+            f"  {call.principal}: {call.action} on {call.resource} [{call.operation}]"
+            for principal_calls in ungranted.values()
+            for call in principal_calls
+        )
+        pytest.fail(
+            f"AWS calls the template does not grant (AccessDenied in AWS; logs: {', '.join(map(str, logs))}):\n{calls}",
+            pytrace=False,
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The grants the session's stacks never used (`python -m local.grants` on their call logs)."""
+    logs = _call_logs(terminalreporter.config)
+    if logs:
+        terminalreporter.write_sep("-", "IAM: calls and grants of the e2e stacks (python -m local.grants)")
+        terminalreporter.write_line(grants.render(grants.read(logs)))
+        logs.clear()  # printed once, whichever copy of this module runs first
+
+
+def _stop(stacks: dict[str, RunningStack]) -> None:
     """SIGTERM to all at once (each takes a moment to shut down), then wait for each. A stack killed for
     not exiting in time loses its coverage data, so say so."""
     for stack in stacks.values():
@@ -62,10 +109,10 @@ def _stop_all(stacks: dict[str, RunningStack]) -> None:
 
 
 @pytest.fixture(scope="session")
-def _stack_pool() -> Iterator[StackPool]:
+def _stack_pool(pytestconfig: pytest.Config) -> Iterator[StackPool]:
     stacks: StackPool = {}
     yield stacks
-    _stop_all({_label(key): stack for key, stack in stacks.items()})
+    _stop_all({_label(key): stack for key, stack in stacks.items()}, pytestconfig)
 
 
 @pytest.fixture
@@ -85,7 +132,7 @@ def local_stack_factory(
         values = {name: str(value) for name, value in overrides.items()}
         if private:
             stack = _start(tmp_path_factory.mktemp("local-stack"), values)
-            request.addfinalizer(lambda: _stop_all({f"{_label(values)} (private)": stack}))
+            request.addfinalizer(lambda: _stop_all({f"{_label(values)} (private)": stack}, request.config))
         else:
             key = tuple(sorted(values.items()))
             stack = _stack_pool.get(key)

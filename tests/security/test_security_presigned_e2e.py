@@ -22,6 +22,7 @@ from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from videotasks import aws
 from videotasks.ids import new_video_id
 from videotasks.models import parse_iso, utc_now
@@ -30,8 +31,7 @@ from videotasks.storage import MediaStore
 pytest_plugins = ["tests.e2e.conftest"]
 pytestmark = pytest.mark.e2e
 
-STACK_CREDENTIALS = Credentials("local", "local")  # what local/stack.py gives its functions
-TEST_CREDENTIALS = Credentials("testing", "testing")  # what tests/conftest.py gives this process
+TEST_CREDENTIALS = Credentials(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)  # the stack's admin (local.iam)
 DEFAULT_TTL_SECONDS = 3600  # MEDIA_URL_TTL_SECONDS's default
 _SIGV4 = "AWS4-HMAC-SHA256"
 _SIGNING_PARAMETERS = {
@@ -43,6 +43,12 @@ _SIGNING_PARAMETERS = {
     "X-Amz-Signature",
     "X-Amz-Security-Token",
 }
+
+
+def signer(url: str) -> Credentials:
+    """The credentials of the function that signed ``url``: the local stack gives each function its own access
+    key (named in the URL) and the admin's secret (local.iam)."""
+    return Credentials(parameters(url)["X-Amz-Credential"].split("/", 1)[0], ADMIN_SECRET_ACCESS_KEY)
 
 
 def parameters(url: str) -> dict[str, str]:
@@ -114,7 +120,7 @@ def test_the_content_url_fetches_its_own_object_under_a_sigv4_signature_s3_accep
     stored = local_stack.boto3_client("s3").get_object(Bucket=bucket, Key=f"media/{video_id}.mp4")["Body"].read()
     assert fetched.status_code == 200
     assert fetched.content == stored
-    assert s3_verdict(url, STACK_CREDENTIALS) == "ok"
+    assert s3_verdict(url, signer(url)) == "ok"
     assert parameters(url)["X-Amz-SignedHeaders"] == "host"
     assert int(parameters(url)["X-Amz-Expires"]) == DEFAULT_TTL_SECONDS
     promised = parse_iso(content["expiresAt"]) - signed_at(url)
@@ -131,28 +137,30 @@ def test_the_content_url_reaches_no_other_object_method_bucket_or_lifetime(
     local_stack.boto3_client("s3").put_object(Bucket=bucket, Key=other_key, Body=b"another user's video")
     path = urlsplit(url).path
 
-    assert s3_verdict(url, STACK_CREDENTIALS) == "ok"  # the control: only the change below differs
-    assert s3_verdict(with_path(url, f"/{bucket}/{other_key}"), STACK_CREDENTIALS) == "signature mismatch"
-    assert s3_verdict(with_path(url, path.replace(".mp4", ".png")), STACK_CREDENTIALS) == "signature mismatch"
-    assert s3_verdict(with_path(url, path.replace(bucket, "another-bucket")), STACK_CREDENTIALS) == (
-        "signature mismatch"
-    )
+    assert s3_verdict(url, signer(url)) == "ok"  # the control: only the change below differs
+    assert s3_verdict(with_path(url, f"/{bucket}/{other_key}"), signer(url)) == "signature mismatch"
+    assert s3_verdict(with_path(url, path.replace(".mp4", ".png")), signer(url)) == "signature mismatch"
+    assert s3_verdict(with_path(url, path.replace(bucket, "another-bucket")), signer(url)) == ("signature mismatch")
     for method in ("PUT", "DELETE", "HEAD"):
-        assert s3_verdict(url, STACK_CREDENTIALS, method=method) == "signature mismatch", method
+        assert s3_verdict(url, signer(url), method=method) == "signature mismatch", method
     longer = with_parameter(url, "X-Amz-Expires", "604800")
-    assert s3_verdict(longer, STACK_CREDENTIALS) == "signature mismatch"
+    assert s3_verdict(longer, signer(url)) == "signature mismatch"
     # The URL pins the served type (video/mp4, inline); swapping it would serve the media as a page on S3's origin.
     assert parameters(url)["response-content-type"] == "video/mp4"
     for name, value in (("response-content-type", "text/html"), ("response-content-disposition", "inline")):
-        assert s3_verdict(with_parameter(url, name, value), STACK_CREDENTIALS) == "signature mismatch", name
+        assert s3_verdict(with_parameter(url, name, value), signer(url)) == "signature mismatch", name
 
 
-def test_a_presigned_url_is_refused_once_its_lifetime_has_passed(local_stack: Any) -> None:
+def test_a_presigned_url_is_refused_once_its_lifetime_has_passed(
+    local_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bucket = media_bucket(local_stack)
     key = f"media/{new_video_id()}.mp4"
     local_stack.boto3_client("s3").put_object(Bucket=bucket, Key=key, Body=b"short-lived")
     # The settings refuse a TTL under 60 s (MEDIA_URL_TTL_SECONDS), so the storage class is asked directly,
     # with the package's own S3 client configuration.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ADMIN_ACCESS_KEY_ID)  # moto checks IAM: sign as the stack's admin
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET_ACCESS_KEY)
     store = MediaStore(bucket, s3=aws.client("s3", endpoint_url=local_stack.moto_url))
 
     url, expires_at = store.presigned_url(key, ttl_seconds=1)
