@@ -109,13 +109,10 @@ def test_a_presigned_url_reaches_only_what_its_signer_may_read(local_stack: Runn
 def test_every_call_of_a_whole_session_is_granted(
     local_stack_factory: Any, user_id: str, wait_for_terminal: Any
 ) -> None:
-    """Every route and live update once, on the template's grants — plus ``dynamodb:GetItem`` on the connections
-    table for the WebSocket function, which template.yaml lacked when this test was written (without it the
-    refused subscribe below is an "Internal server error", as the test above shows); the excess grants are
-    printed for whoever narrows the policies."""
-    stack = local_stack_factory(
-        private=True, LOCAL_IAM_AMEND=amendments(WebSocketFunction=[{"Effect": "Allow", **CONNECTIONS_GET_ITEM}])
-    )
+    """Every route and live update once, on template.yaml's own grants and nothing added (the refused subscribe
+    below needs ``dynamodb:GetItem`` on the connections table, which the template once lacked: the test above
+    shows the "Internal server error" it gave); the excess grants are printed for whoever narrows the policies."""
+    stack = local_stack_factory(private=True)
     other = f"{user_id}-other"
 
     async def live_updates(video_id: str, others_video_id: str) -> list[dict[str, Any]]:
