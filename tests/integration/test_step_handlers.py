@@ -4,6 +4,7 @@ Secrets Manager (moto), and the real provider client talking HTTP to the fake pr
 
 from __future__ import annotations
 
+import copy
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -175,7 +176,7 @@ def test_a_poll_whose_provider_hangs_past_the_functions_timeout_gives_up_in_time
     kill an 8 s Poll. The deadline from the invocation's remaining time makes the client give up first."""
     task = new_task(prompt="a heron taking off [fault:hang_status]")
     submitted = invoke("SubmitTaskFunction", step_event(task.videoId))
-    template = load_template()
+    template = copy.deepcopy(load_template())  # the cached template is everyone's: change a copy
     template["Resources"]["PollTaskFunction"]["Properties"]["Timeout"] = 8
     poll = FunctionRegistry(template).get("PollTaskFunction")
 
