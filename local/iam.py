@@ -37,7 +37,8 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from local.aws_calls import IamCall, Targets, iam_calls
-from local.iam_policy import Policy, Statement, amend, cached_transformed_template, principals, state_machine_roles
+from local.iam_policy import Policy, Statement, amend, cached_transformed_template, principals
+from local.sam_transform import state_machine_roles
 from local.template import Resolver, resources, websocket_api
 
 # What the stack itself and its test harness sign with (never a real credential). moto checks only the

@@ -25,49 +25,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.sam_transform import function_roles, transform
+from local.sam_transform import MANAGED_POLICIES, function_roles, state_machine_roles, transform
 from local.template import ROOT, TEMPLATE_PATH, Resolver, load_template
-
-# The AWS managed policies SAM attaches to our roles (their documents as AWS publishes them). They grant
-# CloudWatch Logs and X-Ray (which the local stack does not emulate) and, for a stream consumer, the stream
-# reads Lambda's event source mapping makes with the function's role.
-MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "*",
-        }
-    ],
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:GetSamplingStatisticSummaries",
-            ],
-            "Resource": "*",
-        }
-    ],
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
 
 
 class _TolerantResolver(Resolver):
@@ -222,18 +181,6 @@ def _role_statements(role: dict[str, Any], resolver: Resolver, role_id: str) -> 
         for statement in MANAGED_POLICIES.get(str(arn), []):
             statements.append(Statement.from_json(statement, str(arn).rsplit("/", 1)[-1], managed=True))
     return statements
-
-
-def state_machine_roles(transformed: dict[str, Any]) -> dict[str, str]:
-    """Each state machine's logical id -> its role's logical id."""
-    roles = {}
-    for logical_id, body in transformed["Resources"].items():
-        if body["Type"] != "AWS::StepFunctions::StateMachine":
-            continue
-        role = body["Properties"].get("RoleArn")
-        if isinstance(role, dict) and "Fn::GetAtt" in role:
-            roles[logical_id] = role["Fn::GetAtt"][0]
-    return roles
 
 
 def principals(transformed: dict[str, Any], resolver: Resolver) -> dict[str, list[Statement]]:

@@ -29,6 +29,48 @@ _CODE_PROPERTIES = {
 }
 
 
+# The AWS managed policies SAM attaches to our roles (their documents as AWS publishes them). They grant
+# CloudWatch Logs and X-Ray (which the local stack does not emulate) and, for a stream consumer, the stream
+# reads Lambda's event source mapping makes with the function's role.
+MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
+    ],
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ],
+            "Resource": "*",
+        }
+    ],
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
 class _ManagedPolicies:
     """What the translator asks of its IAM client: managed policy names to ARNs (none are named bare)."""
 
@@ -72,6 +114,18 @@ def function_roles(transformed: dict[str, Any]) -> dict[str, str]:
         if body["Type"] != "AWS::Lambda::Function":
             continue
         role = body["Properties"].get("Role")
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            roles[logical_id] = role["Fn::GetAtt"][0]
+    return roles
+
+
+def state_machine_roles(transformed: dict[str, Any]) -> dict[str, str]:
+    """Each state machine's logical id -> its role's logical id."""
+    roles = {}
+    for logical_id, body in transformed["Resources"].items():
+        if body["Type"] != "AWS::StepFunctions::StateMachine":
+            continue
+        role = body["Properties"].get("RoleArn")
         if isinstance(role, dict) and "Fn::GetAtt" in role:
             roles[logical_id] = role["Fn::GetAtt"][0]
     return roles

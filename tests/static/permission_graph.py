@@ -20,22 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-# What the managed policies SAM attaches grant, as far as an edge below asks about them. A role that relies on
-# another managed policy for an edge fails here, which is the point: add its statements when you add it.
-MANAGED_POLICY_STATEMENTS: dict[str, list[dict[str, Any]]] = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
+from local.sam_transform import MANAGED_POLICIES
 
 STREAM_READ_ACTIONS = (
     "dynamodb:GetRecords",
@@ -143,7 +128,7 @@ class Graph:
         for policy in props.get("Policies", []):
             statements.extend(_listed(policy["PolicyDocument"].get("Statement", [])))
         for arn in props.get("ManagedPolicyArns", []):
-            statements.extend(MANAGED_POLICY_STATEMENTS.get(str(render(arn)).replace("<AWS::Partition>", "aws"), []))
+            statements.extend(MANAGED_POLICIES.get(str(render(arn)).replace("<AWS::Partition>", "aws"), []))
         return statements
 
     def function_role(self, function: str) -> str | None:
