@@ -1,7 +1,7 @@
 """DynamoDB cancels transactions that overlap on an item (``TransactionConflict``) and refuses single-item
 writes to an item a transaction holds (``TransactionConflictException``). The local DynamoDB does the same
 (local/moto_seam.py), ``LOCAL_DYNAMODB_CONFLICT_RATE`` injects more, and the code meets them as what they
-are: DynamoDB being busy, never a lost race. Issue 9 reproduced the bug with one injected conflict:
+are: DynamoDB being busy, never a lost race. The bug, once: with one injected conflict,
 submit cancelled its provider job and left the task QUEUED; archive deleted the media and left it
 PROCESSING; the execution succeeded, so nothing noticed."""
 
