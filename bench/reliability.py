@@ -1001,7 +1001,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(reports))
     # Faults and races reach error paths the e2e tests rarely do: their AWS calls are checked against the
     # grants too (an ungranted call is an AccessDenied in AWS), and the unused grants listed.
-    calls = grants.read([stack.call_log_path]) if stack.call_log_path.exists() else grants.Report()
+    calls = grants.read([stack.call_log_path for stack in stacks.values() if stack.call_log_path.exists()])
     print("\nIAM: the functions' AWS calls against their grants (python -m local.grants)")
     print(grants.render(calls))
     total = time.monotonic() - started
