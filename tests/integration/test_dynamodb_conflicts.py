@@ -346,7 +346,7 @@ def test_one_conflict_on_each_write_of_a_task_still_ends_it_completed(
     assert fake_videos.cancelled == [] and len(aws_stack.media_keys()) == 1
 
 
-def test_read_as_a_lost_race_one_conflict_strands_the_task_as_issue_9_found(
+def test_read_as_a_lost_race_one_conflict_strands_the_task_as_the_old_code_did(
     workflow: Workflow,
     stored_task: StoredTask,
     repository: TaskRepository,
