@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# The interpreter matches the Lambda runtime (DESIGN.md); with pyenv, .python-version resolves it.
+# The interpreter matches the Lambda runtime (python3.13); with pyenv, .python-version resolves it.
 PYTHON ?= python3.13
 PYTHON_MINOR := $(shell cut -d. -f1,2 .python-version)
 VENV := .venv

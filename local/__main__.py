@@ -24,7 +24,7 @@ from local.stack import LocalStack  # noqa: E402
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
-    # DESIGN.md's default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
+    # The default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     stack = LocalStack(StackConfig.from_env())
     stopped = threading.Event()

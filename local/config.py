@@ -1,4 +1,4 @@
-"""Settings of the local stack, from the variables DESIGN.md names."""
+"""Settings of the local stack, from the variables the README lists."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Feeds a DynamoDB stream in moto to a function, as Lambda's event source mapping does in the cloud.
 
 moto keeps the stream (``describe_stream``/``get_shard_iterator``/``get_records`` work) but never invokes
-Lambda without Docker (NOTES.md), so this thread polls every shard and invokes the function in-process
+Lambda without Docker, so this thread polls every shard and invokes the function in-process
 with the same event Lambda builds (``Records`` with wire-format images, ``eventSourceARN``, epoch-second
 ``ApproximateCreationDateTime``). It honours the template's event settings:
 

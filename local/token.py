@@ -22,7 +22,7 @@ def make_token(
 
 
 def main() -> None:
-    # DESIGN.md's default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
+    # The default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     parser = argparse.ArgumentParser(description="Print a local dev JWT")
     parser.add_argument("--user", default="dev-user")

@@ -123,7 +123,7 @@ def _isolated_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    # In-process moto: botocore's account-id endpoints would break DynamoDB Streams calls (NOTES.md).
+    # In-process moto: botocore's account-id endpoints would break DynamoDB Streams calls.
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     reset_caches()

@@ -1,4 +1,4 @@
-// Live updates over the WebSocket API (DESIGN.md "WebSocket contract").
+// Live updates over the WebSocket API (docs/FRONTEND_INTEGRATION.md).
 //
 // Connects with ?token=<JWT>, subscribes to all of the caller's tasks and to each task it is told to
 // track (a subscription answers with the task's current state, which fills any gap while offline),

@@ -1,4 +1,4 @@
-// Task state rules the console relies on, as pure functions (DESIGN.md "Statuses"): a task only moves
+// Task state rules the console relies on, as pure functions (docs/ARCHITECTURE.md): a task only moves
 // forward, a finished task never changes again, and progress never goes down — whatever order the
 // HTTP replies and WebSocket messages arrive in.
 

@@ -1,4 +1,4 @@
-"""No user-facing path scans a table (DESIGN.md, Data): every DynamoDB call any client in the process
+"""No user-facing path scans a table (docs/ARCHITECTURE.md): every DynamoDB call any client in the process
 makes is recorded while each route is called, its refusals included, and none may be a Scan."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from .errors import VideoTasksError
 
 def success(data: Any, status_code: int = 200) -> Response[Any]:
     """``{success, data}`` as the old frontend reads it; an object's fields are also repeated at the top
-    level, where DESIGN.md's route table (and clients written from it) expect them."""
+    level, where docs/API.md's route table (and clients written from it) expect them."""
     body: dict[str, Any] = {"success": True, "data": data}
     if isinstance(data, dict):
         body = {**data, **body}

@@ -1,4 +1,4 @@
-"""The dual-ID scheme (seed 003): our ``videoId`` and the provider's ``externalVideoId``."""
+"""The dual-ID scheme (the old backend's): our ``videoId`` and the provider's ``externalVideoId``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket contract's server messages (DESIGN.md, "WebSocket contract"), built from tasks.
+"""The WebSocket contract's server messages (docs/FRONTEND_INTEGRATION.md), built from tasks.
 
 Pure: no I/O. Every message is ``{"type", "timestamp" (ms), "payload"}``. Task messages carry both ids
 (``videoId`` and ``externalVideoId``, null until the provider has the job) and the seed's lowercase wire

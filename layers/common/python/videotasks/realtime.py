@@ -41,7 +41,7 @@ class Action(StrEnum):
 
 
 KNOWN_ACTIONS = tuple(action.value for action in Action)
-# The old backend's documented socket messages (DESIGN.md): {"type": ..., "payload": {"videoId"}}.
+# The old backend's documented socket messages: {"type": ..., "payload": {"videoId"}}.
 LEGACY_TYPES: dict[str, Action] = {
     "subscribe_task": Action.SUBSCRIBE,
     "unsubscribe_task": Action.UNSUBSCRIBE,

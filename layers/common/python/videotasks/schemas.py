@@ -18,7 +18,7 @@ from .settings import Settings
 MAX_METADATA_BYTES = 2048
 MAX_INPUT_REFERENCE_CHARS = 2048
 
-# Old clients' names -> ours (DESIGN.md).
+# Old clients' names -> ours (docs/API.md).
 ALIASES = {"duration": "seconds", "aspectRatio": "size", "referenceImage": "inputReference", "mediaType": "type"}
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
