@@ -17,7 +17,7 @@ def current_document() -> dict[str, Any]:
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from videotasks import openapi
+    from videotasks.edge import openapi
 
     return dict(json.loads(module.app.get_openapi_json_schema(**openapi.DOCUMENT)))
 

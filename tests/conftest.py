@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 # Lambda sets its environment before any code is imported, and so must the tests: Powertools names
-# the package's child loggers (videotasks.service, videotasks.workflow) after the service when they
+# the package's child loggers (videotasks.services.tasks, videotasks.services.workflow) after the service when they
 # are imported, and a child named after "service_undefined" finds no parent handler.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "videotasks")
 
@@ -39,17 +39,19 @@ from local.lambdas import FunctionRegistry
 from local.moto_seam import MOTO_CONFIG
 from local.template import Resolver, function_environment, load_template, resources
 from local.token import make_token
-from videotasks import auth, aws, wiring
-from videotasks.deadline import Deadline
-from videotasks.errors import ProviderJobLostError
-from videotasks.lifecycle import ProviderState, normalise_provider_status
-from videotasks.models import Task, TaskStatus, TaskType, iso, utc_now
-from videotasks.providers import JobRequest, MediaStream, ProviderJob
-from videotasks.repository import TaskRepository
+from videotasks import wiring
+from videotasks.adapters import aws
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.providers import JobRequest, MediaStream, ProviderJob
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderJobLostError
+from videotasks.domain.lifecycle import ProviderState, normalise_provider_status
+from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
+from videotasks.domain.submission import ListedJob
+from videotasks.edge import auth
+from videotasks.services.workflow import Workflow
 from videotasks.settings import Settings, get_settings
-from videotasks.storage import MediaStore
-from videotasks.submission import ListedJob
-from videotasks.workflow import Workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = ROOT / "events"
@@ -138,7 +140,7 @@ def _isolated_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def shared_client(service: str) -> Any:
     """One boto3 client per service for the test side (setup and assertions). In-process moto serves
     any client while it is active, so these outlive each test's moto; the package's own clients are
-    still made afresh in every test (``videotasks.aws.reset``)."""
+    still made afresh in every test (``videotasks.adapters.aws.reset``)."""
     return boto3.client(service, region_name=REGION)
 
 
@@ -293,7 +295,7 @@ def repository(aws_stack: AwsStack) -> TaskRepository:
 
 def new_task(user_id: str = "alice", **fields: Any) -> Task:
     """A task as the API creates it; ``fields`` override any attribute."""
-    from videotasks.ids import new_video_id
+    from videotasks.domain.ids import new_video_id
 
     now = iso(utc_now())
     values: dict[str, Any] = {
@@ -481,7 +483,7 @@ def response_json(result: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class FakeVideos:
-    """Implements ``videotasks.providers.VideosProvider``'s interface, with scripted replies.
+    """Implements ``videotasks.adapters.providers.VideosProvider``'s interface, with scripted replies.
 
     ``report()``/``fail_next_poll()`` queue what the next ``get_job`` calls answer; with nothing queued
     the job is answered as it last was. ``after_create`` runs once a job exists at the provider and
@@ -598,7 +600,7 @@ class FakeVideos:
 
 @dataclass
 class FakeImages:
-    """Implements ``videotasks.providers.ImagesProvider``'s interface: every generation succeeds at once.
+    """Implements ``videotasks.adapters.providers.ImagesProvider``'s interface: every generation succeeds at once.
 
     ``after_generate`` runs once an image exists; ``content_errors`` are raised, one per call, by the
     next ``open_content`` calls (a download that fails)."""

@@ -1,4 +1,4 @@
-// What the create form offers, mirroring docs/API.md (layers/common/python/videotasks/catalog.py).
+// What the create form offers, mirroring docs/API.md (layers/common/python/videotasks/domain/catalog.py).
 // The API stays the judge: a deployment with other AllowedModels answers 400 and the console shows why.
 
 export const MODELS = {

@@ -13,12 +13,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError as ModelValidationError
 
-from videotasks import http, openapi, wiring
-from videotasks.errors import MethodNotAllowedError, NotFoundError, UnauthorizedError, ValidationError, VideoTasksError
-from videotasks.ids import VIDEO_ID_PATTERN
-from videotasks.schemas import CreateTaskRequest, ListTasksQuery
-from videotasks.service import StartFailedError
-from videotasks.telemetry import metrics
+from videotasks import wiring
+from videotasks.adapters.metrics import metrics
+from videotasks.domain.errors import (
+    MethodNotAllowedError,
+    NotFoundError,
+    UnauthorizedError,
+    ValidationError,
+    VideoTasksError,
+)
+from videotasks.domain.ids import VIDEO_ID_PATTERN
+from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
+from videotasks.edge import envelope, openapi
+from videotasks.services.tasks import StartFailedError
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -46,7 +53,7 @@ def _user_id() -> str:
 
 @app.get(f"{openapi.BASE_PATH}/health", tags=["health"], summary="Liveness check (no auth)")
 def health() -> Response[Any]:
-    return http.success({"status": "ok", "service": "videotasks"})
+    return envelope.success({"status": "ok", "service": "videotasks"})
 
 
 @app.get(f"{openapi.BASE_PATH}/openapi.json", tags=["docs"], summary="This OpenAPI document", include_in_schema=False)
@@ -65,7 +72,7 @@ def create_task(
 ) -> Response[Any]:
     service = wiring.task_service()
     task, created = service.create_once(_user_id(), body, idempotency_key, app.lambda_context)
-    return http.success(service.public(task), status_code=201 if created else 200)
+    return envelope.success(service.public(task), status_code=201 if created else 200)
 
 
 @app.get(
@@ -85,7 +92,7 @@ def list_tasks(
     query = ListTasksQuery.model_validate(
         {"status": status, "type": type, "limit": limit, "cursor": cursor, "page": page, "pageSize": pageSize}
     )
-    return http.success(wiring.task_service().list(_user_id(), query))
+    return envelope.success(wiring.task_service().list(_user_id(), query))
 
 
 @app.get(
@@ -96,7 +103,7 @@ def list_tasks(
 )
 def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return http.success(service.public(service.get(_user_id(), videoId)))
+    return envelope.success(service.public(service.get(_user_id(), videoId)))
 
 
 @app.get(
@@ -106,7 +113,7 @@ def get_task(videoId: VideoIdParam) -> Response[Any]:
     responses=openapi.errors(400, 401, 404, 409),
 )
 def get_content(videoId: VideoIdParam) -> Response[Any]:
-    return http.success(wiring.task_service().content(_user_id(), videoId))
+    return envelope.success(wiring.task_service().content(_user_id(), videoId))
 
 
 @app.post(
@@ -117,46 +124,46 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
 )
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return http.success(service.public(service.cancel(_user_id(), videoId)))
+    return envelope.success(service.public(service.cancel(_user_id(), videoId)))
 
 
 @app.get(
     f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics", responses=openapi.errors(401)
 )
 def stats() -> Response[Any]:
-    return http.success(wiring.task_service().stats(_user_id()))
+    return envelope.success(wiring.task_service().stats(_user_id()))
 
 
 # errors: one place maps every exception to the envelope ---------------------------------------------
 @app.exception_handler(VideoTasksError)
 def _domain_error(error: VideoTasksError) -> Response[Any]:
-    return http.from_error(error)
+    return envelope.from_error(error)
 
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    return http.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors())
 
 
 @app.exception_handler(json.JSONDecodeError)
 def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
-    return http.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
+    return envelope.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
 
 
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
-    return http.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
+    return envelope.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
 
 
 @app.exception_handler(ModelValidationError)
 def _model_error(error: ModelValidationError) -> Response[Any]:
-    return http.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors())
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.exception("unhandled error")  # the cause stays in the logs; the reply leaks nothing
-    return http.failure(500, "INTERNAL", "Internal error")
+    return envelope.failure(500, "INTERNAL", "Internal error")
 
 
 @app.not_found
@@ -164,11 +171,11 @@ def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
     methods = openapi.allowed_methods(event.path)
     if methods is None:
-        return http.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
+        return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
     if event.http_method not in methods:
-        return http.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
+        return envelope.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
     # The right method on a known shape that no route matched: the id holds characters no video id has.
-    return http.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
+    return envelope.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
 
 
 @metrics.log_metrics
@@ -176,5 +183,5 @@ def _not_found(error: Exception) -> Response[Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")
     if refusal:  # every authorised route, the unknown ones included, stops here
-        return http.as_proxy_result(http.from_error(UnauthorizedError(refusal)))
-    return app.resolve(http.assume_json_body(event), context)
+        return envelope.as_proxy_result(envelope.from_error(UnauthorizedError(refusal)))
+    return app.resolve(envelope.assume_json_body(event), context)

@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from videotasks.auth import verify_token
-from videotasks.errors import UnauthorizedError
+from videotasks.domain.errors import UnauthorizedError
+from videotasks.edge.auth import verify_token
 from videotasks.settings import get_settings
 
 logger = Logger()

@@ -2,7 +2,7 @@
 
 Powertools batch processing with partial batch failure reporting (``ReportBatchItemFailures`` on the event
 source mapping); which failures count and why the batch stays in order is explained in
-``videotasks.broadcast``.
+``videotasks.services.broadcasting``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.broadcast import OrderedStreamProcessor
+from videotasks.services.broadcasting import OrderedStreamProcessor
 
 logger = Logger()
 processor = OrderedStreamProcessor()

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.telemetry import metrics
+from videotasks.adapters.metrics import metrics
 
 logger = Logger()
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"

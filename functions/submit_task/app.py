@@ -1,4 +1,4 @@
-"""Step Functions task: the submit step of a video task (see videotasks.workflow)."""
+"""Step Functions task: the submit step of a video task (see videotasks.services.workflow)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.telemetry import metrics
+from videotasks.adapters.metrics import metrics
 
 logger = Logger()
 

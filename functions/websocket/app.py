@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.messages import error, now_ms
+from videotasks.domain.socket_outbound import error, now_ms
 
 logger = Logger()
 

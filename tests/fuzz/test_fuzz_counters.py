@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from tests.conftest import AwsStack, new_task
-from videotasks.errors import StaleWriteError
-from videotasks.lifecycle import is_terminal, merge_progress
-from videotasks.models import Task, TaskError, TaskStatus, TaskType, utc_now
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import StaleWriteError
+from videotasks.domain.lifecycle import is_terminal, merge_progress
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, utc_now
 
 MAX_TASKS = 5
 # No shrinking: every step is a moto round trip and shrinking a failure takes minutes; a failing run

@@ -1,4 +1,4 @@
-"""Property tests of the pure status rules (videotasks.lifecycle) over any sequence hypothesis can make:
+"""Property tests of the pure status rules (videotasks.domain.lifecycle) over any sequence hypothesis can make:
 nothing leaves a terminal state, progress never goes down, and the polling policy always ends a task.
 
 Deterministic (``derandomize``, no example database) and bounded, so a run is the same everywhere.
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videotasks.lifecycle import (
+from videotasks.domain.lifecycle import (
     PollAction,
     ProviderState,
     can_transition,
@@ -20,7 +20,7 @@ from videotasks.lifecycle import (
     merge_progress,
     normalise_provider_status,
 )
-from videotasks.models import TaskStatus
+from videotasks.domain.models import TaskStatus
 
 FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 RANK = {

@@ -20,8 +20,8 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from tests.integration.api_harness import USER, Api, Steps
 from videotasks import wiring
-from videotasks.repository import TaskRepository
-from videotasks.workflow import Workflow
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.services.workflow import Workflow
 
 
 @pytest.fixture

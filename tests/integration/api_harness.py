@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from videotasks.models import TaskStatus, TaskType
-from videotasks.repository import TaskRepository
-from videotasks.workflow import Workflow
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.models import TaskStatus, TaskType
+from videotasks.services.workflow import Workflow
 
 BASE = "/api/video"
 USER = "alice"

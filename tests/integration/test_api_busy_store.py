@@ -15,9 +15,9 @@ from local import moto_seam
 from local.lambdas import FunctionRegistry
 from local.template import load_template
 from tests.integration.api_harness import Api, executions, item_count
-from videotasks.errors import TaskStoreBusyError
-from videotasks.executions import Executions
-from videotasks.repository import TaskRepository
+from videotasks.adapters.executions import Executions
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import TaskStoreBusyError
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -7,10 +7,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.api_harness import MISSING_VIDEO_ID, Api, media_objects
-from videotasks import service as service_module
 from videotasks import wiring
-from videotasks.errors import ProviderPermanentError, ProviderTransientError
-from videotasks.executions import Executions
+from videotasks.adapters.executions import Executions
+from videotasks.domain.errors import ProviderPermanentError, ProviderTransientError
+from videotasks.services import tasks as service_module
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -13,9 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.api_harness import BASE, USER, Api, executions, item_count
-from videotasks.executions import Executions
-from videotasks.ids import VIDEO_ID_PATTERN
-from videotasks.schemas import MAX_METADATA_BYTES
+from videotasks.adapters.executions import Executions
+from videotasks.domain.ids import VIDEO_ID_PATTERN
+from videotasks.domain.requests import MAX_METADATA_BYTES
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.api_harness import BASE, MISSING_VIDEO_ID, OTHER_USER, Api, media_objects
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

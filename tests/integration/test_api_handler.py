@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from videotasks.ids import VIDEO_ID_PATTERN
-from videotasks.models import Task, TaskStatus
+from videotasks.domain.ids import VIDEO_ID_PATTERN
+from videotasks.domain.models import Task, TaskStatus
 
 Invoke = Callable[[str, Any], Any]
 ApiEvent = Callable[..., dict[str, Any]]

@@ -4,7 +4,7 @@ header is sent) replays the task made first. Concurrent duplicates are in ``test
 from __future__ import annotations
 
 from tests.integration.api_harness import OTHER_USER, Api, executions, item_count
-from videotasks.executions import Executions
+from videotasks.adapters.executions import Executions
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from tests.integration.api_harness import OTHER_USER, USER, Api, list_all
-from videotasks import repository as repository_module
-from videotasks.ids import new_video_id
-from videotasks.models import Task, TaskStatus, TaskType, iso, utc_now
+from videotasks.adapters.store import tasks as repository_module
+from videotasks.domain.ids import new_video_id
+from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from tests.integration.api_harness import OTHER_USER, Api, Steps, recount
-from videotasks.models import TaskStatus
+from videotasks.domain.models import TaskStatus
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -22,10 +22,12 @@ from botocore.stub import ANY, Stubber
 
 from local.stream_pump import lambda_record
 from tests.conftest import REGION, AwsStack
-from videotasks import aws, broadcast, notifier, wiring
-from videotasks.models import Task, TaskStatus, utc_now
-from videotasks.notifier import ConnectionNotifier, Deliveries, Delivery
-from videotasks.repository import ConnectionRepository, TaskRepository
+from videotasks import wiring
+from videotasks.adapters import aws, socket_push
+from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries, Delivery
+from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.domain.models import Task, TaskStatus, utc_now
+from videotasks.services import broadcasting
 
 Invoke = Callable[[str, Any], Any]
 ENDPOINT = "https://wsapi12345.execute-api.us-east-1.amazonaws.com/test"
@@ -91,7 +93,7 @@ def management() -> Iterator[tuple[Any, Stubber]]:
 def _parent_loggers() -> None:
     """The package's child loggers were made at import, before POWERTOOLS_SERVICE_NAME was set; in Lambda
     the variable comes first. Give them the parent they would have had."""
-    for module in (broadcast, notifier):
+    for module in (broadcasting, socket_push):
         Logger(service=module.logger.service)
 
 

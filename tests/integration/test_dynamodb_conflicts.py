@@ -24,11 +24,11 @@ from local import moto_seam
 from local.lambdas import FunctionRegistry
 from local.template import load_template
 from tests.conftest import new_task, shared_dynamodb
-from videotasks import repository as repository_module
-from videotasks.errors import TaskStoreBusyError
-from videotasks.models import Task, TaskStatus
-from videotasks.repository import Refusal, TaskRepository
-from videotasks.workflow import Workflow
+from videotasks.adapters.store import tasks as repository_module
+from videotasks.adapters.store.tasks import Refusal, TaskRepository
+from videotasks.domain.errors import TaskStoreBusyError
+from videotasks.domain.models import Task, TaskStatus
+from videotasks.services.workflow import Workflow
 
 HANG_GUARD_SECONDS = 30  # how long a test waits for a thread before calling it stuck; not a speed check
 StoredTask = Callable[..., Task]

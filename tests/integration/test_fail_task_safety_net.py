@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from videotasks.models import Task, TaskStatus
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.models import Task, TaskStatus
 
 
 def _execution_ended(load_event: Callable[[str], dict[str, Any]], video_id: str, status: str) -> dict[str, Any]:

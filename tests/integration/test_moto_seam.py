@@ -17,15 +17,15 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from local import aws_setup, moto_seam
 from local.lambdas import FunctionRegistry
 from local.template import functions, load_template
-from videotasks.models import Task, TaskStatus
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.models import Task, TaskStatus
 
 FLAKY_HANDLER = textwrap.dedent(
     """
     import json
     import pathlib
 
-    from videotasks.errors import ProviderPermanentError, ProviderTransientError
+    from videotasks.domain.errors import ProviderPermanentError, ProviderTransientError
 
 
     def lambda_handler(event, context):

@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 
 from tests.integration.api_harness import Api, executions, item_count, media_objects, recount, run_together
-from videotasks.errors import StaleWriteError
-from videotasks.lifecycle import ProviderState
-from videotasks.models import TaskStatus
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import StaleWriteError
+from videotasks.domain.lifecycle import ProviderState
+from videotasks.domain.models import TaskStatus
 
 pytest_plugins = ["tests.integration.api_fixtures"]
 

@@ -17,9 +17,9 @@ from local.lambdas import FunctionRegistry
 from local.template import load_template
 from tests.clocks import ManualClock
 from videotasks import wiring
-from videotasks.errors import NotFoundError, ProviderPermanentError, ProviderTransientError
-from videotasks.models import Task, TaskStatus, TaskType
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import NotFoundError, ProviderPermanentError, ProviderTransientError
+from videotasks.domain.models import Task, TaskStatus, TaskType
 
 Invoke = Callable[[str, Any], Any]
 StepEvent = Callable[..., dict[str, Any]]

@@ -13,9 +13,9 @@ from local.moto_seam import forget_shard_iterators
 from local.stream_pump import StreamPump
 from local.template import StreamSource, load_template, stream_sources
 from tests.conftest import AwsStack
-from videotasks.errors import StaleWriteError
-from videotasks.models import Task, TaskStatus
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import StaleWriteError
+from videotasks.domain.models import Task, TaskStatus
 
 SOURCE = next(source for source in stream_sources(load_template()) if source.function == "BroadcasterFunction")
 

@@ -15,11 +15,12 @@ import pytest
 from aws_lambda_powertools import Logger
 
 from tests.conftest import AwsStack
-from videotasks import realtime
-from videotasks.ids import new_video_id
-from videotasks.models import Task, TaskStatus, utc_now
-from videotasks.repository import ConnectionRepository, TaskRepository
-from videotasks.storage import MediaStore
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.domain.ids import new_video_id
+from videotasks.domain.models import Task, TaskStatus, utc_now
+from videotasks.domain.socket_inbound import KNOWN_ACTIONS
+from videotasks.services import subscriptions
 
 Invoke = Callable[[str, Any], Any]
 
@@ -62,7 +63,7 @@ class Socket:
         """Send a frame on the route API Gateway would pick; returns the reply the client gets."""
         if route_key is None:
             action = body.get("action") if isinstance(body, dict) else None
-            route_key = action if action in realtime.KNOWN_ACTIONS else "$default"
+            route_key = action if action in KNOWN_ACTIONS else "$default"
         result = self._invoke("WebSocketFunction", ws_event(route_key, self.connection_id, user=self.user, body=body))
         assert result["statusCode"] == 200, result
         return dict(json.loads(result["body"]))
@@ -72,7 +73,7 @@ class Socket:
 def _parent_logger() -> None:
     """The module's child logger was made at import, before POWERTOOLS_SERVICE_NAME was set; in Lambda the
     variable comes first. Give it the parent it would have had."""
-    Logger(service=realtime.logger.service)
+    Logger(service=subscriptions.logger.service)
 
 
 @pytest.fixture
@@ -267,7 +268,7 @@ def test_one_connection_follows_a_bounded_number_of_tasks_one_by_one(
     connections: ConnectionRepository,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(realtime, "MAX_SUBSCRIPTIONS", 2)
+    monkeypatch.setattr(subscriptions, "MAX_SUBSCRIPTIONS", 2)
     first, second, third = (stored_task("alice") for _ in range(3))
     socket.send({"action": "subscribe", "videoId": first.videoId})
     socket.send({"action": "subscribe", "videoId": second.videoId})
@@ -295,7 +296,7 @@ def test_a_change_between_the_ownership_check_and_the_subscription_is_in_the_ans
             tasks.transition(seen, TaskStatus.COMPLETED, progress=100, mediaKey="media/x.mp4")
             return seen
 
-    service = realtime.RealtimeService(
+    service = subscriptions.RealtimeService(
         aws_stack.settings,
         connections,
         ChangesRightAfterTheCheck(aws_stack.settings),

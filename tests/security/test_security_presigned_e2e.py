@@ -23,10 +23,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
-from videotasks import aws
-from videotasks.ids import new_video_id
-from videotasks.models import parse_iso, utc_now
-from videotasks.storage import MediaStore
+from videotasks.adapters import aws
+from videotasks.adapters.media import MediaStore
+from videotasks.domain.ids import new_video_id
+from videotasks.domain.models import parse_iso, utc_now
 
 pytest_plugins = ["tests.e2e.conftest"]
 pytestmark = pytest.mark.e2e

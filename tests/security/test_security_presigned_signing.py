@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from videotasks import aws
-from videotasks.storage import MediaStore
+from videotasks.adapters import aws
+from videotasks.adapters.media import MediaStore
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])

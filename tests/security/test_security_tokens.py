@@ -37,7 +37,7 @@ from tests.security.tokens import (
     hs256_bad_tokens,
     valid_hs256,
 )
-from videotasks.auth import MAX_TOKEN_LENGTH
+from videotasks.edge.auth import MAX_TOKEN_LENGTH
 
 Invoke = Callable[[str, Any], Any]
 ApiEvent = Callable[..., dict[str, Any]]

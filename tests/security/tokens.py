@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from local.template import HttpRoute, http_routes, load_template
-from videotasks.auth import MAX_TOKEN_LENGTH
+from videotasks.edge.auth import MAX_TOKEN_LENGTH
 
 # A well-formed id nobody owns: the routes that take one are reached, and answer 404 when authorised.
 UNKNOWN_VIDEO_ID = "video_00000000-0000-4000-8000-000000000000"

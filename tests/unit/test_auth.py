@@ -10,9 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from videotasks import auth
-from videotasks.auth import MAX_TOKEN_LENGTH, strip_bearer, verify_token
-from videotasks.errors import UnauthorizedError
+from videotasks.domain.errors import UnauthorizedError
+from videotasks.edge import auth
+from videotasks.edge.auth import MAX_TOKEN_LENGTH, strip_bearer, verify_token
 from videotasks.settings import Settings
 
 JWT_SECRET = "unit-tests-jwt-secret-0123456789abcdef0123"

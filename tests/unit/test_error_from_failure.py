@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from videotasks.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
-from videotasks.workflow import error_from_failure
+from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
+from videotasks.services.workflow import error_from_failure
 
 INTERNAL_MESSAGE = "The task failed because of an internal error"
 

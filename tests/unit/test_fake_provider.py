@@ -14,9 +14,9 @@ import pytest
 from local.fake_provider import FAULTS, STUCK_AT_PROGRESS, FakeProviderConfig, FaultAction, serve_in_background
 from local.template import load_template
 from tests.clocks import ManualClock
-from videotasks.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
-from videotasks.lifecycle import ProviderState
-from videotasks.providers import ImagesProvider, JobRequest, VideosProvider, retry_after_of
+from videotasks.adapters.providers import ImagesProvider, JobRequest, VideosProvider, retry_after_of
+from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
+from videotasks.domain.lifecycle import ProviderState
 
 KEY = "fake-key"
 VIDEO_SECONDS = 10.0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videotasks.lifecycle import (
+from videotasks.domain.lifecycle import (
     WIRE_STATUS,
     PollAction,
     PollDecision,
@@ -20,7 +20,7 @@ from videotasks.lifecycle import (
     normalise_provider_status,
     sources_of,
 )
-from videotasks.models import TERMINAL_STATUSES, TaskStatus
+from videotasks.domain.models import TERMINAL_STATUSES, TaskStatus
 
 Q, P, C, F, X = (
     TaskStatus.QUEUED,

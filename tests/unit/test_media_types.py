@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from videotasks.media_types import (
+from videotasks.domain.media_types import (
     UnsafeMediaError,
     checked_media_type,
     content_disposition,

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
-from videotasks.models import Task, TaskStatus
-from videotasks.storage import MediaStore
+from videotasks.adapters.media import MediaStore
+from videotasks.domain.models import Task, TaskStatus
 
 
 def store() -> MediaStore:

@@ -14,10 +14,10 @@ from typing import cast
 import httpx
 import pytest
 
-from videotasks.errors import ProviderError, ProviderJobLostError, ProviderPermanentError, ProviderTransientError
-from videotasks.lifecycle import ProviderState
-from videotasks.providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider, retry_after_of
-from videotasks.providers._http import parse_retry_after
+from videotasks.adapters.providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider, retry_after_of
+from videotasks.adapters.providers._http import parse_retry_after
+from videotasks.domain.errors import ProviderError, ProviderJobLostError, ProviderPermanentError, ProviderTransientError
+from videotasks.domain.lifecycle import ProviderState
 
 API_KEY = "sk-test-DO-NOT-LEAK-0123456789"
 BASE = "https://provider.test"

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from videotasks.deadline import Deadline
-from videotasks.errors import ProviderPermanentError, ProviderTransientError
-from videotasks.providers import ImagesProvider, JobRequest, VideosProvider
-from videotasks.providers._http import ProviderHttp
+from videotasks.adapters.providers import ImagesProvider, JobRequest, VideosProvider
+from videotasks.adapters.providers._http import ProviderHttp
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderPermanentError, ProviderTransientError
 
 BASE = "https://provider.test"
 KEY = "sk-test"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from videotasks.errors import StaleWriteError
-from videotasks.models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
-from videotasks.repository import TaskRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import StaleWriteError
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
 
 StoredTask = Callable[..., Task]
 

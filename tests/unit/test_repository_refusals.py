@@ -12,9 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import new_task
-from videotasks.errors import ConflictError, StaleWriteError, TaskStoreBusyError
-from videotasks.models import TaskStatus
-from videotasks.repository import (
+from videotasks.adapters.store.tasks import (
     FIRST_BACKOFF_SECONDS,
     MAX_BACKOFF_SECONDS,
     WRITE_ATTEMPTS,
@@ -22,6 +20,8 @@ from videotasks.repository import (
     TaskRepository,
     refusal,
 )
+from videotasks.domain.errors import ConflictError, StaleWriteError, TaskStoreBusyError
+from videotasks.domain.models import TaskStatus
 
 BUSY_REASONS = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]
 BUSY_CODES = [

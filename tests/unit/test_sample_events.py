@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from videotasks.ids import is_video_id
+from videotasks.domain.ids import is_video_id
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -9,10 +9,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from videotasks.catalog import KNOWN_MODELS, spec_for
-from videotasks.errors import ValidationError
-from videotasks.models import TaskType
-from videotasks.schemas import MAX_METADATA_BYTES, CreateTaskRequest, ListTasksQuery, resolve_model_options
+from videotasks.domain.catalog import KNOWN_MODELS, spec_for
+from videotasks.domain.errors import ValidationError
+from videotasks.domain.models import TaskType
+from videotasks.domain.requests import MAX_METADATA_BYTES, CreateTaskRequest, ListTasksQuery, resolve_model_options
 from videotasks.settings import Settings
 
 

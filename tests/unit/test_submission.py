@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from videotasks.submission import ListedJob, Wanted, adoptable_job, idempotency_key, matching_jobs
+from videotasks.domain.submission import ListedJob, Wanted, adoptable_job, idempotency_key, matching_jobs
 
 MARK = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 WANTED = Wanted("a fox", "sora-2", 4, "1280x720", since=MARK, until=MARK + timedelta(seconds=30))

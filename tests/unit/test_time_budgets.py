@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from local.template import functions, load_template
-from videotasks.lifecycle import ARCHIVE_GRACE_SECONDS
+from videotasks.domain.lifecycle import ARCHIVE_GRACE_SECONDS
+from videotasks.services.workflow import IMAGE_STORE_RESERVE_SECONDS
 from videotasks.settings import MAX_TASK_TIMEOUT_SECONDS, Settings
-from videotasks.workflow import IMAGE_STORE_RESERVE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()

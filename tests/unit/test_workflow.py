@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from videotasks.errors import (
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.errors import (
     NotFoundError,
     ProviderJobLostError,
     ProviderPermanentError,
     ProviderTransientError,
 )
-from videotasks.models import Task, TaskStatus, TaskType, parse_iso
-from videotasks.repository import TaskRepository
-from videotasks.workflow import Workflow
+from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
+from videotasks.services.workflow import Workflow
 
 StoredTask = Callable[..., Task]
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from videotasks.deadline import Deadline
-from videotasks.errors import ProviderTransientError
-from videotasks.lifecycle import ARCHIVE_GRACE_SECONDS, archive_deadline, next_wait_seconds
-from videotasks.models import Task, TaskStatus, TaskType, parse_iso
-from videotasks.repository import TaskRepository
-from videotasks.workflow import IMAGE_STORE_RESERVE_SECONDS, Workflow
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderTransientError
+from videotasks.domain.lifecycle import ARCHIVE_GRACE_SECONDS, archive_deadline, next_wait_seconds
+from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
+from videotasks.services.workflow import IMAGE_STORE_RESERVE_SECONDS, Workflow
 
 StoredTask = Callable[..., Task]
 T0 = datetime(2026, 11, 28, 8, 0, 0)

@@ -35,7 +35,7 @@ class Settings(BaseModel):
     provider_api_key_secret: str = Field(alias="PROVIDER_API_KEY_SECRET")
     provider_timeout_seconds: float = Field(20.0, gt=0, alias="PROVIDER_TIMEOUT_SECONDS")
     # An image is generated while the request is open (often 30-120 s): its read timeout is its own. The
-    # submit invocation's remaining time caps it too (see videotasks.deadline).
+    # submit invocation's remaining time caps it too (see videotasks.domain.deadline).
     provider_image_timeout_seconds: float = Field(240.0, gt=0, le=900, alias="PROVIDER_IMAGE_TIMEOUT_SECONDS")
     # What a step keeps back from its invocation's remaining time for after the provider gave up: one
     # conditional DynamoDB write and the reply to Step Functions.

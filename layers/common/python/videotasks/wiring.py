@@ -8,21 +8,21 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from .deadline import Deadline, InvocationContext
-from .executions import Executions
-from .providers import ImagesProvider, VideosProvider
-from .repository import TaskRepository
-from .secrets import get_secret
-from .service import TaskService
-from .settings import get_settings
-from .storage import MediaStore
-from .workflow import Workflow
+from videotasks.adapters.executions import Executions
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.providers import ImagesProvider, VideosProvider
+from videotasks.adapters.secrets import get_secret
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.deadline import Deadline, InvocationContext
+from videotasks.services.tasks import TaskService
+from videotasks.services.workflow import Workflow
+from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
-    from .broadcast import Broadcaster
-    from .notifier import ConnectionNotifier
-    from .realtime import RealtimeService
-    from .repository import ConnectionRepository
+    from videotasks.adapters.socket_push import ConnectionNotifier
+    from videotasks.adapters.store.tasks import ConnectionRepository
+    from videotasks.services.broadcasting import Broadcaster
+    from videotasks.services.subscriptions import RealtimeService
 
 
 @functools.cache
@@ -95,27 +95,27 @@ def reset() -> None:
 # function, which never posts) do not pay for Powertools batch processing and the posting thread pool.
 @functools.cache
 def connections() -> ConnectionRepository:
-    from .repository import ConnectionRepository
+    from videotasks.adapters.store.tasks import ConnectionRepository
 
     return ConnectionRepository(get_settings())
 
 
 @functools.cache
 def realtime() -> RealtimeService:
-    from .realtime import RealtimeService
+    from videotasks.services.subscriptions import RealtimeService
 
     return RealtimeService(get_settings(), connections(), repository(), media_store())
 
 
 @functools.cache
 def notifier() -> ConnectionNotifier:
-    from .notifier import ConnectionNotifier
+    from videotasks.adapters.socket_push import ConnectionNotifier
 
     return ConnectionNotifier(get_settings().websocket_endpoint)
 
 
 @functools.cache
 def broadcaster() -> Broadcaster:
-    from .broadcast import Broadcaster
+    from videotasks.services.broadcasting import Broadcaster
 
     return Broadcaster(get_settings(), connections(), notifier(), media_store())

@@ -1,4 +1,4 @@
-"""What a WebSocket client may send, on which route (videotasks.realtime.parse_frame)."""
+"""What a WebSocket client may send, on which route (videotasks.domain.socket_inbound.parse_frame)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from videotasks.ids import new_video_id
-from videotasks.realtime import KNOWN_ACTIONS, MAX_FRAME_CHARS, Action, Command, ProtocolError, parse_frame
+from videotasks.domain.ids import new_video_id
+from videotasks.domain.socket_inbound import (
+    KNOWN_ACTIONS,
+    MAX_FRAME_CHARS,
+    Action,
+    Command,
+    ProtocolError,
+    parse_frame,
+)
 
 VIDEO_ID = new_video_id()
 

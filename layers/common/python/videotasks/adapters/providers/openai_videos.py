@@ -17,11 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..deadline import Deadline
-from ..errors import ProviderJobLostError, ProviderPermanentError
-from ..lifecycle import ProviderState, normalise_provider_status
-from ..submission import ListedJob
-from ._http import (
+from videotasks.adapters.providers._http import (
     AuthScheme,
     JobRequest,
     MediaStream,
@@ -36,6 +32,10 @@ from ._http import (
     is_data_url,
     media_stream_of_data_url,
 )
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError
+from videotasks.domain.lifecycle import ProviderState, normalise_provider_status
+from videotasks.domain.submission import ListedJob
 
 MEDIA_URL_FIELDS = ("url", "video_url", "image_url")
 CONTENT_GONE = "PROVIDER_CONTENT_GONE"

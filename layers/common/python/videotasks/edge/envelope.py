@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from .errors import VideoTasksError
+from videotasks.domain.errors import VideoTasksError
 
 
 def success(data: Any, status_code: int = 200) -> Response[Any]:

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
-from .errors import ValidationError
-from .media_types import ALLOWED_MEDIA_TYPES
-from .models import TaskStatus, TaskType
-from .settings import Settings
+from videotasks.domain.catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
+from videotasks.domain.errors import ValidationError
+from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
+from videotasks.domain.models import TaskStatus, TaskType
+from videotasks.settings import Settings
 
 MAX_METADATA_BYTES = 2048
 MAX_INPUT_REFERENCE_CHARS = 2048

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from .lifecycle import WIRE_STATUS
-from .models import Task, TaskStatus, TaskType
+from videotasks.domain.lifecycle import WIRE_STATUS
+from videotasks.domain.models import Task, TaskStatus, TaskType
 
 
 class MessageType(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import TaskType
+from videotasks.domain.models import TaskType
 
 PORTRAIT, LANDSCAPE = "720x1280", "1280x720"
 ASPECT_RATIO_SIZES: dict[TaskType, dict[str, str]] = {

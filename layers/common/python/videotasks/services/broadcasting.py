@@ -1,6 +1,6 @@
 """Task changes from the tasks table's stream, pushed to the owner's subscribed WebSocket connections.
 
-For each stream record: is the change news (``messages.is_worth_sending``)? Then build the contract's
+For each stream record: is the change news (``socket_outbound.is_worth_sending``)? Then build the contract's
 message, find the recipients with a Query on the connections table's ``ByUser`` index, post to all of them
 at once, and forget the connections that answer 410 Gone.
 
@@ -34,13 +34,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError
 from pydantic import ValidationError as ModelValidationError
 
-from . import messages
-from .models import Task
-from .notifier import ConnectionNotifier, Deliveries
-from .realtime import playable_url
-from .repository import ConnectionRepository, task_from_image
-from .settings import Settings
-from .storage import MediaStore
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries
+from videotasks.adapters.store.tasks import ConnectionRepository, task_from_image
+from videotasks.domain import socket_outbound
+from videotasks.domain.models import Task
+from videotasks.services.subscriptions import playable_url
+from videotasks.settings import Settings
 
 logger = Logger(child=True)
 
@@ -69,7 +69,7 @@ class Broadcaster:
         notifier: ConnectionNotifier,
         media: MediaStore,
         *,
-        clock_ms: Callable[[], int] = messages.now_ms,
+        clock_ms: Callable[[], int] = socket_outbound.now_ms,
     ) -> None:
         self._settings = settings
         self._connections = connections
@@ -89,13 +89,13 @@ class Broadcaster:
             keys = (new_image or old_image or {}).get("videoId")
             logger.error("stream image is not a task; skipped", extra={"videoId": keys, "errors": exc.errors()[:3]})
             return None
-        if new is None or not messages.is_worth_sending(old, new):
+        if new is None or not socket_outbound.is_worth_sending(old, new):
             return None
         return self._send(new)
 
     def _send(self, task: Task) -> Broadcast:
         url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
-        message = messages.task_message(task, video_url=url, timestamp_ms=self._clock_ms())
+        message = socket_outbound.task_message(task, video_url=url, timestamp_ms=self._clock_ms())
         recipients = self._connections.subscribers(task.userId, task.videoId)
         deliveries = self._notifier.post_all(recipients, json.dumps(message, separators=(",", ":")).encode())
         for connection_id in deliveries.gone:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .models import TaskStatus, TaskType
+from videotasks.domain.models import TaskStatus, TaskType
 
 NAMESPACE = "videotasks"  # the alarms in template.yaml read this namespace
 metrics = Metrics(namespace=NAMESPACE)

@@ -24,11 +24,11 @@ from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from . import aws
-from .errors import ConflictError, NotFoundError, StaleWriteError, TaskStoreBusyError
-from .lifecycle import can_transition
-from .models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
-from .settings import Settings
+from videotasks.adapters import aws
+from videotasks.domain.errors import ConflictError, NotFoundError, StaleWriteError, TaskStoreBusyError
+from videotasks.domain.lifecycle import can_transition
+from videotasks.domain.models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
+from videotasks.settings import Settings
 
 logger = Logger(child=True)
 

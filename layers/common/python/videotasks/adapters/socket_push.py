@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import aws
+from videotasks.adapters import aws
 
 logger = Logger(child=True)
 

@@ -17,10 +17,7 @@ from typing import Any, Self
 
 import httpx
 
-from ..deadline import Deadline
-from ..errors import ProviderPermanentError
-from ..lifecycle import ProviderState
-from ._http import (
+from videotasks.adapters.providers._http import (
     AuthScheme,
     JobRequest,
     MediaStream,
@@ -32,6 +29,9 @@ from ._http import (
     is_data_url,
     media_stream_of_data_url,
 )
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderPermanentError
+from videotasks.domain.lifecycle import ProviderState
 
 CONTENT_GONE = "PROVIDER_CONTENT_GONE"
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import aws
-from .media_types import content_disposition, extension_for, served_media_type
-from .models import Task, utc_now
+from videotasks.adapters import aws
+from videotasks.domain.media_types import content_disposition, extension_for, served_media_type
+from videotasks.domain.models import Task, utc_now
 
 _PART_SIZE = 8 * 1024 * 1024
 

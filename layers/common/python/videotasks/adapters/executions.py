@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import aws
+from videotasks.adapters import aws
 
 
 class Executions:

@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from .errors import ValidationError
+from videotasks.domain.errors import ValidationError
 
 _VERSION = 1
 

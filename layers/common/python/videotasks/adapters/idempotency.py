@@ -21,8 +21,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from .errors import ConflictError
-from .schemas import CreateTaskRequest
+from videotasks.domain.errors import ConflictError
+from videotasks.domain.requests import CreateTaskRequest
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 _created_here: ContextVar[bool] = ContextVar("created_here", default=False)

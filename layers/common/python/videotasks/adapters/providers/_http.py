@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the provider clients: auth, error classification, media streaming.
 
-Every provider failure leaves this module as one of the ``videotasks.errors`` provider exceptions,
+Every provider failure leaves this module as one of the ``videotasks.domain.errors`` provider exceptions,
 whose class names the state machine's ``Retry``/``Catch`` match. Messages name the method, the path
 and the status code, never the API key (and never a URL's query string, where signed media URLs
 keep their tokens).
@@ -29,9 +29,9 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
-from ..deadline import Deadline
-from ..errors import ProviderError, ProviderPermanentError, ProviderTransientError
-from ..lifecycle import ProviderState
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderError, ProviderPermanentError, ProviderTransientError
+from videotasks.domain.lifecycle import ProviderState
 
 AuthScheme = Literal["bearer", "raw"]
 

@@ -7,19 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from . import cursor, telemetry
-from .errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
-from .executions import Executions
-from .ids import new_video_id
-from .models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
-from .providers import VideosProvider
-from .repository import TaskRepository, counter_names
-from .schemas import CreateTaskRequest, ListTasksQuery, resolve_model_options
-from .settings import Settings
-from .storage import MediaStore
+from videotasks.adapters import metrics
+from videotasks.adapters.executions import Executions
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.providers import VideosProvider
+from videotasks.adapters.store.tasks import TaskRepository, counter_names
+from videotasks.domain import cursor
+from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
+from videotasks.domain.ids import new_video_id
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
+from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery, resolve_model_options
+from videotasks.settings import Settings
 
 if TYPE_CHECKING:
-    from .idempotency import IdempotentCreate
+    from videotasks.adapters.idempotency import IdempotentCreate
 
 logger = Logger(child=True)
 
@@ -53,7 +54,7 @@ class TaskService:
     @property
     def idempotent_create(self) -> IdempotentCreate:
         if self._idempotent is None:  # built on first use: it imports and configures Powertools idempotency
-            from .idempotency import IdempotentCreate
+            from videotasks.adapters.idempotency import IdempotentCreate
 
             self._idempotent = IdempotentCreate(
                 self._settings.idempotency_table, lambda user_id, request: self.create(user_id, request).videoId
@@ -95,7 +96,7 @@ class TaskService:
             # step finds the task CANCELLED and stops. Failing the reply now would invite a duplicate task.
             logger.warning("could not record the execution", extra={"executionArn": execution_arn})
         logger.info("task created", extra={"model": model, "type": task.type.value})
-        telemetry.task_created(task.type)
+        metrics.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})
 
     def create_once(
@@ -200,7 +201,7 @@ class TaskService:
             raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
         logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
         logger.info("task cancelled")
-        telemetry.task_ended(TaskStatus.CANCELLED)
+        metrics.task_ended(TaskStatus.CANCELLED)
         if task.executionArn:
             try:
                 self._executions.stop(task.executionArn, "Cancelled by the user")

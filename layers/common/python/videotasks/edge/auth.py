@@ -11,9 +11,9 @@ from typing import Any
 
 import jwt
 
-from .errors import UnauthorizedError
-from .secrets import get_secret
-from .settings import Settings
+from videotasks.adapters.secrets import get_secret
+from videotasks.domain.errors import UnauthorizedError
+from videotasks.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192
 _LEEWAY_SECONDS = 30

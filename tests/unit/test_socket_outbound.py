@@ -1,4 +1,4 @@
-"""The WebSocket contract's server messages and which task changes deserve one (videotasks.messages)."""
+"""The WebSocket contract's server messages and which task changes deserve one (videotasks.domain.socket_outbound)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import new_task
-from videotasks import messages
-from videotasks.lifecycle import WIRE_STATUS
-from videotasks.models import Task, TaskError, TaskStatus, TaskType
+from videotasks.domain import socket_outbound
+from videotasks.domain.lifecycle import WIRE_STATUS
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
 
 STAMP = 1_763_027_892_000
 CONTRACT_TYPES = {"taskProgress", "taskCompleted", "taskFailed", "taskCancelled"}
@@ -23,7 +23,7 @@ def _task(status: TaskStatus = TaskStatus.PROCESSING, **fields: Any) -> Task:
 
 
 def _message(task: Task, video_url: str | None = None) -> dict[str, Any]:
-    return messages.task_message(task, video_url=video_url, timestamp_ms=STAMP)
+    return socket_outbound.task_message(task, video_url=video_url, timestamp_ms=STAMP)
 
 
 # building -------------------------------------------------------------------------------------------
@@ -110,10 +110,10 @@ def test_the_human_message_names_images_for_image_tasks_and_progress_while_runni
 
 def test_control_replies_share_the_envelope() -> None:
     replies = [
-        messages.pong(timestamp_ms=STAMP),
-        messages.subscribed(None, timestamp_ms=STAMP),
-        messages.unsubscribed("video_x", timestamp_ms=STAMP),
-        messages.error("NOT_FOUND", "Task video_x not found", timestamp_ms=STAMP, video_id="video_x"),
+        socket_outbound.pong(timestamp_ms=STAMP),
+        socket_outbound.subscribed(None, timestamp_ms=STAMP),
+        socket_outbound.unsubscribed("video_x", timestamp_ms=STAMP),
+        socket_outbound.error("NOT_FOUND", "Task video_x not found", timestamp_ms=STAMP, video_id="video_x"),
     ]
 
     assert [reply["type"] for reply in replies] == ["pong", "subscribed", "unsubscribed", "error"]
@@ -124,40 +124,40 @@ def test_control_replies_share_the_envelope() -> None:
 
 
 def test_an_error_can_name_the_known_actions() -> None:
-    reply = messages.error("VALIDATION_ERROR", "Unknown action", timestamp_ms=STAMP, known_actions=("a", "b"))
+    reply = socket_outbound.error("VALIDATION_ERROR", "Unknown action", timestamp_ms=STAMP, known_actions=("a", "b"))
 
     assert reply["payload"]["knownActions"] == ["a", "b"]
 
 
 def test_contract_message_types_are_exactly_the_designed_ones() -> None:
-    assert {kind.value for kind in messages.TASK_MESSAGE_TYPES.values()} == CONTRACT_TYPES
+    assert {kind.value for kind in socket_outbound.TASK_MESSAGE_TYPES.values()} == CONTRACT_TYPES
 
 
 # which changes are news ---------------------------------------------------------------------------
 def test_a_new_task_is_news() -> None:
-    assert messages.is_worth_sending(None, _task(TaskStatus.QUEUED))
+    assert socket_outbound.is_worth_sending(None, _task(TaskStatus.QUEUED))
 
 
 def test_a_deleted_task_is_not() -> None:
-    assert not messages.is_worth_sending(_task(), None)
+    assert not socket_outbound.is_worth_sending(_task(), None)
 
 
 def test_a_status_change_is_news() -> None:
     queued = _task(TaskStatus.QUEUED)
 
-    assert messages.is_worth_sending(queued, queued.model_copy(update={"status": TaskStatus.PROCESSING}))
+    assert socket_outbound.is_worth_sending(queued, queued.model_copy(update={"status": TaskStatus.PROCESSING}))
 
 
 def test_progress_moving_while_running_is_news() -> None:
     running = _task(progress=40)
 
-    assert messages.is_worth_sending(running, running.model_copy(update={"progress": 55}))
+    assert socket_outbound.is_worth_sending(running, running.model_copy(update={"progress": 55}))
 
 
 def test_the_provider_id_becoming_known_is_news() -> None:
     running = _task(externalTaskId=None)
 
-    assert messages.is_worth_sending(running, running.model_copy(update={"externalTaskId": "video_ext_9"}))
+    assert socket_outbound.is_worth_sending(running, running.model_copy(update={"externalTaskId": "video_ext_9"}))
 
 
 @pytest.mark.parametrize(
@@ -171,13 +171,13 @@ def test_the_provider_id_becoming_known_is_news() -> None:
 def test_bookkeeping_writes_are_not_news(bookkeeping: dict[str, Any]) -> None:
     running = _task(progress=40)
 
-    assert not messages.is_worth_sending(running, running.model_copy(update=bookkeeping))
+    assert not socket_outbound.is_worth_sending(running, running.model_copy(update=bookkeeping))
 
 
 @pytest.mark.parametrize("terminal", [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_nothing_after_a_terminal_state_is_news_so_there_is_one_terminal_message(terminal: TaskStatus) -> None:
     ended = _task(terminal, progress=100)
 
-    assert messages.is_worth_sending(_task(progress=90), ended)
-    assert not messages.is_worth_sending(ended, ended.model_copy(update={"progress": 100, "pollAttempts": 3}))
-    assert not messages.is_worth_sending(ended, ended.model_copy(update={"metadata": {"mediaBytes": 10}}))
+    assert socket_outbound.is_worth_sending(_task(progress=90), ended)
+    assert not socket_outbound.is_worth_sending(ended, ended.model_copy(update={"progress": 100, "pollAttempts": 3}))
+    assert not socket_outbound.is_worth_sending(ended, ended.model_copy(update={"metadata": {"mediaBytes": 10}}))

@@ -21,10 +21,19 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from . import telemetry
-from .deadline import Deadline
-from .errors import NotFoundError, ProviderError, ProviderPermanentError, ProviderTransientError, StaleWriteError
-from .lifecycle import (
+from videotasks.adapters import metrics
+from videotasks.adapters.media import MediaStore, media_key
+from videotasks.adapters.providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import (
+    NotFoundError,
+    ProviderError,
+    ProviderPermanentError,
+    ProviderTransientError,
+    StaleWriteError,
+)
+from videotasks.domain.lifecycle import (
     PollAction,
     ProviderState,
     archive_deadline,
@@ -32,13 +41,10 @@ from .lifecycle import (
     merge_progress,
     next_wait_seconds,
 )
-from .media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
-from .models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
-from .providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
-from .repository import TaskRepository
-from .settings import Settings
-from .storage import MediaStore, media_key
-from .submission import Wanted, adoptable_job, idempotency_key, matching_jobs
+from videotasks.domain.media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
+from videotasks.domain.submission import Wanted, adoptable_job, idempotency_key, matching_jobs
+from videotasks.settings import Settings
 
 logger = Logger(child=True)
 
@@ -129,7 +135,7 @@ class Workflow:
         self._clock = clock
 
     # steps ---------------------------------------------------------------------------------------
-    # Each step takes the ``Deadline`` of its invocation (see videotasks.deadline): every provider call
+    # Each step takes the ``Deadline`` of its invocation (see videotasks.domain.deadline): every provider call
     # gives up by then, leaving the step time to record the outcome before Lambda would kill it.
     def submit(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
         deadline = deadline or Deadline.none()
@@ -314,7 +320,7 @@ class Workflow:
                 providerStatus=raw_status,
                 metadata={**task.metadata, "mediaBytes": size},
             )
-            telemetry.task_ended(TaskStatus.COMPLETED, generation_seconds=completed.generation_seconds)
+            metrics.task_ended(TaskStatus.COMPLETED, generation_seconds=completed.generation_seconds)
         except StaleWriteError:
             current = self._repository.get(task.videoId)
             if current is not None and current.status is TaskStatus.COMPLETED and current.mediaKey == key:
@@ -330,7 +336,7 @@ class Workflow:
         except StaleWriteError:
             return self._done(task)  # someone else ended it first; their terminal state stands
         logger.warning("task failed", extra={"errorCode": error.code})
-        telemetry.task_ended(TaskStatus.FAILED, error_code=error.code)
+        metrics.task_ended(TaskStatus.FAILED, error_code=error.code)
         return self._done(task)
 
     def _cancel_at_provider(self, external_id: str, deadline: Deadline) -> None:

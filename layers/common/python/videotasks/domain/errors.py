@@ -1,4 +1,4 @@
-"""Domain exceptions. Handlers map them to replies in one place (see ``videotasks.http``)."""
+"""Domain exceptions. Handlers map them to replies in one place (see ``videotasks.edge.envelope``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Adapters to AWS and to generation providers: the only code that does I/O."""

@@ -1,0 +1,1 @@
+"""Application services: each use case, composed from the domain rules and the adapters."""

@@ -1,0 +1,111 @@
+"""The client side of the socket: connections, and what each inbound command does.
+
+``RealtimeService`` runs the commands ``videotasks.domain.socket_inbound`` parses against the connections
+and tasks tables and returns the one reply the client gets (the message routes are two-way, so the reply
+is the handler's return value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from videotasks.adapters.media import MediaStore
+from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.domain import socket_outbound
+from videotasks.domain.errors import ConflictError, NotFoundError
+from videotasks.domain.models import Task, TaskStatus, utc_now
+from videotasks.domain.socket_inbound import KNOWN_ACTIONS, Action, Command, ProtocolError, parse_frame
+from videotasks.settings import Settings
+
+logger = Logger(child=True)
+
+MAX_SUBSCRIPTIONS = 100  # per connection, one by one; beyond that, subscribe to all tasks
+
+
+def playable_url(task: Task, media: MediaStore, ttl_seconds: int) -> str | None:
+    """A presigned URL of a COMPLETED task's stored media, as the HTTP API hands out; else None."""
+    if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
+        return None
+    url, _ = media.task_media_url(task, ttl_seconds)
+    return url
+
+
+class RealtimeService:
+    """Connection bookkeeping and the subscribe / unsubscribe / ping protocol."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connections: ConnectionRepository,
+        tasks: TaskRepository,
+        media: MediaStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._settings = settings
+        self._connections = connections
+        self._tasks = tasks
+        self._media = media
+        self._clock = clock
+
+    def connect(self, connection_id: str, user_id: str) -> None:
+        self._connections.add(connection_id, user_id, self._clock())
+        logger.info("connected", extra={"connectionId": connection_id, "userId": user_id})
+
+    def disconnect(self, connection_id: str) -> None:
+        self._connections.remove(connection_id)
+        logger.info("disconnected", extra={"connectionId": connection_id})
+
+    def handle(self, connection_id: str, user_id: str, route_key: str, body: str | None) -> dict[str, Any]:
+        """Run the client's message; return the one message that answers it."""
+        stamp = socket_outbound.now_ms()
+        try:
+            command = parse_frame(route_key, body)
+        except ProtocolError as exc:
+            logger.info("refused a client message", extra={"code": exc.code, "reason": exc.message})
+            return socket_outbound.error(
+                exc.code,
+                exc.message,
+                timestamp_ms=stamp,
+                video_id=exc.video_id,
+                known_actions=KNOWN_ACTIONS if exc.name_actions else None,
+            )
+        try:
+            return self._run(connection_id, user_id, command, stamp)
+        except (NotFoundError, ConflictError) as exc:
+            return socket_outbound.error(exc.code, exc.message, timestamp_ms=stamp, video_id=command.video_id)
+
+    def _run(self, connection_id: str, user_id: str, command: Command, stamp: int) -> dict[str, Any]:
+        if command.action is Action.PING:
+            self._connections.touch(connection_id, self._clock())
+            return socket_outbound.pong(timestamp_ms=stamp)
+        if command.action is Action.SUBSCRIBE:
+            return self._subscribe(connection_id, user_id, command.video_id, stamp)
+        self._connections.unfollow(connection_id, user_id, self._clock(), video_id=command.video_id)
+        return socket_outbound.unsubscribed(command.video_id, timestamp_ms=stamp)
+
+    def _subscribe(self, connection_id: str, user_id: str, video_id: str | None, stamp: int) -> dict[str, Any]:
+        now = self._clock()
+        if video_id is None:
+            self._connections.follow(connection_id, user_id, now, video_id=None, max_subscriptions=MAX_SUBSCRIPTIONS)
+            return socket_outbound.subscribed(None, timestamp_ms=stamp)
+        task = self._tasks.get_owned(video_id, user_id)
+        if task is None:  # someone else's task is indistinguishable from none, as in the HTTP API
+            raise NotFoundError(f"Task {video_id} not found")
+        if not task.is_terminal:
+            self._connections.follow(
+                connection_id, user_id, now, video_id=video_id, max_subscriptions=MAX_SUBSCRIPTIONS
+            )
+            # Read again now that the subscription is stored: a change written between the first read and
+            # the subscription reaches the client through this answer, every later one through the stream.
+            task = self._tasks.get(video_id) or task
+        logger.info(
+            "subscribed",
+            extra={"connectionId": connection_id, "videoId": task.videoId, "externalVideoId": task.externalTaskId},
+        )
+        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
+        return socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp)
