@@ -20,7 +20,7 @@ from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
     from videotasks.adapters.socket_push import ConnectionNotifier
-    from videotasks.adapters.store.tasks import ConnectionRepository
+    from videotasks.adapters.store.connections import ConnectionRepository
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.subscriptions import RealtimeService
 
@@ -95,7 +95,7 @@ def reset() -> None:
 # function, which never posts) do not pay for Powertools batch processing and the posting thread pool.
 @functools.cache
 def connections() -> ConnectionRepository:
-    from videotasks.adapters.store.tasks import ConnectionRepository
+    from videotasks.adapters.store.connections import ConnectionRepository
 
     return ConnectionRepository(get_settings())
 

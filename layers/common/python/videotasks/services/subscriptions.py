@@ -14,7 +14,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.adapters.store.connections import ConnectionRepository
+from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain import socket_outbound
 from videotasks.domain.errors import ConflictError, NotFoundError
 from videotasks.domain.models import Task, TaskStatus, utc_now

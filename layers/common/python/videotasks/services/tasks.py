@@ -11,7 +11,7 @@ from videotasks.adapters import metrics
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.providers import VideosProvider
-from videotasks.adapters.store.tasks import TaskRepository, counter_names
+from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain import cursor
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
@@ -129,8 +129,7 @@ class TaskService:
         return task.to_public(video_url=url)
 
     def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
-        counters, _ = self._repository.get_counters(user_id, utc_now())
-        total = int(counters.get(_total_counter(query.status, query.type), 0))
+        total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
         if query.page_mode:
             return self._list_page(user_id, query, total)
         secret = self._cursor_secret()
@@ -166,22 +165,20 @@ class TaskService:
 
     # statistics ----------------------------------------------------------------------------------
     def stats(self, user_id: str) -> dict[str, Any]:
-        counters, last_day = self._repository.get_counters(user_id, utc_now())
-        by_status = {status.value: max(0, int(counters.get(status.value.lower(), 0))) for status in TaskStatus}
+        counters = self._repository.counters(user_id, utc_now())
+        by_status = {status.value: max(0, counters.by_status[status]) for status in TaskStatus}
         completed, failed = by_status["COMPLETED"], by_status["FAILED"]
         finished = completed + failed
         return {
-            "total": int(counters.get("total", 0)),
+            "total": counters.total,
             "byStatus": by_status,
             **{status.lower(): count for status, count in by_status.items()},
-            "byType": {kind.value: int(counters.get(f"{kind.value.lower()}_total", 0)) for kind in TaskType},
+            "byType": {kind.value: counters.by_type[kind] for kind in TaskType},
             "active": by_status["QUEUED"] + by_status["PROCESSING"],
             "successRate": round(completed / finished, 4) if finished else None,
-            "averageGenerationSeconds": (
-                round(int(counters.get("generationSecondsSum", 0)) / completed, 1) if completed else None
-            ),
-            "last24Hours": last_day,
-            "updatedAt": counters.get("updatedAt"),
+            "averageGenerationSeconds": round(counters.generation_seconds / completed, 1) if completed else None,
+            "last24Hours": counters.created_last_day,
+            "updatedAt": counters.updated_at,
         }
 
     # cancel and content --------------------------------------------------------------------------
@@ -229,13 +226,3 @@ class TaskService:
             "url": url,
             "expiresAt": iso(expires),
         }
-
-
-def _total_counter(status: TaskStatus | None, task_type: TaskType | None) -> str:
-    if status is not None and task_type is not None:
-        return counter_names(status, task_type)[1]
-    if status is not None:
-        return counter_names(status, TaskType.VIDEO)[0]
-    if task_type is not None:
-        return f"{task_type.value.lower()}_total"
-    return "total"
