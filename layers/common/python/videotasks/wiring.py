@@ -6,7 +6,8 @@ Handlers ask for what they need here; tests replace pieces by building the class
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
@@ -14,8 +15,9 @@ from videotasks.adapters.providers import ImagesProvider, VideosProvider
 from videotasks.adapters.secrets import get_secret
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.deadline import Deadline, InvocationContext
+from videotasks.edge.steps import StateEvent, StateHandler, state_handler
 from videotasks.services.tasks import TaskService
-from videotasks.services.workflow import Workflow
+from videotasks.services.workflow import StepResult, Workflow
 from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
@@ -80,6 +82,17 @@ def workflow() -> Workflow:
 def step_deadline(context: InvocationContext) -> Deadline:
     """The deadline of a workflow step: its invocation's end, less the margin to record the outcome."""
     return Deadline.of_invocation(context, margin_seconds=get_settings().step_safety_margin_seconds)
+
+
+def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
+    """The handler of the ``step`` state: that step of the event's task, within the invocation's deadline."""
+
+    def run(event: StateEvent, context: Any) -> StepResult:
+        # Looked up at each invocation: the local stack gives every function its own cached collaborators.
+        operation: Callable[[str, Deadline], StepResult] = getattr(workflow(), step)
+        return operation(event["videoId"], step_deadline(context))
+
+    return state_handler(run, log_event=True)
 
 
 def reset() -> None:
