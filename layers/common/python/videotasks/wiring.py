@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.providers import ImagesProvider, VideosProvider
+from videotasks.adapters.providers.base import ProviderClient
 from videotasks.adapters.secrets import get_secret
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.deadline import Deadline, InvocationContext
@@ -40,24 +41,24 @@ def media_store() -> MediaStore:
 @functools.cache
 def videos_provider() -> VideosProvider:
     settings = get_settings()
-    return VideosProvider(
-        base_url=settings.provider_base_url,
-        api_key=get_secret(settings.provider_api_key_secret),
-        videos_path=settings.provider_videos_path,
-        auth_scheme=settings.provider_auth_scheme,
-        timeout=settings.provider_timeout_seconds,
-    )
+    return _provider(VideosProvider, settings.provider_videos_path, settings.provider_timeout_seconds)
 
 
 @functools.cache
 def images_provider() -> ImagesProvider:
     settings = get_settings()
-    return ImagesProvider(
+    return _provider(ImagesProvider, settings.provider_images_path, settings.provider_image_timeout_seconds)
+
+
+def _provider[Client: ProviderClient](client: type[Client], path: str, timeout: float) -> Client:
+    """A client of the configured provider, at its endpoint ``path``."""
+    settings = get_settings()
+    return client(
         base_url=settings.provider_base_url,
         api_key=get_secret(settings.provider_api_key_secret),
-        images_path=settings.provider_images_path,
+        path=path,
         auth_scheme=settings.provider_auth_scheme,
-        timeout=settings.provider_image_timeout_seconds,
+        timeout=timeout,
     )
 
 
