@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks.adapters.metrics import metrics
+from videotasks.adapters.tracing import tracer
 from videotasks.services.workflow import StepResult
 
 StateEvent = dict[str, Any]
@@ -19,10 +20,12 @@ logger = Logger()
 
 
 def state_handler(run: Callable[[StateEvent, LambdaContext], StepResult], *, log_event: bool) -> StateHandler:
-    """The handler of a task state that runs ``run``: its metrics flushed, its invocation in every log line."""
+    """The handler of a task state that runs ``run``: its metrics flushed, its invocation in every log line
+    and traced."""
 
     @metrics.log_metrics
     @logger.inject_lambda_context(log_event=log_event, clear_state=True)
+    @tracer.capture_lambda_handler
     def lambda_handler(event: StateEvent, context: LambdaContext) -> dict[str, Any]:
         return run(event, context).as_dict()
 

@@ -38,6 +38,7 @@ from videotasks.adapters.media import MediaStore
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries
 from videotasks.adapters.store.connections import ConnectionRepository
 from videotasks.adapters.store.items import task_from_item
+from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
 from videotasks.services.subscriptions import playable_url
@@ -78,6 +79,7 @@ class Broadcaster:
         self._media = media
         self._clock_ms = clock_ms
 
+    @tracer.capture_method(capture_response=False)
     def publish(self, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Broadcast | None:
         """Push the change from ``old_image`` to ``new_image`` (stream images, None when absent).
 

@@ -12,6 +12,7 @@ from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.providers import VideosProvider
 from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
@@ -62,6 +63,7 @@ class TaskService:
         return self._idempotent
 
     # create and read ---------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def create(self, user_id: str, request: CreateTaskRequest) -> Task:
         model, seconds, size = resolve_model_options(request, self._settings)
         now = iso(utc_now())
@@ -99,6 +101,7 @@ class TaskService:
         metrics.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})
 
+    @tracer.capture_method(capture_response=False)
     def create_once(
         self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None, lambda_context: Any = None
     ) -> tuple[Task, bool]:
@@ -115,6 +118,7 @@ class TaskService:
         video_id, created = self.idempotent_create(user_id, key, request)
         return self.get(user_id, video_id), created
 
+    @tracer.capture_method(capture_response=False)
     def get(self, user_id: str, video_id: str) -> Task:
         task = self._repository.get_owned(video_id, user_id)
         if task is None:
@@ -128,6 +132,7 @@ class TaskService:
             url, _ = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
         return task.to_public(video_url=url)
 
+    @tracer.capture_method(capture_response=False)
     def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
         total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
         if query.page_mode:
@@ -164,6 +169,7 @@ class TaskService:
         }
 
     # statistics ----------------------------------------------------------------------------------
+    @tracer.capture_method
     def stats(self, user_id: str) -> dict[str, Any]:
         counters = self._repository.counters(user_id, utc_now())
         by_status = {status.value: max(0, counters.by_status[status]) for status in TaskStatus}
@@ -182,6 +188,7 @@ class TaskService:
         }
 
     # cancel and content --------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def cancel(self, user_id: str, video_id: str) -> Task:
         # A task may move on (QUEUED -> PROCESSING) between our read and our write: read again and
         # retry while it is still running; a finished task is a 409.
@@ -213,6 +220,7 @@ class TaskService:
                 logger.exception("could not ask the provider to cancel")
         return cancelled
 
+    @tracer.capture_method(capture_response=False)
     def content(self, user_id: str, video_id: str) -> dict[str, Any]:
         task = self.get(user_id, video_id)
         if task.status is not TaskStatus.COMPLETED or not task.mediaKey:

@@ -23,6 +23,7 @@ from videotasks.adapters.providers._http import (
     idempotency_headers,
 )
 from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderPermanentError
 from videotasks.domain.lifecycle import ProviderState
@@ -41,6 +42,7 @@ class ImagesProvider(ProviderClient):
 
     DEFAULT_PATH = "/v1/images/generations"
 
+    @tracer.capture_method(capture_response=False)
     def generate(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Generate one image. ``seconds`` and ``input_reference`` do not apply to this endpoint.
 
@@ -60,6 +62,7 @@ class ImagesProvider(ProviderClient):
         )
         return self._job_of(reply, f"POST {self._path}")
 
+    @tracer.capture_method(capture_response=False)
     @contextlib.contextmanager
     def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         if not job.media_url:

@@ -27,6 +27,7 @@ from videotasks.adapters.providers._http import (
     is_data_url,
 )
 from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError
 from videotasks.domain.lifecycle import ProviderState, normalise_provider_status
@@ -40,6 +41,7 @@ class VideosProvider(ProviderClient):
 
     DEFAULT_PATH = "/v1/videos"
 
+    @tracer.capture_method(capture_response=False)
     def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
         reply = self._http.request_json(
@@ -55,6 +57,7 @@ class VideosProvider(ProviderClient):
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
 
+    @tracer.capture_method(capture_response=False)
     def list_recent_jobs(self, limit: int = 100, *, deadline: Deadline | None = None) -> list[ListedJob]:
         """The newest jobs of this account (``GET {path}?limit=&order=desc``), one page: enough to
         find a job made seconds ago. A provider without the list answers 404/405: a permanent error."""
@@ -64,11 +67,13 @@ class VideosProvider(ProviderClient):
             raise bad_reply(f"GET {self._path}", "expected a list of jobs in data[]")
         return [_listed_job(item) for item in items if isinstance(item, Mapping) and item.get("id")]
 
+    @tracer.capture_method(capture_response=False)
     def get_job(self, job_id: str, *, deadline: Deadline | None = None) -> ProviderJob:
         path = self._job_path(job_id)
         reply = self._http.request_json("GET", path, deadline=deadline, not_found=ProviderJobLostError)
         return self._job_of(reply, f"GET {path}")
 
+    @tracer.capture_method(capture_response=False)
     @contextlib.contextmanager
     def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         """The finished media: from the URL the job reported, else from ``{path}/{id}/content``."""
@@ -76,6 +81,7 @@ class VideosProvider(ProviderClient):
         with self._open_media(url, deadline) as media:
             yield media
 
+    @tracer.capture_method(capture_response=False)
     def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
         self._http.request_json("DELETE", self._job_path(job_id), deadline=deadline, not_found=ProviderJobLostError)
 

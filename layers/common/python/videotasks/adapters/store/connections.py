@@ -10,6 +10,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from videotasks.adapters import aws
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import ConflictError, NotFoundError
 from videotasks.domain.models import iso
 from videotasks.settings import Settings
@@ -39,6 +40,7 @@ class ConnectionRepository:
         self._dynamodb = dynamodb or aws.resource("dynamodb")
         self._table = self._dynamodb.Table(settings.connections_table)
 
+    @tracer.capture_method
     def add(self, connection_id: str, user_id: str, now: datetime) -> None:
         self._table.put_item(
             Item={
@@ -50,13 +52,16 @@ class ConnectionRepository:
             }
         )
 
+    @tracer.capture_method
     def remove(self, connection_id: str) -> None:
         self._table.delete_item(Key={"connectionId": connection_id})
 
+    @tracer.capture_method
     def get(self, connection_id: str) -> Connection | None:
         item = self._table.get_item(Key={"connectionId": connection_id}, ConsistentRead=True).get("Item")
         return _connection(item) if item else None
 
+    @tracer.capture_method
     def follow(
         self, connection_id: str, user_id: str, now: datetime, *, video_id: str | None, max_subscriptions: int
     ) -> None:
@@ -83,6 +88,7 @@ class ConnectionRepository:
                 raise NotFoundError(f"Connection {connection_id} is not registered")
             raise ConflictError(f"A connection follows at most {max_subscriptions} tasks one by one")
 
+    @tracer.capture_method
     def unfollow(self, connection_id: str, user_id: str, now: datetime, *, video_id: str | None) -> None:
         """Stop following one task, or with ``video_id=None`` everything. Raises ``NotFoundError`` when
         the connection is not registered to ``user_id``."""
@@ -97,6 +103,7 @@ class ConnectionRepository:
         if not self._update_connection(connection_id, expression, condition, values):
             raise NotFoundError(f"Connection {connection_id} is not registered")
 
+    @tracer.capture_method
     def touch(self, connection_id: str, now: datetime) -> bool:
         """Push the connection's expiry back; False when it is not registered (any more)."""
         return self._update_connection(
@@ -106,6 +113,7 @@ class ConnectionRepository:
             {":expires": _connection_expiry(now)},
         )
 
+    @tracer.capture_method
     def subscribers(self, user_id: str, video_id: str) -> list[str]:
         """Ids of the user's connections that follow ``video_id``: a Query on ``ByUser``, never a Scan."""
         query: dict[str, Any] = {

@@ -19,6 +19,7 @@ from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
 from videotasks.adapters.store.writes import ConditionalWriter
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.lifecycle import can_transition
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
@@ -48,10 +49,12 @@ class TaskRepository:
         self._writer = ConditionalWriter(self._dynamodb.meta.client, pause=pause)
 
     # reads -----------------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def get(self, video_id: str) -> Task | None:
         item = self._tasks.get_item(Key={"videoId": video_id}, ConsistentRead=True).get("Item")
         return task_from_item(item) if item else None
 
+    @tracer.capture_method
     def external_id_claimed(self, external_id: str) -> bool:
         """Whether some task already holds this provider job id (ByExternalTaskId index)."""
         reply = self._tasks.query(
@@ -62,11 +65,13 @@ class TaskRepository:
         )
         return bool(reply.get("Items"))
 
+    @tracer.capture_method(capture_response=False)
     def get_owned(self, video_id: str, user_id: str) -> Task | None:
         """The task when ``user_id`` owns it; another user's task is indistinguishable from none."""
         task = self.get(video_id)
         return task if task and task.userId == user_id else None
 
+    @tracer.capture_method(capture_response=False)
     def list_owned(
         self,
         user_id: str,
@@ -114,15 +119,18 @@ class TaskRepository:
     def position_of(task: Task) -> dict[str, Any]:
         return {"videoId": task.videoId, "userId": task.userId, "createdAt": task.createdAt}
 
+    @tracer.capture_method
     def counters(self, user_id: str, now: datetime) -> UserCounters:
         """The user's counters, with the tasks created in the 24 hours before ``now``."""
         return UserCounters.of_stored(*self.get_counters(user_id, now))
 
+    @tracer.capture_method
     def get_counters(self, user_id: str, now: datetime) -> tuple[dict[str, Any], int]:
         """The user's counters item as stored, and the number of tasks created in the 24 hours before ``now``."""
         return self._counters.read(user_id, now)
 
     # writes ----------------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def create(self, task: Task) -> Task:
         """Insert a new QUEUED task and count it, in one transaction."""
         put = {
@@ -135,6 +143,7 @@ class TaskRepository:
         self._writer.transact([put, *self._counters.count_created(task)], stale=_CHANGED_WHILE_WRITTEN)
         return task
 
+    @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
         """Record the task's execution. Raises ``StaleWriteError`` when the task does not exist."""
         self._writer.write(
@@ -147,6 +156,7 @@ class TaskRepository:
             stale=f"Task {video_id} does not exist",
         )
 
+    @tracer.capture_method(capture_response=False)
     def transition(self, task: Task, target: TaskStatus, **changes: Any) -> Task:
         """Move ``task`` from the status it was read in to ``target``, setting ``changes`` too.
 
@@ -176,6 +186,7 @@ class TaskRepository:
         self._writer.transact([update, counted], stale=_CHANGED_WHILE_WRITTEN)
         return task.model_copy(update=fields)
 
+    @tracer.capture_method(capture_response=False)
     def update_running(self, task: Task, **changes: Any) -> Task:
         """Write progress and polling state of a task that stays in its status.
 
