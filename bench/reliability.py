@@ -52,7 +52,7 @@ import websockets
 from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
-from videotasks.adapters.store.tasks import WRITE_ATTEMPTS
+from videotasks.adapters.store.writes import WRITE_ATTEMPTS
 
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 ALL_STATUSES = ("QUEUED", "PROCESSING", *TERMINAL_STATUSES)

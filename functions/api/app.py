@@ -15,6 +15,7 @@ from pydantic import ValidationError as ModelValidationError
 
 from videotasks import wiring
 from videotasks.adapters.metrics import metrics
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -180,6 +181,7 @@ def _not_found(error: Exception) -> Response[Any]:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # tasks and presigned URLs
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda", {}).get("authError")
     if refusal:  # every authorised route, the unknown ones included, stops here

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import UnauthorizedError
 from videotasks.edge.auth import verify_token
 from videotasks.settings import get_settings
@@ -44,6 +45,7 @@ def _token(event: dict[str, Any], *, is_websocket: bool) -> str | None:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     is_websocket = "methodArn" in event
     try:

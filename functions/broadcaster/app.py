@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
+from videotasks.adapters.tracing import tracer
 from videotasks.services.broadcasting import OrderedStreamProcessor
 
 logger = Logger()
@@ -29,5 +30,6 @@ def record_handler(record: DynamoDBRecord) -> None:  # Powertools passes it by t
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

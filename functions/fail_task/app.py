@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.adapters.metrics import metrics
+from videotasks.edge.steps import state_handler
+from videotasks.services.workflow import StepResult
 
-logger = Logger()
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 _ERROR_OF_STATUS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Failed"}
 
@@ -31,8 +30,9 @@ def _failure(event: dict[str, Any]) -> tuple[str, str | None, str | None]:
     return event["videoId"], error.get("Error"), error.get("Cause")
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _fail(event: dict[str, Any], context: LambdaContext) -> StepResult:
     video_id, error_type, cause = _failure(event)
-    return wiring.workflow().fail(video_id, error_type, cause).as_dict()
+    return wiring.workflow().fail(video_id, error_type, cause)
+
+
+lambda_handler = state_handler(_fail, log_event=False)

@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.socket_outbound import error, now_ms
 
 logger = Logger()
@@ -30,6 +31,7 @@ def _body(event: dict[str, Any]) -> str | None:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # replies carry tasks and presigned URLs
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event["requestContext"]
     route_key, connection_id = request["routeKey"], request["connectionId"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.integration.api_harness import OTHER_USER, USER, Api, list_all
-from videotasks.adapters.store import tasks as repository_module
+from videotasks.adapters.store import tasks as task_store
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
 
@@ -181,7 +181,7 @@ def test_a_filtered_page_is_full_when_matches_lie_beyond_many_non_matching_tasks
 def test_matches_beyond_the_read_bound_of_one_page_are_reached_by_following_the_cursor(
     api: Api, make_tasks, monkeypatch
 ):
-    monkeypatch.setattr(repository_module, "MAX_QUERY_PAGES", 2)  # reads of at most 2 x 25 items per page
+    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 2)  # reads of at most 2 x 25 items per page
     make_tasks(80)
     completed = make_tasks(4, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
 

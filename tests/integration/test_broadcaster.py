@@ -25,7 +25,8 @@ from tests.conftest import REGION, AwsStack
 from videotasks import wiring
 from videotasks.adapters import aws, socket_push
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries, Delivery
-from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.adapters.store.connections import ConnectionRepository
+from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.models import Task, TaskStatus, utc_now
 from videotasks.services import broadcasting
 

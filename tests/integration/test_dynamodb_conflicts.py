@@ -24,8 +24,9 @@ from local import moto_seam
 from local.lambdas import FunctionRegistry
 from local.template import load_template
 from tests.conftest import new_task, shared_dynamodb
-from videotasks.adapters.store import tasks as repository_module
-from videotasks.adapters.store.tasks import Refusal, TaskRepository
+from videotasks.adapters.store import writes
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.store.writes import Refusal
 from videotasks.domain.errors import TaskStoreBusyError
 from videotasks.domain.models import Task, TaskStatus
 from videotasks.services.workflow import Workflow
@@ -262,7 +263,7 @@ def test_a_progress_write_to_a_task_a_transaction_holds_is_busy_while_it_holds_i
 
     with TransactionUnderWay(strict_moto, [holds_the_task]), pytest.raises(TaskStoreBusyError):
         in_another_thread(lambda: repository.update_running(task, progress=40))  # busy at every attempt, not stale
-    assert len(pauses) == repository_module.WRITE_ATTEMPTS - 1
+    assert len(pauses) == writes.WRITE_ATTEMPTS - 1
 
     repository.update_running(task, progress=40)  # the transaction ended: the same write goes through
     stored = repository.get(task.videoId)
@@ -360,7 +361,7 @@ def test_read_as_a_lost_race_one_conflict_strands_the_task_as_the_old_code_did(
         stale_codes = {"TransactionCanceledException", "ConditionalCheckFailedException"}
         return Refusal.STALE if error.response["Error"]["Code"] in stale_codes else Refusal.UNKNOWN
 
-    monkeypatch.setattr(repository_module, "refusal", every_cancellation_is_stale)
+    monkeypatch.setattr(writes, "refusal", every_cancellation_is_stale)
     task = stored_task()
     fake_videos.after_create = conflicts_from_now_on
 

@@ -147,12 +147,12 @@ def test_step_functions_in_moto_does_check_definitions(executing_aws: Any) -> No
 # the Lambda runtime provides).
 
 BUILD = ROOT / ".aws-sam" / "build"
-EXPECTED_LAYER_PACKAGES = ["videotasks", "aws_lambda_powertools", "pydantic", "httpx", "jwt"]
+EXPECTED_LAYER_PACKAGES = ["videotasks", "aws_lambda_powertools", "aws_xray_sdk", "pydantic", "httpx", "jwt"]
 _IMPORT_HANDLERS = """
 import importlib, json, sys, traceback
 layer, function_dirs = sys.argv[1], json.loads(sys.argv[2])
 sys.path.insert(0, layer)
-names = ["app", "videotasks", "aws_lambda_powertools", "pydantic", "httpx", "jwt"]
+names = ["app", "videotasks", "aws_lambda_powertools", "aws_xray_sdk", "pydantic", "httpx", "jwt"]
 report = {}
 for logical_id, function_dir in function_dirs.items():
     sys.path.insert(0, function_dir)  # Lambda's /var/task

@@ -16,7 +16,8 @@ from aws_lambda_powertools import Logger
 
 from tests.conftest import AwsStack
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.adapters.store.connections import ConnectionRepository
+from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import Task, TaskStatus, utc_now
 from videotasks.domain.socket_inbound import KNOWN_ACTIONS

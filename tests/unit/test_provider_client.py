@@ -225,7 +225,7 @@ def test_get_job_reads_the_relay_shape_under_its_base_path() -> None:
             200, json={"id": "t1", "status": "pending", "progress": "45.5", "video_url": "/videos/t1.mp4"}
         )
 
-    job = videos(handle, videos_path="/sora/v1/videos").get_job("t1")
+    job = videos(handle, path="/sora/v1/videos").get_job("t1")
 
     assert seen[0].url.path == "/sora/v1/videos/t1"
     assert (job.state, job.raw_status, job.progress) == (ProviderState.QUEUED, "pending", 45)

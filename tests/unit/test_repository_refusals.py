@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from tests.conftest import new_task
-from videotasks.adapters.store.tasks import (
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.store.writes import (
     FIRST_BACKOFF_SECONDS,
     MAX_BACKOFF_SECONDS,
     WRITE_ATTEMPTS,
     Refusal,
-    TaskRepository,
     refusal,
 )
 from videotasks.domain.errors import ConflictError, StaleWriteError, TaskStoreBusyError

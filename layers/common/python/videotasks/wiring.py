@@ -6,21 +6,24 @@ Handlers ask for what they need here; tests replace pieces by building the class
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.providers import ImagesProvider, VideosProvider
+from videotasks.adapters.providers.base import ProviderClient
 from videotasks.adapters.secrets import get_secret
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.deadline import Deadline, InvocationContext
+from videotasks.edge.steps import StateEvent, StateHandler, state_handler
 from videotasks.services.tasks import TaskService
-from videotasks.services.workflow import Workflow
+from videotasks.services.workflow import StepResult, Workflow
 from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
     from videotasks.adapters.socket_push import ConnectionNotifier
-    from videotasks.adapters.store.tasks import ConnectionRepository
+    from videotasks.adapters.store.connections import ConnectionRepository
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.subscriptions import RealtimeService
 
@@ -38,24 +41,24 @@ def media_store() -> MediaStore:
 @functools.cache
 def videos_provider() -> VideosProvider:
     settings = get_settings()
-    return VideosProvider(
-        base_url=settings.provider_base_url,
-        api_key=get_secret(settings.provider_api_key_secret),
-        videos_path=settings.provider_videos_path,
-        auth_scheme=settings.provider_auth_scheme,
-        timeout=settings.provider_timeout_seconds,
-    )
+    return _provider(VideosProvider, settings.provider_videos_path, settings.provider_timeout_seconds)
 
 
 @functools.cache
 def images_provider() -> ImagesProvider:
     settings = get_settings()
-    return ImagesProvider(
+    return _provider(ImagesProvider, settings.provider_images_path, settings.provider_image_timeout_seconds)
+
+
+def _provider[Client: ProviderClient](client: type[Client], path: str, timeout: float) -> Client:
+    """A client of the configured provider, at its endpoint ``path``."""
+    settings = get_settings()
+    return client(
         base_url=settings.provider_base_url,
         api_key=get_secret(settings.provider_api_key_secret),
-        images_path=settings.provider_images_path,
+        path=path,
         auth_scheme=settings.provider_auth_scheme,
-        timeout=settings.provider_image_timeout_seconds,
+        timeout=timeout,
     )
 
 
@@ -82,6 +85,17 @@ def step_deadline(context: InvocationContext) -> Deadline:
     return Deadline.of_invocation(context, margin_seconds=get_settings().step_safety_margin_seconds)
 
 
+def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
+    """The handler of the ``step`` state: that step of the event's task, within the invocation's deadline."""
+
+    def run(event: StateEvent, context: Any) -> StepResult:
+        # Looked up at each invocation: the local stack gives every function its own cached collaborators.
+        operation: Callable[[str, Deadline], StepResult] = getattr(workflow(), step)
+        return operation(event["videoId"], step_deadline(context))
+
+    return state_handler(run, log_event=True)
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
     for cached in (repository, media_store, videos_provider, images_provider, task_service, workflow):
@@ -95,7 +109,7 @@ def reset() -> None:
 # function, which never posts) do not pay for Powertools batch processing and the posting thread pool.
 @functools.cache
 def connections() -> ConnectionRepository:
-    from videotasks.adapters.store.tasks import ConnectionRepository
+    from videotasks.adapters.store.connections import ConnectionRepository
 
     return ConnectionRepository(get_settings())
 

@@ -36,7 +36,9 @@ from pydantic import ValidationError as ModelValidationError
 
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries
-from videotasks.adapters.store.tasks import ConnectionRepository, task_from_image
+from videotasks.adapters.store.connections import ConnectionRepository
+from videotasks.adapters.store.items import task_from_item
+from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
 from videotasks.services.subscriptions import playable_url
@@ -77,14 +79,15 @@ class Broadcaster:
         self._media = media
         self._clock_ms = clock_ms
 
+    @tracer.capture_method(capture_response=False)
     def publish(self, old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> Broadcast | None:
         """Push the change from ``old_image`` to ``new_image`` (stream images, None when absent).
 
         Returns what was sent, or None when the change is not news.
         """
         try:
-            old = task_from_image(old_image) if old_image else None
-            new = task_from_image(new_image) if new_image else None
+            old = task_from_item(old_image) if old_image else None
+            new = task_from_item(new_image) if new_image else None
         except ModelValidationError as exc:
             keys = (new_image or old_image or {}).get("videoId")
             logger.error("stream image is not a task; skipped", extra={"videoId": keys, "errors": exc.errors()[:3]})

@@ -14,7 +14,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
+from videotasks.adapters.store.connections import ConnectionRepository
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.errors import ConflictError, NotFoundError
 from videotasks.domain.models import Task, TaskStatus, utc_now
@@ -52,14 +54,17 @@ class RealtimeService:
         self._media = media
         self._clock = clock
 
+    @tracer.capture_method
     def connect(self, connection_id: str, user_id: str) -> None:
         self._connections.add(connection_id, user_id, self._clock())
         logger.info("connected", extra={"connectionId": connection_id, "userId": user_id})
 
+    @tracer.capture_method
     def disconnect(self, connection_id: str) -> None:
         self._connections.remove(connection_id)
         logger.info("disconnected", extra={"connectionId": connection_id})
 
+    @tracer.capture_method(capture_response=False)
     def handle(self, connection_id: str, user_id: str, route_key: str, body: str | None) -> dict[str, Any]:
         """Run the client's message; return the one message that answers it."""
         stamp = socket_outbound.now_ms()

@@ -11,7 +11,8 @@ from videotasks.adapters import metrics
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.providers import VideosProvider
-from videotasks.adapters.store.tasks import TaskRepository, counter_names
+from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
@@ -62,6 +63,7 @@ class TaskService:
         return self._idempotent
 
     # create and read ---------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def create(self, user_id: str, request: CreateTaskRequest) -> Task:
         model, seconds, size = resolve_model_options(request, self._settings)
         now = iso(utc_now())
@@ -99,6 +101,7 @@ class TaskService:
         metrics.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})
 
+    @tracer.capture_method(capture_response=False)
     def create_once(
         self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None, lambda_context: Any = None
     ) -> tuple[Task, bool]:
@@ -115,6 +118,7 @@ class TaskService:
         video_id, created = self.idempotent_create(user_id, key, request)
         return self.get(user_id, video_id), created
 
+    @tracer.capture_method(capture_response=False)
     def get(self, user_id: str, video_id: str) -> Task:
         task = self._repository.get_owned(video_id, user_id)
         if task is None:
@@ -128,9 +132,9 @@ class TaskService:
             url, _ = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
         return task.to_public(video_url=url)
 
+    @tracer.capture_method(capture_response=False)
     def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
-        counters, _ = self._repository.get_counters(user_id, utc_now())
-        total = int(counters.get(_total_counter(query.status, query.type), 0))
+        total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
         if query.page_mode:
             return self._list_page(user_id, query, total)
         secret = self._cursor_secret()
@@ -165,26 +169,26 @@ class TaskService:
         }
 
     # statistics ----------------------------------------------------------------------------------
+    @tracer.capture_method
     def stats(self, user_id: str) -> dict[str, Any]:
-        counters, last_day = self._repository.get_counters(user_id, utc_now())
-        by_status = {status.value: max(0, int(counters.get(status.value.lower(), 0))) for status in TaskStatus}
+        counters = self._repository.counters(user_id, utc_now())
+        by_status = {status.value: max(0, counters.by_status[status]) for status in TaskStatus}
         completed, failed = by_status["COMPLETED"], by_status["FAILED"]
         finished = completed + failed
         return {
-            "total": int(counters.get("total", 0)),
+            "total": counters.total,
             "byStatus": by_status,
             **{status.lower(): count for status, count in by_status.items()},
-            "byType": {kind.value: int(counters.get(f"{kind.value.lower()}_total", 0)) for kind in TaskType},
+            "byType": {kind.value: counters.by_type[kind] for kind in TaskType},
             "active": by_status["QUEUED"] + by_status["PROCESSING"],
             "successRate": round(completed / finished, 4) if finished else None,
-            "averageGenerationSeconds": (
-                round(int(counters.get("generationSecondsSum", 0)) / completed, 1) if completed else None
-            ),
-            "last24Hours": last_day,
-            "updatedAt": counters.get("updatedAt"),
+            "averageGenerationSeconds": round(counters.generation_seconds / completed, 1) if completed else None,
+            "last24Hours": counters.created_last_day,
+            "updatedAt": counters.updated_at,
         }
 
     # cancel and content --------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
     def cancel(self, user_id: str, video_id: str) -> Task:
         # A task may move on (QUEUED -> PROCESSING) between our read and our write: read again and
         # retry while it is still running; a finished task is a 409.
@@ -216,6 +220,7 @@ class TaskService:
                 logger.exception("could not ask the provider to cancel")
         return cancelled
 
+    @tracer.capture_method(capture_response=False)
     def content(self, user_id: str, video_id: str) -> dict[str, Any]:
         task = self.get(user_id, video_id)
         if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
@@ -229,13 +234,3 @@ class TaskService:
             "url": url,
             "expiresAt": iso(expires),
         }
-
-
-def _total_counter(status: TaskStatus | None, task_type: TaskType | None) -> str:
-    if status is not None and task_type is not None:
-        return counter_names(status, task_type)[1]
-    if status is not None:
-        return counter_names(status, TaskType.VIDEO)[0]
-    if task_type is not None:
-        return f"{task_type.value.lower()}_total"
-    return "total"

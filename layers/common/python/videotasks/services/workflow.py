@@ -25,6 +25,7 @@ from videotasks.adapters import metrics
 from videotasks.adapters.media import MediaStore, media_key
 from videotasks.adapters.providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
 from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import (
     NotFoundError,
@@ -137,6 +138,7 @@ class Workflow:
     # steps ---------------------------------------------------------------------------------------
     # Each step takes the ``Deadline`` of its invocation (see videotasks.domain.deadline): every provider call
     # gives up by then, leaving the step time to record the outcome before Lambda would kill it.
+    @tracer.capture_method
     def submit(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
         deadline = deadline or Deadline.none()
         task = self._load(video_id)
@@ -165,6 +167,7 @@ class Workflow:
             return self._done(task)
         return self._wait(task)
 
+    @tracer.capture_method
     def poll(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
         task = self._load(video_id)
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
@@ -207,6 +210,7 @@ class Workflow:
             return self._done(task)
         return self._wait(task)
 
+    @tracer.capture_method
     def archive(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
         """Copy the finished media into S3, within the invocation's deadline and the task's own: past
         ``archive_deadline`` the task ends FAILED with TIMEOUT instead of downloading (and retrying) on."""
@@ -228,6 +232,7 @@ class Workflow:
             raise
         return self._complete(task, key, content_type, size, job.raw_status)
 
+    @tracer.capture_method
     def fail(self, video_id: str, error_type: str | None, cause: str | None) -> StepResult:
         task = self._load(video_id)
         if task.is_terminal:

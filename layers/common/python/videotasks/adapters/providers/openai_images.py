@@ -12,28 +12,21 @@ import binascii
 import contextlib
 import uuid
 from collections.abc import Iterator, Mapping
-from types import TracebackType
-from typing import Any, Self
-
-import httpx
+from typing import Any
 
 from videotasks.adapters.providers._http import (
-    AuthScheme,
     JobRequest,
     MediaStream,
-    ProviderHttp,
     ProviderJob,
     bad_reply,
     first_text,
     idempotency_headers,
-    is_data_url,
-    media_stream_of_data_url,
 )
+from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderPermanentError
 from videotasks.domain.lifecycle import ProviderState
-
-CONTENT_GONE = "PROVIDER_CONTENT_GONE"
 
 # Magic numbers of the formats the Images API returns (gpt-image-1 has an ``output_format`` option).
 _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -44,24 +37,12 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-class ImagesProvider:
+class ImagesProvider(ProviderClient):
     """Generate one image per call; the reply already holds the result."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        images_path: str = "/v1/images/generations",
-        auth_scheme: AuthScheme = "bearer",
-        timeout: float = 20.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = ProviderHttp(
-            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
-        )
-        self._images_path = "/" + images_path.strip("/")
+    DEFAULT_PATH = "/v1/images/generations"
 
+    @tracer.capture_method(capture_response=False)
     def generate(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Generate one image. ``seconds`` and ``input_reference`` do not apply to this endpoint.
 
@@ -73,34 +54,21 @@ class ImagesProvider:
             body["size"] = request.size
         reply = self._http.request_json(
             "POST",
-            self._images_path,
+            self._path,
             deadline=deadline,
             final_once_sent=True,
             json=body,
             headers=idempotency_headers(request),
         )
-        return self._job_of(reply, f"POST {self._images_path}")
+        return self._job_of(reply, f"POST {self._path}")
 
+    @tracer.capture_method(capture_response=False)
     @contextlib.contextmanager
     def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
         if not job.media_url:
             raise ProviderPermanentError(f"Image job {job.id} has no media", code="PROVIDER_BAD_MEDIA")
-        if is_data_url(job.media_url):
-            yield media_stream_of_data_url(job.media_url)
-            return
-        with self._http.stream(job.media_url, gone_code=CONTENT_GONE, deadline=deadline) as media:
+        with self._open_media(job.media_url, deadline) as media:
             yield media
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _job_of(self, reply: Any, what: str) -> ProviderJob:
         item = _first_item(reply)

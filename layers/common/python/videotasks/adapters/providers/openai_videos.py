@@ -11,17 +11,12 @@ import contextlib
 import mimetypes
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from videotasks.adapters.providers._http import (
-    AuthScheme,
     JobRequest,
     MediaStream,
-    ProviderHttp,
     ProviderJob,
     bad_reply,
     data_url_parts,
@@ -30,92 +25,68 @@ from videotasks.adapters.providers._http import (
     idempotency_headers,
     int_progress,
     is_data_url,
-    media_stream_of_data_url,
 )
+from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError
 from videotasks.domain.lifecycle import ProviderState, normalise_provider_status
 from videotasks.domain.submission import ListedJob
 
 MEDIA_URL_FIELDS = ("url", "video_url", "image_url")
-CONTENT_GONE = "PROVIDER_CONTENT_GONE"
 
 
-class VideosProvider:
-    """Create, poll, download and cancel video jobs. Synchronous: one Lambda invocation, one call."""
+class VideosProvider(ProviderClient):
+    """Create, poll, download and cancel video jobs."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        videos_path: str = "/v1/videos",
-        auth_scheme: AuthScheme = "bearer",
-        timeout: float = 20.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = ProviderHttp(
-            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
-        )
-        self._videos_path = "/" + videos_path.strip("/")
+    DEFAULT_PATH = "/v1/videos"
 
+    @tracer.capture_method(capture_response=False)
     def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
         """Submit a job. Multipart, because relays accept only that and OpenAI accepts it too."""
         reply = self._http.request_json(
             "POST",
-            self._videos_path,
+            self._path,
             deadline=deadline,
             files=_create_form(request),
             headers=idempotency_headers(request),
         )
-        what = f"POST {self._videos_path}"
+        what = f"POST {self._path}"
         if isinstance(reply, str) and reply.strip():
             # Some relays answer a create with the bare job id (the seed handled ``data.id || data``).
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
 
+    @tracer.capture_method(capture_response=False)
     def list_recent_jobs(self, limit: int = 100, *, deadline: Deadline | None = None) -> list[ListedJob]:
-        """The newest jobs of this account (``GET {videos_path}?limit=&order=desc``), one page: enough to
+        """The newest jobs of this account (``GET {path}?limit=&order=desc``), one page: enough to
         find a job made seconds ago. A provider without the list answers 404/405: a permanent error."""
-        reply = self._http.request_json(
-            "GET", self._videos_path, deadline=deadline, params={"limit": limit, "order": "desc"}
-        )
+        reply = self._http.request_json("GET", self._path, deadline=deadline, params={"limit": limit, "order": "desc"})
         items = reply.get("data") if isinstance(reply, Mapping) else reply
         if not isinstance(items, list):
-            raise bad_reply(f"GET {self._videos_path}", "expected a list of jobs in data[]")
+            raise bad_reply(f"GET {self._path}", "expected a list of jobs in data[]")
         return [_listed_job(item) for item in items if isinstance(item, Mapping) and item.get("id")]
 
+    @tracer.capture_method(capture_response=False)
     def get_job(self, job_id: str, *, deadline: Deadline | None = None) -> ProviderJob:
         path = self._job_path(job_id)
         reply = self._http.request_json("GET", path, deadline=deadline, not_found=ProviderJobLostError)
         return self._job_of(reply, f"GET {path}")
 
+    @tracer.capture_method(capture_response=False)
     @contextlib.contextmanager
     def open_content(self, job: ProviderJob, *, deadline: Deadline | None = None) -> Iterator[MediaStream]:
-        """The finished media: from the URL the job reported, else from ``{videos_path}/{id}/content``."""
-        if job.media_url and is_data_url(job.media_url):
-            yield media_stream_of_data_url(job.media_url)
-            return
+        """The finished media: from the URL the job reported, else from ``{path}/{id}/content``."""
         url = job.media_url or str(self._http.url(self._job_path(job.id) + "/content"))
-        with self._http.stream(url, gone_code=CONTENT_GONE, deadline=deadline) as media:
+        with self._open_media(url, deadline) as media:
             yield media
 
+    @tracer.capture_method(capture_response=False)
     def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
         self._http.request_json("DELETE", self._job_path(job_id), deadline=deadline, not_found=ProviderJobLostError)
 
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _job_path(self, job_id: str) -> str:
-        return f"{self._videos_path}/{quote(job_id, safe='')}"
+        return f"{self._path}/{quote(job_id, safe='')}"
 
     def _job_of(self, reply: Any, what: str) -> ProviderJob:
         if not isinstance(reply, Mapping):

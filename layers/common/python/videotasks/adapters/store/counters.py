@@ -1,0 +1,156 @@
+"""Per-user task counters, behind ``/stats`` and the listings' totals.
+
+Stats table layout (key ``userId`` + ``bucket``): one ``TOTALS`` item of counters per user, and one
+item per hour of task creation (``H#YYYYMMDDHH``, expiring after two days) for "last 24 hours". The
+counters' names are this module's business: the rest of the code reads them as a ``UserCounters``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from videotasks.adapters.store.items import plain
+from videotasks.domain.models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
+
+TOTALS = "TOTALS"
+HOUR_BUCKET_PREFIX = "H#"
+HOUR_BUCKET_TTL = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class UserCounters:
+    """One user's tasks, counted."""
+
+    total: int
+    by_status: Mapping[TaskStatus, int]
+    by_type: Mapping[TaskType, int]  # every task ever created, per type
+    by_type_and_status: Mapping[tuple[TaskType, TaskStatus], int]
+    generation_seconds: int  # summed over the COMPLETED tasks
+    created_last_day: int  # tasks created in the 24 hours before the read
+    updated_at: str | None
+
+    @classmethod
+    def of_stored(cls, totals: Mapping[str, Any], created_last_day: int) -> UserCounters:
+        def count(name: str) -> int:
+            return int(totals.get(name, 0))
+
+        return cls(
+            total=count("total"),
+            by_status={status: count(_status_counter(status)) for status in TaskStatus},
+            by_type={kind: count(_type_counter(kind)) for kind in TaskType},
+            by_type_and_status={
+                (kind, status): count(_type_status_counter(kind, status)) for kind in TaskType for status in TaskStatus
+            },
+            generation_seconds=count("generationSecondsSum"),
+            created_last_day=created_last_day,
+            updated_at=totals.get("updatedAt"),
+        )
+
+    def matching(self, status: TaskStatus | None, task_type: TaskType | None) -> int:
+        """How many tasks have ``status`` and ``task_type``; ``None`` matches any."""
+        if status is not None and task_type is not None:
+            return self.by_type_and_status[task_type, status]
+        if status is not None:
+            return self.by_status[status]
+        if task_type is not None:
+            return self.by_type[task_type]
+        return self.total
+
+
+class CountersTable:
+    """The stats table: the updates that count a task's changes, each in the transaction that makes the
+    change (so a retried or raced write never counts twice), and the read of one user's counters."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def read(self, user_id: str, now: datetime) -> tuple[dict[str, Any], int]:
+        """The user's counters item as stored, and the number of tasks created in the 24 hours before ``now``."""
+        totals = self._table.get_item(Key={"userId": user_id, "bucket": TOTALS}, ConsistentRead=True).get("Item") or {}
+        hours = self._table.query(
+            KeyConditionExpression=Key("userId").eq(user_id)
+            & Key("bucket").between(_hour_bucket(now - timedelta(hours=23)), _hour_bucket(now)),
+            ConsistentRead=True,
+        ).get("Items", [])
+        return plain(totals), sum(int(item.get("created", 0)) for item in hours)
+
+    def count_created(self, task: Task) -> list[dict[str, Any]]:
+        """Transaction items that count a new task: in its status and type, and in its hour of creation."""
+        created = parse_iso(task.createdAt)
+        return [
+            self._totals_update(task, created=True, to_status=task.status),
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"userId": task.userId, "bucket": _hour_bucket(created)},
+                    "UpdateExpression": "ADD created :one SET expiresAt = :expires",
+                    "ExpressionAttributeValues": {":one": 1, ":expires": int((created + HOUR_BUCKET_TTL).timestamp())},
+                }
+            },
+        ]
+
+    def count_transition(self, task: Task, target: TaskStatus, *, generation_seconds: int | None) -> dict[str, Any]:
+        """The transaction item that moves ``task`` from its status's counters to ``target``'s."""
+        return self._totals_update(
+            task, from_status=task.status, to_status=target, generation_seconds=generation_seconds
+        )
+
+    def _totals_update(
+        self,
+        task: Task,
+        *,
+        created: bool = False,
+        from_status: TaskStatus | None = None,
+        to_status: TaskStatus,
+        generation_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        deltas: dict[str, int] = {}
+        for name in _counters_of(to_status, task.type):
+            deltas[name] = deltas.get(name, 0) + 1
+        if from_status is not None:
+            for name in _counters_of(from_status, task.type):
+                deltas[name] = deltas.get(name, 0) - 1
+        if created:
+            deltas["total"] = 1
+            deltas[_type_counter(task.type)] = 1
+        if generation_seconds is not None:
+            deltas["generationSecondsSum"] = generation_seconds
+        names = {f"#c{index}": name for index, name in enumerate(deltas)}
+        values: dict[str, Any] = {f":d{index}": delta for index, delta in enumerate(deltas.values())}
+        values[":now"] = iso(utc_now())
+        adds = ", ".join(f"#c{index} :d{index}" for index in range(len(deltas)))
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"userId": task.userId, "bucket": TOTALS},
+                "UpdateExpression": f"ADD {adds} SET updatedAt = :now",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+
+def _counters_of(status: TaskStatus, task_type: TaskType) -> tuple[str, str]:
+    """The two counters a task in ``status`` contributes to: per status, and per type and status."""
+    return _status_counter(status), _type_status_counter(task_type, status)
+
+
+def _status_counter(status: TaskStatus) -> str:
+    return status.value.lower()
+
+
+def _type_status_counter(task_type: TaskType, status: TaskStatus) -> str:
+    return f"{task_type.value.lower()}_{status.value.lower()}"
+
+
+def _type_counter(task_type: TaskType) -> str:
+    return f"{task_type.value.lower()}_total"
+
+
+def _hour_bucket(moment: datetime) -> str:
+    return f"{HOUR_BUCKET_PREFIX}{moment:%Y%m%d%H}"
