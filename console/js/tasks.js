@@ -2,23 +2,12 @@
 // forward, a finished task never changes again, and progress never goes down — whatever order the
 // HTTP replies and WebSocket messages arrive in.
 
-export const STATUSES = ["QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"];
-export const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+import { STATUS_WORDS, TERMINAL_STATUSES } from "./wire.js";
 
-const RANK = { QUEUED: 0, PROCESSING: 1, COMPLETED: 2, FAILED: 2, CANCELLED: 2 };
+const TERMINAL = new Set(TERMINAL_STATUSES);
 
-// The WebSocket speaks the seed's lowercase wire words; the HTTP API speaks the enum.
-const FROM_WIRE = {
-  queued: "QUEUED",
-  pending: "QUEUED",
-  in_progress: "PROCESSING",
-  processing: "PROCESSING",
-  completed: "COMPLETED",
-  succeeded: "COMPLETED",
-  failed: "FAILED",
-  cancelled: "CANCELLED",
-  canceled: "CANCELLED",
-};
+// How far along its lifecycle a task is: it never moves back to a lower rank.
+const RANK = { QUEUED: 0, PROCESSING: 1, ...Object.fromEntries(TERMINAL_STATUSES.map((status) => [status, 2])) };
 
 const FROM_MESSAGE_TYPE = {
   taskProgress: null,
@@ -27,11 +16,11 @@ const FROM_MESSAGE_TYPE = {
   taskCancelled: "CANCELLED",
 };
 
+// A status from either side (the HTTP API's enum, the WebSocket's lowercase word), or null.
 export function normaliseStatus(value) {
   if (!value) return null;
-  const text = String(value);
-  if (text.toUpperCase() in RANK) return text.toUpperCase();
-  return FROM_WIRE[text.toLowerCase()] || null;
+  const word = String(value).trim().toLowerCase();
+  return Object.hasOwn(STATUS_WORDS, word) ? STATUS_WORDS[word] : null;
 }
 
 export function isTerminal(task) {

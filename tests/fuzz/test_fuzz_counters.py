@@ -21,8 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from tests.conftest import AwsStack, new_task
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.errors import StaleWriteError
-from videotasks.domain.lifecycle import is_terminal, merge_progress
-from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, utc_now
+from videotasks.domain.lifecycle import merge_progress
+from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, utc_now
 
 MAX_TASKS = 5
 # No shrinking: every step is a moto round trip and shrinking a failure takes minutes; a failing run
@@ -152,7 +152,7 @@ class Interleavings(RuleBasedStateMachine):
     def check_ended_and_progress(self, video_id: str, item: dict[str, Any]) -> None:
         if video_id in self.ended:
             assert item == self.ended[video_id], f"{video_id} changed after it ended"
-        elif is_terminal(TaskStatus(item["status"])):
+        elif TaskStatus(item["status"]) in TERMINAL_STATUSES:
             self.ended[video_id] = item
         progress = int(item["progress"])
         assert progress >= self.highest_progress.get(video_id, 0), f"{video_id} progress went down"

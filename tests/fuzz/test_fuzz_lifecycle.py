@@ -16,11 +16,10 @@ from videotasks.domain.lifecycle import (
     ProviderState,
     can_transition,
     decide_after_poll,
-    is_terminal,
     merge_progress,
     normalise_provider_status,
 )
-from videotasks.domain.models import TaskStatus
+from videotasks.domain.models import TERMINAL_STATUSES, TaskStatus
 
 FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 RANK = {
@@ -45,16 +44,16 @@ def test_any_sequence_of_transition_attempts_moves_forward_and_never_leaves_a_te
     path = [status]
     for target in attempts:
         if can_transition(status, target):
-            assert not is_terminal(status)
+            assert status not in TERMINAL_STATUSES
             assert RANK[target] > RANK[status]
             status = target
             path.append(status)
-        elif is_terminal(status):
+        elif status in TERMINAL_STATUSES:
             assert not any(can_transition(status, other) for other in TaskStatus)
 
     assert len(path) <= 3  # QUEUED, at most PROCESSING, one terminal state
     assert [RANK[step] for step in path] == sorted(RANK[step] for step in path)
-    terminal_at = next((index for index, step in enumerate(path) if is_terminal(step)), None)
+    terminal_at = next((index for index, step in enumerate(path) if step in TERMINAL_STATUSES), None)
     assert terminal_at is None or terminal_at == len(path) - 1
 
 

@@ -14,7 +14,7 @@ import pytest
 from local.fake_provider import FAULTS, STUCK_AT_PROGRESS, FakeProviderConfig, FaultAction, serve_in_background
 from local.template import load_template
 from tests.clocks import ManualClock
-from videotasks.adapters.providers import ImagesProvider, JobRequest, VideosProvider, retry_after_of
+from videotasks.adapters.providers import ImagesProvider, JobRequest, VideosProvider
 from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
@@ -230,14 +230,14 @@ def test_5xx_burst_answers_503_three_times_then_recovers(serve: Serve) -> None:
     assert client.get_job(job_id).id == job_id
 
 
-def test_429_fault_sends_retry_after_twice_then_recovers(serve: Serve) -> None:
+def test_429_fault_rate_limits_twice_then_recovers(serve: Serve) -> None:
     client = serve()
     job_id = create(client, "a cat [fault:429]")
 
     for _ in range(2):
         with pytest.raises(ProviderTransientError) as caught:
             client.get_job(job_id)
-        assert retry_after_of(caught.value) == 1.0
+        assert (caught.value.status_code, caught.value.code) == (429, "PROVIDER_RATE_LIMITED")
 
     assert client.get_job(job_id).id == job_id
 

@@ -14,8 +14,7 @@ from typing import cast
 import httpx
 import pytest
 
-from videotasks.adapters.providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider, retry_after_of
-from videotasks.adapters.providers._http import parse_retry_after
+from videotasks.adapters.providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider
 from videotasks.domain.errors import ProviderError, ProviderJobLostError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
@@ -416,27 +415,12 @@ def test_503_is_transient_and_names_the_call() -> None:
     assert "GET /v1/videos/video_abc answered 503" in str(caught.value)
 
 
-def test_429_is_transient_and_keeps_retry_after() -> None:
+def test_429_is_transient_rate_limiting() -> None:
     with pytest.raises(ProviderTransientError) as caught:
         videos(reply({}, 429, headers={"Retry-After": "7"})).get_job("video_abc")
 
-    assert caught.value.retry_after == 7.0  # type: ignore[attr-defined]
-    assert retry_after_of(caught.value) == 7.0
+    assert caught.value.status_code == 429
     assert caught.value.code == "PROVIDER_RATE_LIMITED"
-
-
-def test_429_without_retry_after_has_none() -> None:
-    with pytest.raises(ProviderTransientError) as caught:
-        videos(reply({}, 429)).get_job("video_abc")
-
-    assert retry_after_of(caught.value) is None
-
-
-def test_retry_after_as_an_http_date_becomes_seconds() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
-    assert parse_retry_after("soon", now=now) is None
 
 
 @pytest.mark.parametrize(

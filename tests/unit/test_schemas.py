@@ -9,10 +9,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from videotasks.domain.catalog import KNOWN_MODELS, spec_for
+from videotasks.domain.catalog import KNOWN_MODELS, resolve_model_options, spec_for
 from videotasks.domain.errors import ValidationError
 from videotasks.domain.models import TaskType
-from videotasks.domain.requests import MAX_METADATA_BYTES, CreateTaskRequest, ListTasksQuery, resolve_model_options
+from videotasks.domain.requests import MAX_METADATA_BYTES, CreateTaskRequest, ListTasksQuery
 from videotasks.settings import Settings
 
 
@@ -186,7 +186,12 @@ def settings(settings_for: Callable[..., Settings]) -> Settings:
 
 
 def resolve(settings: Settings, **body: Any) -> tuple[str, int | None, str | None]:
-    return resolve_model_options(parse(**body), settings)
+    """(model, seconds, size) of the create ``body`` asks for, as the service resolves them."""
+    request = parse(**body)
+    options = resolve_model_options(
+        request.type, model=request.model, seconds=request.seconds, size=request.size, settings=settings
+    )
+    return options.model, options.seconds, options.size
 
 
 def field_of(error: ValidationError) -> str:
@@ -282,6 +287,12 @@ def test_an_allowed_model_unknown_to_the_catalog_is_checked_leniently(settings_f
 )
 def test_listing_accepts_the_old_status_words(given: str, status: str) -> None:
     assert ListTasksQuery.model_validate({"status": given}).status == status
+
+
+def test_listing_refuses_a_status_word_no_client_was_promised() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        ListTasksQuery.model_validate({"status": "succeeded"})
+    assert caught.value.errors()[0]["loc"] == ("status",)
 
 
 def test_listing_refuses_a_cursor_together_with_page_numbers() -> None:

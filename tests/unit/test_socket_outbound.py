@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import new_task
 from videotasks.domain import socket_outbound
-from videotasks.domain.lifecycle import WIRE_STATUS
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
+from videotasks.domain.wire import WIRE_STATUS
 
 STAMP = 1_763_027_892_000
 CONTRACT_TYPES = {"taskProgress", "taskCompleted", "taskFailed", "taskCancelled"}

@@ -74,19 +74,18 @@ def test_submit_sends_the_task_to_the_provider_and_waits(
     )
 
 
-def test_submit_stores_the_external_id_top_level_and_in_metadata_and_goes_processing(
+def test_submit_stores_the_external_id_once_and_goes_processing(
     workflow: Workflow, stored_task: StoredTask, repository: TaskRepository, aws_stack: Any
 ) -> None:
-    task = stored_task(metadata={"source": "desktop", "externalTaskId": None})
+    task = stored_task(metadata={"source": "desktop"})
 
     workflow.submit(task.videoId)
 
     stored = reload(repository, task)
     assert stored.status is TaskStatus.PROCESSING
     assert stored.externalTaskId == "ext_video_1"
-    assert stored.metadata == {"source": "desktop", "externalTaskId": "ext_video_1"}
+    assert stored.metadata == {"source": "desktop"}  # clients get metadata.externalTaskId from the field
     assert stored.providerStatus == "queued"
-    assert stored.to_public()["externalVideoId"] == "ext_video_1"
     assert aws_stack.counters("alice")["processing"] == 1
 
 
@@ -265,7 +264,7 @@ def test_an_image_task_is_generated_stored_and_completed_in_the_submit_step(
 
     stored = reload(repository, task)
     assert stored.status is TaskStatus.COMPLETED
-    assert stored.externalTaskId == stored.metadata["externalTaskId"] == "img_1"
+    assert stored.externalTaskId == "img_1"
     assert stored.mediaKey == f"media/{task.videoId}.png"
     obj = aws_stack.client("s3").get_object(Bucket=aws_stack.bucket, Key=stored.mediaKey)
     assert obj["Body"].read() == fake_images.media

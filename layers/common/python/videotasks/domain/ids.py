@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
-
-from pydantic import StringConstraints
 
 VIDEO_ID_PREFIX = "video_"
 VIDEO_ID_PATTERN = r"^video_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _VIDEO_ID_RE = re.compile(VIDEO_ID_PATTERN)
-
-VideoId = Annotated[str, StringConstraints(pattern=VIDEO_ID_PATTERN)]
 
 
 def new_video_id() -> str:

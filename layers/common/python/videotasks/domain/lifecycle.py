@@ -12,35 +12,16 @@ from enum import StrEnum
 
 from videotasks.domain.models import TERMINAL_STATUSES, TaskStatus
 
+# Only these moves exist; a terminal task has none, so it never changes again.
 ALLOWED_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.QUEUED: frozenset({TaskStatus.PROCESSING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
-    TaskStatus.PROCESSING: frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}),
-    TaskStatus.COMPLETED: frozenset(),
-    TaskStatus.FAILED: frozenset(),
-    TaskStatus.CANCELLED: frozenset(),
-}
-
-# The seed's lowercase wire form, used in WebSocket payloads.
-WIRE_STATUS: dict[TaskStatus, str] = {
-    TaskStatus.QUEUED: "queued",
-    TaskStatus.PROCESSING: "in_progress",
-    TaskStatus.COMPLETED: "completed",
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
+    TaskStatus.PROCESSING: TERMINAL_STATUSES,
+    **{status: frozenset() for status in TERMINAL_STATUSES},
 }
 
 
 def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
     return target in ALLOWED_TRANSITIONS[current]
-
-
-def sources_of(target: TaskStatus) -> tuple[TaskStatus, ...]:
-    """Every status a task may be in for a write to ``target`` to be legal (the write's condition)."""
-    return tuple(status for status, targets in ALLOWED_TRANSITIONS.items() if target in targets)
-
-
-def is_terminal(status: TaskStatus) -> bool:
-    return status in TERMINAL_STATUSES
 
 
 def merge_progress(current: int, reported: int | None) -> int:

@@ -1,4 +1,4 @@
-"""The task model: what is stored in DynamoDB and, minus internal fields, what clients see."""
+"""The task model: what is stored in DynamoDB (``videotasks.domain.wire`` shapes what clients see)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class TaskType(StrEnum):
     IMAGE = "IMAGE"
 
 
-ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.PROCESSING})
+# A task in one of these has ended: it never changes again (videotasks.domain.lifecycle).
 TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
@@ -31,23 +31,8 @@ class TaskError(BaseModel):
     message: str
 
 
-# Fields kept in the table for the workflow but never shown to clients.
-INTERNAL_FIELDS = frozenset(
-    {
-        "userId",
-        "executionArn",
-        "mediaKey",
-        "mediaContentType",
-        "pollAttempts",
-        "idempotencyKey",
-        "submitStartedAt",
-        "submitAttempts",
-    }
-)
-
-
 class Task(BaseModel):
-    """One generation task. Attribute names are the DynamoDB attribute names and the JSON names."""
+    """One generation task. Attribute names are the DynamoDB attribute names."""
 
     model_config = ConfigDict(extra="ignore", use_enum_values=False)
 
@@ -64,7 +49,6 @@ class Task(BaseModel):
     clientRequestId: str | None = None
     externalTaskId: str | None = None
     providerStatus: str | None = None
-    videoUrl: str | None = None
     error: TaskError | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     createdAt: str
@@ -88,14 +72,6 @@ class Task(BaseModel):
         if not self.completedAt:
             return None
         return max(0.0, (parse_iso(self.completedAt) - parse_iso(self.createdAt)).total_seconds())
-
-    def to_public(self, *, video_url: str | None = None) -> dict[str, Any]:
-        """The client-facing shape: both external-id names, internal fields dropped."""
-        body = self.model_dump(mode="json", exclude=set(INTERNAL_FIELDS))
-        body["externalVideoId"] = self.externalTaskId
-        body["externalTaskId"] = self.externalTaskId
-        body["videoUrl"] = video_url if self.status is TaskStatus.COMPLETED else None
-        return body
 
 
 def utc_now() -> datetime:

@@ -9,11 +9,10 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from videotasks.domain.catalog import ASPECT_RATIO_SIZES, LENIENT_SECONDS, LENIENT_SIZE_PATTERN, spec_for
-from videotasks.domain.errors import ValidationError
+from videotasks.domain.catalog import ASPECT_RATIO_SIZES
 from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
 from videotasks.domain.models import TaskStatus, TaskType
-from videotasks.settings import Settings
+from videotasks.domain.wire import status_of_word
 
 MAX_METADATA_BYTES = 2048
 MAX_INPUT_REFERENCE_CHARS = 2048
@@ -129,41 +128,7 @@ def _check_metadata_keys(value: Any, *, depth: int) -> None:
             _check_metadata_keys(item, depth=depth + 1)
 
 
-def resolve_model_options(request: CreateTaskRequest, settings: Settings) -> tuple[str, int | None, str | None]:
-    """Apply defaults and the per-model rules; returns (model, seconds, size) or raises naming the field."""
-    default = settings.default_image_model if request.type is TaskType.IMAGE else settings.default_model
-    model = request.model or default
-    if model not in settings.allowed_models:
-        raise ValidationError(
-            f"model '{model}' is not available; choose one of: {', '.join(settings.allowed_models)}",
-            details=[{"field": "model", "message": "unknown model"}],
-        )
-    spec = spec_for(model, request.type)
-    if spec.type is not request.type:
-        raise ValidationError(
-            f"model '{model}' makes {spec.type.value} tasks, not {request.type.value}",
-            details=[{"field": "model", "message": "wrong task type for this model"}],
-        )
-    seconds = request.seconds if request.seconds is not None else spec.default_seconds
-    if request.type is TaskType.IMAGE:
-        seconds = None
-    elif seconds is not None and seconds not in (spec.seconds or LENIENT_SECONDS):
-        raise ValidationError(
-            f"seconds must be one of {', '.join(map(str, spec.seconds))} for model '{model}'",
-            details=[{"field": "seconds", "message": "unsupported duration"}],
-        )
-    size = request.size or spec.default_size
-    if size is not None and (size not in spec.sizes if spec.sizes else not re.match(LENIENT_SIZE_PATTERN, size)):
-        allowed = ", ".join(spec.sizes) if spec.sizes else "WIDTHxHEIGHT"
-        raise ValidationError(
-            f"size must be one of {allowed} for model '{model}'",
-            details=[{"field": "size", "message": "unsupported size"}],
-        )
-    return model, seconds, size
-
-
 MAX_PAGE_WINDOW = 1000  # page * pageSize: deeper offsets must use the cursor
-STATUS_ALIASES = {"IN_PROGRESS": "PROCESSING", "PENDING": "QUEUED", "CANCELED": "CANCELLED"}
 
 
 class ListTasksQuery(BaseModel):
@@ -184,8 +149,8 @@ class ListTasksQuery(BaseModel):
         if isinstance(data, dict):
             data = {key: value for key, value in data.items() if value not in (None, "")}
             if isinstance(data.get("status"), str):
-                status = data["status"].strip().upper()
-                data["status"] = STATUS_ALIASES.get(status, status)
+                # An unknown word goes on to the enum, whose error names the statuses.
+                data["status"] = status_of_word(data["status"]) or data["status"].strip().upper()
             if isinstance(data.get("type"), str):
                 data["type"] = data["type"].strip().upper()
         return data

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from videotasks.domain.lifecycle import WIRE_STATUS
 from videotasks.domain.models import Task, TaskStatus, TaskType
+from videotasks.domain.wire import WIRE_STATUS, task_ids
 
 
 class MessageType(StrEnum):
@@ -40,7 +40,6 @@ TASK_MESSAGE_TYPES: dict[TaskStatus, MessageType] = {
     TaskStatus.FAILED: MessageType.TASK_FAILED,
     TaskStatus.CANCELLED: MessageType.TASK_CANCELLED,
 }
-TERMINAL_MESSAGE_TYPES = frozenset({MessageType.TASK_COMPLETED, MessageType.TASK_FAILED, MessageType.TASK_CANCELLED})
 
 
 def now_ms() -> int:
@@ -55,8 +54,7 @@ def task_message(task: Task, *, video_url: str | None, timestamp_ms: int) -> dic
     """The message that tells a client where ``task`` stands; ``video_url`` is the playable URL of a
     COMPLETED task (the caller signs it)."""
     payload: dict[str, Any] = {
-        "videoId": task.videoId,
-        "externalVideoId": task.externalTaskId,
+        **task_ids(task),
         "status": WIRE_STATUS[task.status],
         "progress": task.progress,
         "message": status_text(task),

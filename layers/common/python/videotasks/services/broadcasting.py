@@ -41,7 +41,8 @@ from videotasks.adapters.store.items import task_from_item
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
-from videotasks.services.subscriptions import playable_url
+from videotasks.domain.wire import task_ids
+from videotasks.services.media_links import playable_url
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
@@ -110,8 +111,7 @@ class Broadcaster:
         logger.info(
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
             extra={
-                "videoId": task.videoId,
-                "externalVideoId": task.externalTaskId,
+                **task_ids(task),
                 "messageType": message["type"],
                 "status": message["payload"]["status"],
                 "progress": task.progress,

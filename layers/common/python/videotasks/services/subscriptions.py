@@ -19,21 +19,15 @@ from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.errors import ConflictError, NotFoundError
-from videotasks.domain.models import Task, TaskStatus, utc_now
+from videotasks.domain.models import utc_now
 from videotasks.domain.socket_inbound import KNOWN_ACTIONS, Action, Command, ProtocolError, parse_frame
+from videotasks.domain.wire import task_ids
+from videotasks.services.media_links import playable_url
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
 
 MAX_SUBSCRIPTIONS = 100  # per connection, one by one; beyond that, subscribe to all tasks
-
-
-def playable_url(task: Task, media: MediaStore, ttl_seconds: int) -> str | None:
-    """A presigned URL of a COMPLETED task's stored media, as the HTTP API hands out; else None."""
-    if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
-        return None
-    url, _ = media.task_media_url(task, ttl_seconds)
-    return url
 
 
 class RealtimeService:
@@ -110,7 +104,7 @@ class RealtimeService:
             task = self._tasks.get(video_id) or task
         logger.info(
             "subscribed",
-            extra={"connectionId": connection_id, "videoId": task.videoId, "externalVideoId": task.externalTaskId},
+            extra={"connectionId": connection_id, **task_ids(task)},
         )
         url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
         return socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp)

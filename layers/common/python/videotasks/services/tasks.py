@@ -14,10 +14,13 @@ from videotasks.adapters.providers import VideosProvider
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
+from videotasks.domain.catalog import resolve_model_options
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
-from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, utc_now
-from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery, resolve_model_options
+from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
+from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
+from videotasks.domain.wire import task_ids, task_json
+from videotasks.services.media_links import media_link, playable_url
 from videotasks.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,19 +68,21 @@ class TaskService:
     # create and read ---------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
     def create(self, user_id: str, request: CreateTaskRequest) -> Task:
-        model, seconds, size = resolve_model_options(request, self._settings)
+        options = resolve_model_options(
+            request.type, model=request.model, seconds=request.seconds, size=request.size, settings=self._settings
+        )
         now = iso(utc_now())
         task = Task(
             videoId=new_video_id(),
             userId=user_id,
             type=request.type,
             prompt=request.prompt,
-            model=model,
-            seconds=seconds,
-            size=size,
+            model=options.model,
+            seconds=options.seconds,
+            size=options.size,
             inputReference=request.inputReference,
             clientRequestId=request.clientRequestId,
-            metadata={**(request.metadata or {}), "externalTaskId": None},
+            metadata=request.metadata or {},
             createdAt=now,
             updatedAt=now,
         )
@@ -97,7 +102,7 @@ class TaskService:
             # The task runs; the ARN only lets a cancel stop its execution early, and without it the next
             # step finds the task CANCELLED and stops. Failing the reply now would invite a duplicate task.
             logger.warning("could not record the execution", extra={"executionArn": execution_arn})
-        logger.info("task created", extra={"model": model, "type": task.type.value})
+        logger.info("task created", extra={"model": task.model, "type": task.type.value})
         metrics.task_created(task.type)
         return task.model_copy(update={"executionArn": execution_arn})
 
@@ -127,10 +132,7 @@ class TaskService:
 
     def public(self, task: Task) -> dict[str, Any]:
         """The client view of a task, with a fresh playable URL once it is COMPLETED."""
-        url = None
-        if task.status is TaskStatus.COMPLETED and task.mediaKey:
-            url, _ = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
-        return task.to_public(video_url=url)
+        return task_json(task, video_url=playable_url(task, self._media, self._settings.media_url_ttl_seconds))
 
     @tracer.capture_method(capture_response=False)
     def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
@@ -180,7 +182,7 @@ class TaskService:
             "byStatus": by_status,
             **{status.lower(): count for status, count in by_status.items()},
             "byType": {kind.value: counters.by_type[kind] for kind in TaskType},
-            "active": by_status["QUEUED"] + by_status["PROCESSING"],
+            "active": sum(count for status, count in by_status.items() if status not in TERMINAL_STATUSES),
             "successRate": round(completed / finished, 4) if finished else None,
             "averageGenerationSeconds": round(counters.generation_seconds / completed, 1) if completed else None,
             "last24Hours": counters.created_last_day,
@@ -203,7 +205,7 @@ class TaskService:
                 continue
         else:
             raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
-        logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
+        logger.append_keys(**task_ids(task))
         logger.info("task cancelled")
         metrics.task_ended(TaskStatus.CANCELLED)
         if task.executionArn:
@@ -223,14 +225,13 @@ class TaskService:
     @tracer.capture_method(capture_response=False)
     def content(self, user_id: str, video_id: str) -> dict[str, Any]:
         task = self.get(user_id, video_id)
-        if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
+        link = media_link(task, self._media, self._settings.media_url_ttl_seconds)
+        if link is None:
             raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
-        url, expires = self._media.task_media_url(task, self._settings.media_url_ttl_seconds)
         return {
-            "videoId": task.videoId,
-            "externalVideoId": task.externalTaskId,
+            **task_ids(task),
             "type": task.type.value,
             "contentType": task.mediaContentType,
-            "url": url,
-            "expiresAt": iso(expires),
+            "url": link.url,
+            "expiresAt": iso(link.expires_at),
         }

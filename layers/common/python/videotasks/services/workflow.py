@@ -45,6 +45,7 @@ from videotasks.domain.lifecycle import (
 from videotasks.domain.media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
 from videotasks.domain.submission import Wanted, adoptable_job, idempotency_key, matching_jobs
+from videotasks.domain.wire import task_ids
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
@@ -158,7 +159,6 @@ class Workflow:
                 task,
                 TaskStatus.PROCESSING,
                 externalTaskId=job.id,
-                metadata={**task.metadata, "externalTaskId": job.id},
                 providerStatus=job.raw_status,
                 progress=merge_progress(task.progress, job.progress),
             )
@@ -248,11 +248,7 @@ class Workflow:
         The generation leaves ``IMAGE_STORE_RESERVE_SECONDS`` of the budget for the download; its timeout,
         once sent, is permanent (see ``ImagesProvider.generate``): at most one paid generation per timeout."""
         job = self._images.generate(job_request(task), deadline=deadline.minus(IMAGE_STORE_RESERVE_SECONDS))
-        changes = {
-            "externalTaskId": job.id,
-            "metadata": {**task.metadata, "externalTaskId": job.id},
-            "providerStatus": job.raw_status,
-        }
+        changes = {"externalTaskId": job.id, "providerStatus": job.raw_status}
         try:
             if task.status is TaskStatus.QUEUED:
                 task = self._repository.transition(task, TaskStatus.PROCESSING, **changes)
@@ -354,7 +350,7 @@ class Workflow:
         task = self._repository.get(video_id)
         if task is None:
             raise NotFoundError(f"Task {video_id} does not exist")
-        logger.append_keys(videoId=task.videoId, externalVideoId=task.externalTaskId)
+        logger.append_keys(**task_ids(task))
         return task
 
     def _wait(self, task: Task) -> StepResult:

@@ -18,12 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import email.utils
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
@@ -73,12 +71,6 @@ class MediaStream:
     chunks: Iterator[bytes]
 
 
-def retry_after_of(error: BaseException) -> float | None:
-    """Seconds a provider asked us to wait (429 ``Retry-After``), when it said so."""
-    value = getattr(error, "retry_after", None)
-    return float(value) if isinstance(value, int | float) else None
-
-
 def out_of_time(what: str, *, sent: bool = False, final_once_sent: bool = False) -> ProviderError:
     """The call's budget ran out. Transient, unless the request reached the provider and must not be
     repeated blindly (``final_once_sent``: a synchronous generation it may have run and billed)."""
@@ -88,40 +80,12 @@ def out_of_time(what: str, *, sent: bool = False, final_once_sent: bool = False)
             "so it is not retried automatically",
             code="PROVIDER_TIMEOUT",
         )
-    return transient(f"{what} timed out", code="PROVIDER_TIMEOUT")
-
-
-def transient(
-    message: str, *, code: str | None = None, status_code: int | None = None, retry_after: float | None = None
-) -> ProviderTransientError:
-    # ``retry_after`` rides on the instance: a subclass would change the class name that the state
-    # machine's ``ErrorEquals`` matches.
-    error = ProviderTransientError(message, code=code, status_code=status_code)
-    error.retry_after = retry_after  # type: ignore[attr-defined]
-    return error
+    return ProviderTransientError(f"{what} timed out", code="PROVIDER_TIMEOUT")
 
 
 def bad_reply(what: str, why: str) -> ProviderTransientError:
     # A garbled reply is usually a relay or proxy hiccup; the workflow bounds the retries.
-    return transient(f"{what} returned an unusable reply: {why}", code="PROVIDER_BAD_REPLY")
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` is either delay-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return ProviderTransientError(f"{what} returned an unusable reply: {why}", code="PROVIDER_BAD_REPLY")
 
 
 def data_url_parts(url: str) -> tuple[str, bytes]:
@@ -289,7 +253,9 @@ class ProviderHttp:
     def _build(self, method: str, url: httpx.URL, deadline: Deadline, what: str, **kwargs: Any) -> httpx.Request:
         """The request, each phase's timeout capped by the time left; none is sent once it is up."""
         if deadline.expired:
-            raise transient(f"{what} was not sent: the step's time budget is spent", code="PROVIDER_TIMEOUT")
+            raise ProviderTransientError(
+                f"{what} was not sent: the step's time budget is spent", code="PROVIDER_TIMEOUT"
+            )
         timeout = deadline.cap(self._timeout)
         return self._client.build_request(method, url, timeout=timeout, **kwargs)
 
@@ -314,7 +280,9 @@ class ProviderHttp:
         except httpx.TimeoutException as exc:
             raise out_of_time(f"{what}{doing}", sent=True, final_once_sent=final_once_sent) from exc
         except httpx.TransportError as exc:
-            raise transient(f"{what} broke off{doing or ' while reading the reply'} ({type(exc).__name__})") from exc
+            raise ProviderTransientError(
+                f"{what} broke off{doing or ' while reading the reply'} ({type(exc).__name__})"
+            ) from exc
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": self._auth_value}
@@ -333,7 +301,7 @@ class ProviderHttp:
             raise ProviderPermanentError(f"{what} could not be sent ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             # Connect errors, resets, protocol errors from the far side, proxy failures.
-            raise transient(f"{what} failed: {type(exc).__name__}") from exc
+            raise ProviderTransientError(f"{what} failed: {type(exc).__name__}") from exc
 
     # -- classification ---------------------------------------------------------------------------
 
@@ -346,10 +314,9 @@ class ProviderHttp:
         detail = self._provider_message(response)
         message = f"{what} answered {status}" + (f": {detail}" if detail else "")
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise transient(message, code="PROVIDER_RATE_LIMITED", status_code=status, retry_after=retry_after)
+            raise ProviderTransientError(message, code="PROVIDER_RATE_LIMITED", status_code=status)
         if status >= 500 or status == 408:
-            raise transient(message, status_code=status)
+            raise ProviderTransientError(message, status_code=status)
         if status == 404 and not_found is not None:
             raise not_found(message, status_code=status)
         raise ProviderPermanentError(message, status_code=status)

@@ -1,0 +1,72 @@
+"""The client-facing forms of a task, each produced here and nowhere else (docs/API.md,
+docs/FRONTEND_INTEGRATION.md): the HTTP Task JSON, the ids every message carries, and the status words.
+
+The provider's job id is stored once, as the task's ``externalTaskId`` (the ``ByExternalTaskId`` index's
+key). Clients know it by three names: ``externalVideoId`` everywhere, and in HTTP Task JSON also
+``externalTaskId`` and ``metadata.externalTaskId``, as the old backend sent it. All three are made here
+from the one stored field; items written before the id stopped being copied into ``metadata`` still
+carry that copy, and the stored field overrides it on the way out.
+
+The console mirrors the status words in ``console/js/wire.js``, generated from this module
+(``python -m local.console_wire``; a static test fails when the two disagree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from videotasks.domain.models import Task, TaskStatus
+
+# The seed's lowercase status words, which every WebSocket payload carries.
+WIRE_STATUS: dict[TaskStatus, str] = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.PROCESSING: "in_progress",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
+# Every word a client may name a status by, lowercased (matching ignores case): the HTTP names, the
+# WebSocket words, and the old backend's spellings.
+STATUS_WORDS: dict[str, TaskStatus] = {
+    **{status.value.lower(): status for status in TaskStatus},
+    **{word: status for status, word in WIRE_STATUS.items()},
+    "pending": TaskStatus.QUEUED,
+    "canceled": TaskStatus.CANCELLED,
+}
+
+# Kept in the table for the workflow, never shown to clients.
+INTERNAL_FIELDS = frozenset(
+    {
+        "userId",
+        "executionArn",
+        "mediaKey",
+        "mediaContentType",
+        "pollAttempts",
+        "submitStartedAt",
+        "submitAttempts",
+    }
+)
+
+
+def status_of_word(word: str) -> TaskStatus | None:
+    return STATUS_WORDS.get(word.strip().lower())
+
+
+def task_ids(task: Task) -> dict[str, str | None]:
+    """Both ids, as every message and log line about a task names them (the provider's is null until
+    the job is submitted)."""
+    return {"videoId": task.videoId, "externalVideoId": task.externalTaskId}
+
+
+def task_json(task: Task, *, video_url: str | None) -> dict[str, Any]:
+    """The HTTP API's Task: internal fields dropped, the provider's id under its three names.
+    ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None."""
+    external_id = task.externalTaskId
+    return {
+        **task_ids(task),
+        "externalTaskId": external_id,
+        **task.model_dump(mode="json", exclude={*INTERNAL_FIELDS, "videoId", "externalTaskId", "metadata"}),
+        "metadata": {**task.metadata, "externalTaskId": external_id},
+        "videoUrl": video_url,
+    }
