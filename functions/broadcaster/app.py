@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
-from videotasks.services.broadcasting import OrderedStreamProcessor
+from videotasks.adapters.powertools_internals import OrderedStreamProcessor
 
 logger = Logger()
 processor = OrderedStreamProcessor()
