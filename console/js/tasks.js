@@ -7,7 +7,7 @@ export const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 
 const RANK = { QUEUED: 0, PROCESSING: 1, COMPLETED: 2, FAILED: 2, CANCELLED: 2 };
 
-// The WebSocket speaks the seed's lowercase wire words; the HTTP API speaks the enum.
+// The WebSocket speaks the old backend's lowercase wire words (docs/LEGACY_CONTRACT.md); the HTTP API speaks the enum.
 const FROM_WIRE = {
   queued: "QUEUED",
   pending: "QUEUED",

@@ -61,7 +61,7 @@ def test_the_queued_state_is_never_a_target() -> None:
     assert sources_of(Q) == ()
 
 
-def test_every_status_has_the_seeds_lowercase_wire_form() -> None:
+def test_every_status_has_the_old_backends_lowercase_wire_form() -> None:
     assert WIRE_STATUS == {Q: "queued", P: "in_progress", C: "completed", F: "failed", X: "cancelled"}
 
 
@@ -98,7 +98,7 @@ def test_merged_progress_is_monotonic_and_bounded(current: int, reported: int | 
     ("raw", "state"),
     [
         ("queued", ProviderState.QUEUED),
-        ("pending", ProviderState.QUEUED),  # the seed's relay
+        ("pending", ProviderState.QUEUED),  # the old backend's relay
         ("NOT_START", ProviderState.QUEUED),  # relays in capitals
         ("not-started", ProviderState.QUEUED),
         ("submitted", ProviderState.QUEUED),

@@ -20,7 +20,7 @@ ALLOWED_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.CANCELLED: frozenset(),
 }
 
-# The seed's lowercase wire form, used in WebSocket payloads.
+# The old backend's lowercase wire form, used in WebSocket payloads (docs/LEGACY_CONTRACT.md).
 WIRE_STATUS: dict[TaskStatus, str] = {
     TaskStatus.QUEUED: "queued",
     TaskStatus.PROCESSING: "in_progress",

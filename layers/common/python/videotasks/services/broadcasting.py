@@ -99,7 +99,7 @@ class Broadcaster:
                 self._connections.remove(connection_id)
             except ClientError:
                 logger.warning("could not forget a gone connection", extra={"connectionId": connection_id})
-        # The seed's log line, with both ids: "broadcast: video_… (external: …) -> N clients".
+        # The old backend's log line, with both ids (docs/LEGACY_CONTRACT.md): support may quote either.
         logger.info(
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
             extra={
