@@ -22,7 +22,7 @@ import botocore.client
 import botocore.loaders
 import botocore.session
 import botocore.signers
-from botocore.credentials import Credentials
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
 PIN = ("requirements-dev.txt", "botocore")  # (requirements file, distribution)
 
@@ -60,8 +60,39 @@ def before_each_presign(check: CallCheck) -> Undo:
     return lambda: setattr(botocore.signers, "generate_presigned_url", original)
 
 
-def default_credentials(credentials: Credentials) -> Undo:
-    """Every session not given keys of its own signs with ``credentials`` (instead of the provider chain)."""
+class _KeysAtEachSigning(Credentials):
+    """Credentials whose keys are ``keys()`` at each signing: botocore asks for them afresh for every request
+    (``get_frozen_credentials``), and reads ``access_key`` and ``secret_key`` in between."""
+
+    def __init__(self, keys: Callable[[], tuple[str, str]], method: str) -> None:
+        self._keys = keys  # before botocore's __init__, which reads the keys back
+        super().__init__("", "", method=method)
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        access_key, secret_key = self._keys()
+        return ReadOnlyCredentials(access_key, secret_key, None)
+
+    @property  # type: ignore[override]
+    def access_key(self) -> str:
+        return self._keys()[0]
+
+    @access_key.setter
+    def access_key(self, value: str) -> None:  # botocore's __init__ assigns it; the keys come from _keys
+        pass
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> str:
+        return self._keys()[1]
+
+    @secret_key.setter
+    def secret_key(self, value: str) -> None:
+        pass
+
+
+def sessions_sign_with(keys: Callable[[], tuple[str, str]], *, method: str) -> Undo:
+    """Every session not given keys of its own signs each request with ``keys()`` (access key id, secret) as
+    they are at that moment, instead of asking the credential provider chain once."""
+    credentials = _KeysAtEachSigning(keys, method)
     original = botocore.session.Session.get_credentials
 
     def get_credentials(self: Any) -> Any:
@@ -118,6 +149,8 @@ def relied_on() -> list[tuple[object, str, tuple[str, ...] | None]]:
         (client, "_request_signer", None),
         (client._request_signer, "_credentials", None),
         (botocore.session.Session, "get_credentials", ("self",)),
+        (Credentials, "__init__", ("self", "access_key", "secret_key", "token", "method")),
+        (Credentials, "get_frozen_credentials", ("self",)),
         (botocore.session.Session(), "_credentials", None),
         (botocore.loaders.Loader(), "_cache", None),
         (botocore.signers, "add_generate_presigned_url", None),

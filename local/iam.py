@@ -9,8 +9,9 @@ clients, so the stack does three things (docs/IAM.md tells the whole story):
    The stack itself (resource set-up, the stream pump, the test harness) signs with a key no principal owns,
    which moto serves unchecked, as CloudFormation and the Lambda service act with full rights in AWS.
 2. **Credentials by invocation.** ``LocalFunction.invoke`` names the running function in `CURRENT_FUNCTION`;
-   every botocore client without explicit keys gets `ContextCredentials`, which botocore asks for the keys at
-   each signing (presigned URLs included), so a request signs as the function whose invocation makes it.
+   every botocore client without explicit keys gets credentials that botocore asks for the keys at each
+   signing, presigned URLs included (``local.botocore_internals``), so a request signs as the function whose
+   invocation makes it.
    Thread pools started inside an invocation carry the context along, as every thread of a Lambda sandbox
    has the role's credentials. moto's Step Functions engine signs with its own fixed key (``ak``), which is
    the state machine role's identity: its ``lambda:Invoke`` calls are checked against that role.
@@ -33,7 +34,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
 from local import botocore_internals
@@ -102,34 +102,6 @@ def signs_as_function(invoke: Callable[[Any, Any], Any]) -> Callable[[Any, Any],
             CURRENT_FUNCTION.reset(running_as)
 
     return invoke_as_function
-
-
-class ContextCredentials(Credentials):
-    """Credentials that are, at each signing, those of the function whose invocation is running."""
-
-    def __init__(self, keys: Callable[[], tuple[str, str]]) -> None:
-        self._keys = keys  # before botocore's __init__, which reads the keys back
-        super().__init__(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, method="local-iam")
-
-    def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        access_key, secret_key = self._keys()
-        return ReadOnlyCredentials(access_key, secret_key, None)
-
-    @property  # type: ignore[override]
-    def access_key(self) -> str:
-        return self._keys()[0]
-
-    @access_key.setter
-    def access_key(self, value: str) -> None:  # botocore's __init__ assigns it; the keys come from _keys
-        pass
-
-    @property  # type: ignore[override]
-    def secret_key(self) -> str:
-        return self._keys()[1]
-
-    @secret_key.setter
-    def secret_key(self, value: str) -> None:
-        pass
 
 
 class CallLog:
@@ -332,7 +304,6 @@ def install(control: AccessControl) -> None:
     _installed = control
     if _undo:
         return
-    credentials = ContextCredentials(lambda: _installed.current_keys() if _installed else _admin_keys())
     original_submit = concurrent.futures.ThreadPoolExecutor.submit
 
     def submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -344,15 +315,15 @@ def install(control: AccessControl) -> None:
         concurrent.futures.ThreadPoolExecutor.submit = original_submit  # type: ignore[method-assign]
 
     _undo.append(_per_function_caches())
-    _undo.append(botocore_internals.default_credentials(credentials))
+    _undo.append(botocore_internals.sessions_sign_with(_running_function_keys, method="local-iam"))
     _undo.append(botocore_internals.before_each_call(_check_call))
     _undo.append(botocore_internals.before_each_presign(_check_presign))
     concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
     _undo.append(restore_submit)
 
 
-def _admin_keys() -> tuple[str, str]:
-    return ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+def _running_function_keys() -> tuple[str, str]:
+    return _installed.current_keys() if _installed else (ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)
 
 
 def uninstall() -> None:
