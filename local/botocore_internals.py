@@ -3,7 +3,7 @@
 botocore has no public hook for "before any client of this process makes a call" or "whichever credentials the
 running Lambda function would have", which the local stack's IAM needs (``local.iam``); nor for sharing parsed
 service models between sessions or freezing the signer's clock, which the tests use. So this module replaces a
-few private botocore functions and reads a few private attributes, and nothing else does.
+few private botocore functions and reads a few private attributes, behind functions that say what they are for.
 
 Pinned with ``==`` in requirements-dev.txt (`PIN`, next to boto3, which requires one botocore release);
 ``tests/static/test_library_internals.py`` fails, naming that pin, when an upgrade moves anything listed in
