@@ -1,20 +1,44 @@
-"""Settings of the local stack, from the variables the README lists."""
+"""Settings of the local stack, from the variables the README lists.
+
+The one home of the stack's addresses and of the variables it reads: `local.launcher` starts stacks on
+other ports with these names, and reads a started stack's addresses back through `StackConfig`.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 HOST = "127.0.0.1"
+API_BASE_PATH = "/api/video"
 FAKE_PROVIDER_KEY = "local-fake-provider-key"
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
+def _seconds_or_none(raw: str) -> int | None:
+    return int(raw) or None  # 0: no limit of our own (the template's default applies)
 
 
-def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
+# StackConfig's field -> (the variable that sets it, how to read it); unset or empty keeps the field's default.
+_VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "http_port": ("HTTP_PORT", int),
+    "ws_port": ("WS_PORT", int),
+    "provider_port": ("PROVIDER_PORT", int),
+    "moto_port": ("MOTO_PORT", int),
+    "jwt_secret": ("JWT_SECRET", str),
+    "fake_video_seconds": ("FAKE_VIDEO_SECONDS", float),
+    "fake_failure_rate": ("FAKE_FAILURE_RATE", float),
+    "fake_fault": ("FAKE_PROVIDER_FAULT", str),
+    "sora_base_url": ("SORA_BASE_URL", str),
+    "sora_api_key": ("SORA_API_KEY", str),
+    "poll_interval_seconds": ("POLL_INTERVAL_SECONDS", int),
+    "max_poll_attempts": ("MAX_POLL_ATTEMPTS", int),
+    "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
+    "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
+}
+STACK_VARIABLES = tuple(name for name, _ in _VARIABLES.values())
+PORT_VARIABLES = tuple(_VARIABLES[port][0] for port in ("http_port", "ws_port", "provider_port", "moto_port"))
 
 
 @dataclass
@@ -35,23 +59,9 @@ class StackConfig:
     dynamodb_conflict_rate: float = 0.0
 
     @classmethod
-    def from_env(cls) -> StackConfig:
-        return cls(
-            http_port=_int("HTTP_PORT", 3000),
-            ws_port=_int("WS_PORT", 3001),
-            provider_port=_int("PROVIDER_PORT", 3002),
-            moto_port=_int("MOTO_PORT", 5000),
-            jwt_secret=os.environ.get("JWT_SECRET") or "local-dev-secret",
-            fake_video_seconds=_float("FAKE_VIDEO_SECONDS", 20.0),
-            fake_failure_rate=_float("FAKE_FAILURE_RATE", 0.0),
-            fake_fault=os.environ.get("FAKE_PROVIDER_FAULT") or None,
-            sora_base_url=os.environ.get("SORA_BASE_URL") or None,
-            sora_api_key=os.environ.get("SORA_API_KEY") or None,
-            poll_interval_seconds=_int("POLL_INTERVAL_SECONDS", 2),
-            max_poll_attempts=_int("MAX_POLL_ATTEMPTS", 20),
-            task_timeout_seconds=_int("TASK_TIMEOUT_SECONDS", 0) or None,
-            dynamodb_conflict_rate=_float("LOCAL_DYNAMODB_CONFLICT_RATE", 0.0),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
+        env = os.environ if environ is None else environ
+        return cls(**{key: read(env[name]) for key, (name, read) in _VARIABLES.items() if env.get(name)})
 
     @property
     def uses_real_provider(self) -> bool:
@@ -62,12 +72,25 @@ class StackConfig:
         return f"http://{HOST}:{self.http_port}"
 
     @property
+    def api_url(self) -> str:
+        return f"{self.http_url}{API_BASE_PATH}"
+
+    @property
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self.ws_port}"
 
     @property
+    def connections_url(self) -> str:
+        """The WebSocket API's management endpoint (``@connections``), as the broadcaster's client calls it."""
+        return f"http://{HOST}:{self.ws_port}"
+
+    @property
+    def fake_provider_url(self) -> str:
+        return f"http://{HOST}:{self.provider_port}"
+
+    @property
     def provider_url(self) -> str:
-        return self.sora_base_url if self.uses_real_provider else f"http://{HOST}:{self.provider_port}"  # type: ignore[return-value]
+        return self.sora_base_url if self.uses_real_provider else self.fake_provider_url  # type: ignore[return-value]
 
     @property
     def moto_url(self) -> str:

@@ -9,8 +9,9 @@ clients, so the stack does three things (docs/IAM.md tells the whole story):
    The stack itself (resource set-up, the stream pump, the test harness) signs with a key no principal owns,
    which moto serves unchecked, as CloudFormation and the Lambda service act with full rights in AWS.
 2. **Credentials by invocation.** ``LocalFunction.invoke`` names the running function in `CURRENT_FUNCTION`;
-   every botocore client without explicit keys gets `ContextCredentials`, which botocore asks for the keys at
-   each signing (presigned URLs included), so a request signs as the function whose invocation makes it.
+   every botocore client without explicit keys gets credentials that botocore asks for the keys at each
+   signing, presigned URLs included (``local.botocore_internals``), so a request signs as the function whose
+   invocation makes it.
    Thread pools started inside an invocation carry the context along, as every thread of a Lambda sandbox
    has the role's credentials. moto's Step Functions engine signs with its own fixed key (``ak``), which is
    the state machine role's identity: its ``lambda:Invoke`` calls are checked against that role.
@@ -33,9 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
+from local import botocore_internals
 from local.aws_calls import IamCall, Targets, iam_calls
 from local.iam_policy import Policy, Statement, amend, cached_transformed_template, principals
 from local.sam_transform import state_machine_roles
@@ -101,34 +102,6 @@ def signs_as_function(invoke: Callable[[Any, Any], Any]) -> Callable[[Any, Any],
             CURRENT_FUNCTION.reset(running_as)
 
     return invoke_as_function
-
-
-class ContextCredentials(Credentials):
-    """Credentials that are, at each signing, those of the function whose invocation is running."""
-
-    def __init__(self, keys: Callable[[], tuple[str, str]]) -> None:
-        self._keys = keys  # before botocore's __init__, which reads the keys back
-        super().__init__(ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, method="local-iam")
-
-    def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        access_key, secret_key = self._keys()
-        return ReadOnlyCredentials(access_key, secret_key, None)
-
-    @property  # type: ignore[override]
-    def access_key(self) -> str:
-        return self._keys()[0]
-
-    @access_key.setter
-    def access_key(self, value: str) -> None:  # botocore's __init__ assigns it; the keys come from _keys
-        pass
-
-    @property  # type: ignore[override]
-    def secret_key(self) -> str:
-        return self._keys()[1]
-
-    @secret_key.setter
-    def secret_key(self, value: str) -> None:
-        pass
 
 
 class CallLog:
@@ -289,103 +262,75 @@ class _PerFunction:
         self._cached.cache_clear()
 
 
-def _per_function_caches(install: bool) -> None:
-    """The layer's composition root and Powertools' parameter cache, per function (see `_PerFunction`)."""
-    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
-
+def _per_function_caches() -> Callable[[], None]:
+    """The layer's composition root and Powertools' parameter cache, per function (see `_PerFunction`);
+    returns what makes them per process again."""
     from videotasks import wiring
+    from videotasks.adapters import powertools_internals
 
     for name, value in list(vars(wiring).items()):
-        if install and hasattr(value, "cache_clear") and getattr(value, "__module__", "") == wiring.__name__:
+        if hasattr(value, "cache_clear") and getattr(value, "__module__", "") == wiring.__name__:
             setattr(wiring, name, _PerFunction(value))
-        elif not install and isinstance(value, _PerFunction):
-            setattr(wiring, name, value._cached)
-    if install:
-        build_key = _originals["_build_cache_key"] = BaseProvider._build_cache_key
+    shared_parameter_cache = powertools_internals.key_parameter_cache_by(CURRENT_FUNCTION.get)
 
-        def per_function_key(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return (CURRENT_FUNCTION.get(), *build_key(self, *args, **kwargs))
+    def per_process() -> None:
+        shared_parameter_cache()
+        for name, value in list(vars(wiring).items()):
+            if isinstance(value, _PerFunction):
+                setattr(wiring, name, value._cached)
 
-        BaseProvider._build_cache_key = per_function_key  # type: ignore[method-assign]
-    elif "_build_cache_key" in _originals:
-        BaseProvider._build_cache_key = _originals.pop("_build_cache_key")  # type: ignore[method-assign]
+    return per_process
 
 
 _installed: AccessControl | None = None
-_originals: dict[str, Any] = {}
+_undo: list[Callable[[], None]] = []
 
 
-def _client_access_key(client: Any) -> str | None:
-    credentials = client._request_signer._credentials
-    return credentials.access_key if credentials is not None else None
+def _check_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> None:
+    if _installed is not None:
+        signing_name = client.meta.service_model.signing_name
+        _installed.check(botocore_internals.signing_access_key(client), signing_name, operation_name, api_params)
+
+
+def _check_presign(client: Any, operation_name: str, params: dict[str, Any]) -> None:
+    if _installed is not None:
+        signing_name = client.meta.service_model.signing_name
+        _installed.presigned(botocore_internals.signing_access_key(client), signing_name, operation_name, params)
 
 
 def install(control: AccessControl) -> None:
     """Sign every request of this process as the running invocation's function, and check it first."""
     global _installed
-    import botocore.client
-    import botocore.session
-    import botocore.signers
-
     _installed = control
-    if _originals:
+    if _undo:
         return
-    credentials = ContextCredentials(lambda: _installed.current_keys() if _installed else _admin_keys())
-    _originals["get_credentials"] = botocore.session.Session.get_credentials
-    _originals["_make_api_call"] = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private
-    _originals["generate_presigned_url"] = botocore.signers.generate_presigned_url
-    _originals["submit"] = concurrent.futures.ThreadPoolExecutor.submit
-
-    def get_credentials(self: Any) -> Any:
-        # A session given keys explicitly keeps them; every other one signs as the running invocation.
-        return self._credentials if self._credentials is not None else credentials
-
-    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        if _installed is not None:
-            signing_name = self.meta.service_model.signing_name
-            _installed.check(_client_access_key(self), signing_name, operation_name, api_params)
-        return _originals["_make_api_call"](self, operation_name, api_params)
-
-    def generate_presigned_url(self: Any, *args: Any, **kwargs: Any) -> Any:
-        # botocore's signature: (ClientMethod, Params=None, ExpiresIn=3600, HttpMethod=None)
-        if _installed is not None:
-            method = args[0] if args else kwargs["ClientMethod"]
-            params = args[1] if len(args) > 1 else kwargs.get("Params")
-            operation = self._PY_TO_OP_NAME.get(method, method)
-            signing_name = self.meta.service_model.signing_name
-            _installed.presigned(_client_access_key(self), signing_name, operation, dict(params or {}))
-        return _originals["generate_presigned_url"](self, *args, **kwargs)
+    original_submit = concurrent.futures.ThreadPoolExecutor.submit
 
     def submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         # A Lambda sandbox's threads all hold the role's credentials: a pool started by a handler keeps its
         # function (the broadcaster posts to connections from one).
-        return _originals["submit"](self, contextvars.copy_context().run, fn, *args, **kwargs)
+        return original_submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
 
-    _per_function_caches(install=True)
-    botocore.session.Session.get_credentials = get_credentials  # type: ignore[method-assign]
-    setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010 - private
-    botocore.signers.generate_presigned_url = generate_presigned_url
+    def restore_submit() -> None:
+        concurrent.futures.ThreadPoolExecutor.submit = original_submit  # type: ignore[method-assign]
+
+    _undo.append(_per_function_caches())
+    _undo.append(botocore_internals.sessions_sign_with(_running_function_keys, method="local-iam"))
+    _undo.append(botocore_internals.before_each_call(_check_call))
+    _undo.append(botocore_internals.before_each_presign(_check_presign))
     concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+    _undo.append(restore_submit)
 
 
-def _admin_keys() -> tuple[str, str]:
-    return ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+def _running_function_keys() -> tuple[str, str]:
+    return _installed.current_keys() if _installed else (ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY)
 
 
 def uninstall() -> None:
     global _installed
-    import botocore.client
-    import botocore.session
-    import botocore.signers
-
     _installed = None
-    if not _originals:
-        return
-    _per_function_caches(install=False)
-    botocore.session.Session.get_credentials = _originals.pop("get_credentials")  # type: ignore[method-assign]
-    setattr(botocore.client.BaseClient, "_make_api_call", _originals.pop("_make_api_call"))  # noqa: B010
-    botocore.signers.generate_presigned_url = _originals.pop("generate_presigned_url")
-    concurrent.futures.ThreadPoolExecutor.submit = _originals.pop("submit")  # type: ignore[method-assign]
+    while _undo:
+        _undo.pop()()
 
 
 # The local stack's entry points ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from local.config import HOST, PORT_VARIABLES, STACK_VARIABLES, StackConfig
 from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, CALL_LOG_VARIABLE
 from local.token import make_token
 
@@ -40,25 +41,10 @@ DEFAULT_ENV = {
     "FAKE_FAILURE_RATE": "0",
     "POLL_INTERVAL_SECONDS": "1",
 }
-# Variables the stack reads: a developer's own values (a real SORA_BASE_URL, say) must not leak in.
-# PROVIDER_TIMEOUT_SECONDS is read by the handlers, which run inside the stack's process.
-_STACK_VARIABLES = (
-    "HTTP_PORT",
-    "WS_PORT",
-    "PROVIDER_PORT",
-    "MOTO_PORT",
-    "JWT_SECRET",
-    "FAKE_VIDEO_SECONDS",
-    "FAKE_FAILURE_RATE",
-    "FAKE_PROVIDER_FAULT",
-    "POLL_INTERVAL_SECONDS",
-    "MAX_POLL_ATTEMPTS",
-    "TASK_TIMEOUT_SECONDS",
-    "PROVIDER_TIMEOUT_SECONDS",
-    "LOCAL_DYNAMODB_CONFLICT_RATE",
-)
+# The stack's own variables, and the handlers' (they run inside the stack's process): a developer's own values
+# (a real SORA_BASE_URL, say) must not leak in.
+_STACK_VARIABLES = (*STACK_VARIABLES, "PROVIDER_TIMEOUT_SECONDS")
 _STACK_PREFIXES = ("AWS_", "SORA_", "FAKE_", "POWERTOOLS_")
-_PORT_NAMES = ("HTTP_PORT", "WS_PORT", "PROVIDER_PORT", "MOTO_PORT")
 
 
 class StackStartError(RuntimeError):
@@ -70,7 +56,7 @@ def free_ports(count: int) -> list[int]:
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
         for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((HOST, 0))
         return [sock.getsockname()[1] for sock in sockets]
 
 
@@ -81,39 +67,44 @@ class RunningStack:
     log_path: Path
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def config(self) -> StackConfig:
+        """The stack's settings and addresses, read from its environment as the stack reads them."""
+        return StackConfig.from_env(self.env)
+
     # addresses ---------------------------------------------------------------------------------
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['HTTP_PORT']}"
+        return self.config.http_url
 
     @property
     def api_url(self) -> str:
-        return f"{self.http_url}/api/video"
+        return self.config.api_url
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.env['WS_PORT']}"
+        return self.config.ws_url
 
     @property
     def provider_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['PROVIDER_PORT']}"
+        return self.config.fake_provider_url
 
     @property
     def moto_url(self) -> str:
-        return f"http://127.0.0.1:{self.env['MOTO_PORT']}"
+        return self.config.moto_url
 
     # knobs -------------------------------------------------------------------------------------
     @property
     def jwt_secret(self) -> str:
-        return self.env["JWT_SECRET"]
+        return self.config.jwt_secret
 
     @property
     def video_seconds(self) -> float:
-        return float(self.env["FAKE_VIDEO_SECONDS"])
+        return self.config.fake_video_seconds
 
     @property
     def poll_interval(self) -> float:
-        return float(self.env["POLL_INTERVAL_SECONDS"])
+        return float(self.config.poll_interval_seconds)
 
     def completion_deadline(self, extra_polls: int = 0) -> float:
         """Seconds a healthy task may take: the fake's video time, several polls, and slack for a busy
@@ -183,13 +174,13 @@ def stack_env(overrides: dict[str, str]) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in _STACK_VARIABLES and not key.startswith(_STACK_PREFIXES)
     }
-    ports = dict(zip(_PORT_NAMES, map(str, free_ports(len(_PORT_NAMES))), strict=True))
+    ports = dict(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES))), strict=True))
     env.update(ports)
     env.update(DEFAULT_ENV)
     env["JWT_SECRET"] = secrets.token_urlsafe(32)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common" / "python"), str(ROOT)])
     env["PYTHONUNBUFFERED"] = "1"
-    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["NO_PROXY"] = f"{HOST},localhost"
     env.update(overrides)
     return env
 

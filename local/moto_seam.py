@@ -1,4 +1,6 @@
-"""The one place that leans on moto internals (pinned in requirements-dev.txt).
+"""The one place that leans on moto internals: the local stack's, and the tests' (pinned with ``==`` in
+requirements-dev.txt, `PIN`; ``tests/static/test_library_internals.py`` fails, naming that pin, when an upgrade
+moves anything listed in `relied_on`).
 
 moto without Docker has a "simple" Lambda backend that echoes instead of running code. Its Step
 Functions engine calls that backend's ``invoke``; we replace it so the engine runs our handlers
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import random
 import threading
@@ -43,14 +46,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.model_instances import model_data
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, dynamodbstreams_backends
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from local.lambdas import FunctionRegistry
+
+PIN = ("requirements-dev.txt", "moto")  # (requirements file, distribution)
 
 _original_invoke = LambdaSimpleBackend.invoke
 _DYNAMODB_LOCK = threading.RLock()
@@ -299,16 +307,55 @@ def uninstall() -> None:
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
+def shard_iterators(stream_arn: str) -> dict[str, Any]:
+    """The DynamoDB Streams shard iterators moto has handed out in the stream's account and region
+    (``arn:aws:dynamodb:<region>:<account>:…``), by iterator."""
+    _, _, _, region, account, _ = stream_arn.split(":", 5)
+    return dynamodbstreams_backends[account][region].shard_iterators
+
+
 def forget_shard_iterators(stream_arn: str, *iterators: str | None) -> None:
     """moto keeps every DynamoDB Streams shard iterator it ever handed out; the local stream pump polls a
-    few times a second, so it forgets the ones it has used (``arn:aws:dynamodb:<region>:<account>:…``)."""
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-    _, _, _, region, account, _ = stream_arn.split(":", 5)
-    known = dynamodbstreams_backends[account][region].shard_iterators
+    few times a second, so it forgets the ones it has used."""
+    known = shard_iterators(stream_arn)
     for iterator in iterators:
         if iterator:
             known.pop(iterator, None)
+
+
+def stored_tables() -> list[Table]:
+    """Every DynamoDB table moto's backends hold, in any account and region."""
+    return [
+        table
+        for regions in dynamodb_backends.values()
+        for backend in regions.values()
+        for table in backend.tables.values()
+    ]
+
+
+def table_objects_alive() -> int:
+    """How many moto table objects are still referenced from anywhere (copies included), after a collection."""
+    gc.collect()
+    return sum(isinstance(thing, Table) for thing in gc.get_objects())
+
+
+@contextlib.contextmanager
+def one_in_process_request_at_a_time() -> Iterator[None]:
+    """moto's in-process mock (``mock_aws``) answers one request at a time meanwhile, as DynamoDB applies each
+    request atomically: its backends are not thread-safe, and a conditional write's check and its write could
+    interleave with another thread's. Our code still runs concurrently between requests."""
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 # IAM-like access control ------------------------------------------------------------------------------
@@ -389,3 +436,52 @@ def disable_access_control() -> None:
     settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
     if _original_authorize is not None:
         ActionAuthenticatorMixin._authenticate_and_authorize_action = _original_authorize  # type: ignore[method-assign]
+
+
+def relied_on() -> list[tuple[object, str, tuple[str, ...] | None]]:
+    """Each (owner, attribute, leading parameter names or None) this module uses, for the pin's test."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.models import IAMBackend
+
+    from local.template import ACCOUNT
+
+    table = Table(
+        "Pin",
+        account_id=ACCOUNT,
+        region="us-east-1",
+        schema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        attr=[{"AttributeName": "id", "AttributeType": "S"}],
+        streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return [
+        (LambdaSimpleBackend, "invoke", ("self", "function_name", "qualifier", "body", "headers", "response_headers")),
+        (DynamoHandler, "call_action", ("self",)),
+        (DynamoHandler, "_get_action", ("self",)),
+        (DynamoHandler, "dynamodb_backend", None),
+        (DynamoDBStreamsHandler, "call_action", ("self",)),
+        (DynamoDBBackend, "transact_write_items", ("self", "transact_items")),
+        (DynamoDBBackend("us-east-1", ACCOUNT), "tables", None),
+        (TransactionCanceledException, "__init__", ("self", "errors")),
+        (DynamodbException, "__init__", ("self", "error_type", "message")),
+        *(
+            (model, "instances_tracked", None)
+            for service in _UNTRACKED_SERVICES
+            for model in model_data[service].values()
+        ),
+        (table, "items", None),
+        (table, "hash_key_attr", None),
+        (table, "range_key_attr", None),
+        (table, "stream_shard", None),
+        (table.stream_shard, "items", None),
+        (table.stream_shard, "starting_sequence_number", None),
+        (DynamoDBStreamsBackend("us-east-1", ACCOUNT), "shard_iterators", None),
+        (BotocoreStubber, "process_request", ("self", "request")),
+        (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", ("self", "iam_request_cls", "resource")),
+        (ActionAuthenticatorMixin, "request_count", None),
+        (settings, "INITIAL_NO_AUTH_ACTION_COUNT", None),
+        (IAMBackend, "create_user", ("self", "region_name", "user_name")),
+        (IAMBackend, "put_user_policy", ("self", "user_name", "policy_name", "policy_json")),
+        (IAMBackend, "create_access_key", ("self", "user_name")),
+        (IAMBackend("global", ACCOUNT), "access_keys", None),
+    ]

@@ -138,7 +138,7 @@ class LocalStack:
         aws_setup.create_functions(self.template, endpoint)
         aws_setup.create_state_machines(self.template, self.resolver, endpoint)
         self.environment = function_environment(self.template, self.resolver)
-        self.environment["WEBSOCKET_ENDPOINT"] = f"http://{HOST}:{self.config.ws_port}"
+        self.environment["WEBSOCKET_ENDPOINT"] = self.config.connections_url
         os.environ.update(self.environment)
 
     def _http_app(self) -> web.Application:
@@ -153,7 +153,7 @@ class LocalStack:
             authorizer_arn,
             list(cors.get("AllowOrigins") or []),
             console_config={
-                "apiUrl": f"{self.config.http_url}/api/video",
+                "apiUrl": self.config.api_url,
                 "wsUrl": self.config.ws_url,
                 "token": self.dev_token(),
             },
@@ -217,9 +217,9 @@ class LocalStack:
             [
                 "videotasks local stack is ready",
                 f"  Console        {self.config.http_url}/",
-                f"  HTTP API       {self.config.http_url}/api/video   (docs: {self.config.http_url}/api/video/docs)",
+                f"  HTTP API       {self.config.api_url}   (docs: {self.config.api_url}/docs)",
                 f"  WebSocket API  {self.config.ws_url}/?token=<JWT>",
-                f"  @connections   http://{HOST}:{self.config.ws_port}/@connections/{{connectionId}}",
+                f"  @connections   {self.config.connections_url}/@connections/{{connectionId}}",
                 "  Task stream    " + ", ".join(f"{s.table} -> {s.function}" for s in stream_sources(self.template)),
                 f"  Provider       {provider}",
                 f"  AWS (moto)     {self.config.moto_url}",

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
+from videotasks.adapters.powertools_internals import OrderedStreamProcessor
 from videotasks.adapters.tracing import tracer
-from videotasks.services.broadcasting import OrderedStreamProcessor
 
 logger = Logger()
 processor = OrderedStreamProcessor()

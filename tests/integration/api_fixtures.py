@@ -9,15 +9,13 @@ workflow's steps by hand, a recorder of AWS calls, and a lock that makes moto at
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
-from moto.core.botocore_stubber import BotocoreStubber
 
+from local import botocore_internals, moto_seam
 from tests.integration.api_harness import USER, Api, Steps
 from videotasks import wiring
 from videotasks.adapters.store.tasks import TaskRepository
@@ -49,18 +47,10 @@ def steps(make_workflow: Callable[..., Workflow], repository: TaskRepository, fa
 
 
 @pytest.fixture
-def serialised_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's in-process backends are not thread-safe: a conditional write's check and its write can
-    interleave with another thread's. DynamoDB applies each request atomically; so does moto with this.
-    Only the moto side is serialised: our code still runs concurrently between requests."""
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def process_request(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+def serialised_moto() -> Iterator[None]:
+    """moto applies each request atomically, as DynamoDB does; our code still runs concurrently."""
+    with moto_seam.one_in_process_request_at_a_time():
+        yield
 
 
 @pytest.fixture
@@ -123,15 +113,14 @@ class AwsCalls(list[AwsCall]):
 
 
 @pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
-    """Records AWS calls at ``BaseClient._make_api_call``, which every client and resource goes through
-    (ours, Powertools idempotency's and Parameters' alike), before moto or the network sees them."""
+def aws_calls() -> Iterator[AwsCalls]:
+    """Records the AWS calls of every client and resource (ours, Powertools idempotency's and Parameters' alike),
+    before moto or the network sees them."""
     calls = AwsCalls()
-    original = BaseClient._make_api_call
 
-    def record(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
-        calls.append(AwsCall(self.meta.service_model.service_name, operation_name, dict(api_params)))
-        return original(self, operation_name, api_params)
+    def record(client: Any, operation_name: str, api_params: dict[str, Any]) -> None:
+        calls.append(AwsCall(client.meta.service_model.service_name, operation_name, dict(api_params)))
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", record)
-    return calls
+    stop_recording = botocore_internals.before_each_call(record)
+    yield calls
+    stop_recording()

@@ -133,7 +133,7 @@ def test_a_full_last_page_says_there_is_no_more(api: Api, make_tasks):
     ("query", "matches"),
     [
         ({"status": "COMPLETED"}, lambda task: task.status is TaskStatus.COMPLETED),
-        ({"status": "in_progress"}, lambda task: task.status is TaskStatus.PROCESSING),  # the seed's wire name
+        ({"status": "in_progress"}, lambda task: task.status is TaskStatus.PROCESSING),  # the old backend's wire name
         ({"type": "IMAGE"}, lambda task: task.type is TaskType.IMAGE),
         (
             {"status": "completed", "type": "video"},

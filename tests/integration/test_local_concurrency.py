@@ -5,7 +5,6 @@ local/moto_seam.py). The reliability suite (tests/e2e/test_reliability.py) found
 
 from __future__ import annotations
 
-import gc
 import json
 import textwrap
 import threading
@@ -16,8 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.table import Table
 
 from local import moto_seam
 from local.lambdas import FunctionRegistry, LocalFunction
@@ -153,14 +150,7 @@ def test_the_snapshots_transactions_take_do_not_outlive_them(serialised_moto: An
             dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION)
         dynamodb.transact_write_items(TransactItems=FAILING_TRANSACTION[:1])
 
-    gc.collect()
-    live = [
-        table
-        for regions in dynamodb_backends.values()
-        for backend in regions.values()
-        for table in backend.tables.values()
-    ]
-    assert sum(isinstance(thing, Table) for thing in gc.get_objects()) == len(live)
+    assert moto_seam.table_objects_alive() == len(moto_seam.stored_tables())
 
 
 def test_a_transaction_sees_and_keeps_the_whole_table_and_its_stream(serialised_moto: Any) -> None:

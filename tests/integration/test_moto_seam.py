@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from local import aws_setup, moto_seam
 from local.lambdas import FunctionRegistry
@@ -235,13 +234,14 @@ def test_retries_exhausted_are_caught_too(
 
 
 def test_uninstall_gives_moto_its_own_invoke_back(executing_aws: Any, tmp_path: Path) -> None:
-    original = LambdaSimpleBackend.invoke
+    lambda_backend = moto_seam.LambdaSimpleBackend
+    original = lambda_backend.invoke
     moto_seam.install(Seam(executing_aws, tmp_path).registry)
-    assert LambdaSimpleBackend.invoke is not original
+    assert lambda_backend.invoke is not original
 
     moto_seam.uninstall()
 
-    assert LambdaSimpleBackend.invoke is original
+    assert lambda_backend.invoke is original
 
 
 # -- Lambda timeouts ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.moto_seam import forget_shard_iterators
+from local.moto_seam import forget_shard_iterators, shard_iterators
 from local.stream_pump import StreamPump
 from local.template import StreamSource, load_template, stream_sources
 from tests.conftest import AwsStack
@@ -208,11 +208,8 @@ def test_records_keep_coming_after_moto_rolls_back_a_failed_transaction(
 def test_the_pump_leaves_no_shard_iterators_behind_in_moto(
     aws_stack: AwsStack, stored_task: Callable[..., Task]
 ) -> None:
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
     stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
-    _, _, _, region, account, _ = stream_arn.split(":", 5)
-    known = dynamodbstreams_backends[account][region].shard_iterators
+    known = shard_iterators(stream_arn)
     feeder = StreamPump(SOURCE, stream_arn, lambda event: None, forget=forget_shard_iterators)
     before = len(known)
 

@@ -13,7 +13,6 @@ import hmac
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -22,6 +21,7 @@ from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local import botocore_internals
 from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from videotasks.adapters import aws
 from videotasks.adapters.media import MediaStore
@@ -71,7 +71,7 @@ def s3_verdict(url: str, credentials: Credentials, *, method: str = "GET", now: 
     parts = urlsplit(url)
     others = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _SIGNING_PARAMETERS]
     request = AWSRequest(method=method, url=urlunsplit(parts._replace(query=urlencode(others))))
-    with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at(url).replace(tzinfo=None)):
+    with botocore_internals.signing_clock(signed_at(url).replace(tzinfo=None)):
         S3SigV4QueryAuth(credentials, "s3", region, expires=expires).add_auth(request)
     expected = parameters(request.url)["X-Amz-Signature"]
     return "ok" if hmac.compare_digest(expected, given["X-Amz-Signature"]) else "signature mismatch"

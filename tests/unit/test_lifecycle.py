@@ -84,7 +84,7 @@ def test_merged_progress_is_monotonic_and_bounded(current: int, reported: int | 
     ("raw", "state"),
     [
         ("queued", ProviderState.QUEUED),
-        ("pending", ProviderState.QUEUED),  # the seed's relay
+        ("pending", ProviderState.QUEUED),  # the old backend's relay
         ("NOT_START", ProviderState.QUEUED),  # relays in capitals
         ("not-started", ProviderState.QUEUED),
         ("submitted", ProviderState.QUEUED),

@@ -55,7 +55,7 @@ def test_every_status_maps_to_its_contract_message_with_both_ids_and_the_wire_st
     assert isinstance(payload["message"], str) and payload["message"]
 
 
-def test_the_wire_statuses_are_the_seeds_lowercase_words() -> None:
+def test_the_wire_statuses_are_the_old_backends_lowercase_words() -> None:
     statuses = {status: _message(_task(status))["payload"]["status"] for status in TaskStatus}
 
     assert statuses == {

@@ -60,7 +60,7 @@ def test_every_message_names_both_ids() -> None:
     assert task_ids(task) == {"videoId": task.videoId, "externalVideoId": "ext_9"}
 
 
-def test_every_status_has_the_seeds_lowercase_wire_form() -> None:
+def test_every_status_has_the_old_backends_lowercase_wire_form() -> None:
     assert WIRE_STATUS == {Q: "queued", P: "in_progress", C: "completed", F: "failed", X: "cancelled"}
 
 

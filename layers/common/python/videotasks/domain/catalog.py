@@ -34,7 +34,7 @@ class ModelSpec:
 KNOWN_MODELS: dict[str, ModelSpec] = {
     "sora-2": ModelSpec(TaskType.VIDEO, (4, 8, 12), (PORTRAIT, LANDSCAPE)),
     "sora-2-pro": ModelSpec(TaskType.VIDEO, (4, 8, 12), (PORTRAIT, LANDSCAPE, "1024x1792", "1792x1024")),
-    # The seed's relay name; its relay takes 10 or 15 seconds.
+    # The old backend's relay's name for its model, which takes 10 or 15 seconds (docs/LEGACY_CONTRACT.md).
     "sora_video2": ModelSpec(TaskType.VIDEO, (10, 15), (PORTRAIT, LANDSCAPE)),
     "gpt-image-1": ModelSpec(TaskType.IMAGE, (), ("1024x1024", "1536x1024", "1024x1536", "auto")),
 }

@@ -1,8 +1,9 @@
 """The WebSocket contract's server messages (docs/FRONTEND_INTEGRATION.md), built from tasks.
 
 Pure: no I/O. Every message is ``{"type", "timestamp" (ms), "payload"}``. Task messages carry both ids
-(``videoId`` and ``externalVideoId``, null until the provider has the job) and the seed's lowercase wire
-status; ``updatedAt`` (when the change was written) is added so a client can order what it receives.
+(``videoId`` and ``externalVideoId``, null until the provider has the job) and the old backend's lowercase
+wire status (docs/LEGACY_CONTRACT.md); ``updatedAt`` (when the change was written) is added so a client can
+order what it receives.
 
 ``is_worth_sending`` decides which writes of a task are news: a new task, a status change, a progress
 change, or the provider's id becoming known. Bookkeeping writes (``pollAttempts``, ``executionArn``,

@@ -17,7 +17,7 @@ from typing import Any
 
 from videotasks.domain.models import Task, TaskStatus
 
-# The seed's lowercase status words, which every WebSocket payload carries.
+# The old backend's lowercase status words (docs/LEGACY_CONTRACT.md), which every WebSocket payload carries.
 WIRE_STATUS: dict[TaskStatus, str] = {
     TaskStatus.QUEUED: "queued",
     TaskStatus.PROCESSING: "in_progress",

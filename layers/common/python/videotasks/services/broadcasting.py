@@ -17,9 +17,10 @@ What fails a record (so that Lambda retries it) and what does not:
 * A record whose image is not a task is logged and skipped: retrying cannot fix it, and it would hold up
   its shard until the retries run out.
 
-Records are handled one at a time in stream order, and ``OrderedStreamProcessor`` fails every record after
-a failed one without running it: Lambda resumes a DynamoDB stream from the first failed record, so nothing
-after it may be delivered before it (a client must never see progress go back, or news after the end).
+Records are handled one at a time in stream order, and ``OrderedStreamProcessor`` (in
+``videotasks.adapters.powertools_internals``) fails every record after a failed one without running it: Lambda
+resumes a DynamoDB stream from the first failed record, so nothing after it may be delivered before it (a
+client must never see progress go back, or news after the end).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError
 from pydantic import ValidationError as ModelValidationError
 
@@ -50,10 +50,6 @@ logger = Logger(child=True)
 
 class UndeliveredError(Exception):
     """Nobody received the message and some posts failed: retrying the record duplicates nothing."""
-
-
-class EarlierRecordFailedError(Exception):
-    """Not run: an earlier record of the batch failed, and the stream resumes from that one."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class Broadcaster:
                 self._connections.remove(connection_id)
             except ClientError:
                 logger.warning("could not forget a gone connection", extra={"connectionId": connection_id})
-        # The seed's log line, with both ids: "broadcast: video_… (external: …) -> N clients".
+        # The old backend's log line, with both ids (docs/LEGACY_CONTRACT.md): support may quote either.
         logger.info(
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
             extra={
@@ -124,26 +120,3 @@ class Broadcaster:
         if deliveries.failed and not deliveries.delivered:
             raise UndeliveredError(f"{task.videoId}: no connection received {message['type']}")
         return Broadcast(task.videoId, message["type"], len(recipients), deliveries)
-
-
-class OrderedStreamProcessor(BatchProcessor):
-    """Powertools' DynamoDB-stream batch processor that keeps the stream's order under partial failure.
-
-    After the first failed record every later record of the batch is reported failed without being run,
-    as Powertools' SQS FIFO processor does for message groups: Lambda retries from the first reported
-    sequence number, so those records come back, in order, behind the one that failed.
-    """
-
-    _skipped = (EarlierRecordFailedError, EarlierRecordFailedError("an earlier record of this batch failed"), None)
-
-    def __init__(self) -> None:
-        # A batch whose every record failed is reported like any other rather than raised: the stream resumes
-        # from its first record either way, and a report does not make Lambda bisect an in-order batch.
-        super().__init__(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-
-    def _process_record(self, record: dict[str, Any]) -> Any:
-        if self.fail_messages:
-            return self.failure_handler(
-                record=self._to_batch_type(record, event_type=self.event_type), exception=self._skipped
-            )
-        return super()._process_record(record)

@@ -53,7 +53,7 @@ class VideosProvider(ProviderClient):
         )
         what = f"POST {self._path}"
         if isinstance(reply, str) and reply.strip():
-            # Some relays answer a create with the bare job id (the seed handled ``data.id || data``).
+            # Some relays answer a create with the bare job id (the old backend's relay; docs/LEGACY_CONTRACT.md).
             return _queued_job(reply.strip())
         return self._job_of(reply, what)
 
