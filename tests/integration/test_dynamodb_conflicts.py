@@ -23,7 +23,8 @@ from botocore.exceptions import ClientError
 from local import moto_seam
 from local.lambdas import FunctionRegistry
 from local.template import load_template
-from tests.conftest import new_task, shared_dynamodb
+from tests.fixtures.aws import shared_dynamodb
+from tests.fixtures.tasks import new_task
 from videotasks.adapters.store import tasks as repository_module
 from videotasks.adapters.store.tasks import Refusal, TaskRepository
 from videotasks.domain.errors import TaskStoreBusyError

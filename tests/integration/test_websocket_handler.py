@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger
 
-from tests.conftest import AwsStack
+from tests.fixtures.aws import AwsStack
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.store.tasks import ConnectionRepository, TaskRepository
 from videotasks.domain.ids import new_video_id
