@@ -112,11 +112,6 @@ def use_notifier(
 
 # -- the world --------------------------------------------------------------------------------------
 @pytest.fixture
-def connections(aws_stack: AwsStack) -> ConnectionRepository:
-    return ConnectionRepository(aws_stack.settings)
-
-
-@pytest.fixture
 def connect(connections: ConnectionRepository) -> Callable[..., str]:
     def open_connection(connection_id: str, user_id: str = "alice", *follows: str | None) -> str:
         connections.add(connection_id, user_id, utc_now())

@@ -77,11 +77,6 @@ def _parent_logger() -> None:
 
 
 @pytest.fixture
-def connections(aws_stack: AwsStack) -> ConnectionRepository:
-    return ConnectionRepository(aws_stack.settings)
-
-
-@pytest.fixture
 def socket(aws_stack: AwsStack, invoke: Invoke, _parent_logger: None) -> Socket:
     client = Socket(invoke)
     assert client.connect() == {"statusCode": 200}

@@ -22,11 +22,6 @@ StoredTask = Callable[..., Task]
 
 
 @pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow()
-
-
-@pytest.fixture
 def cancel(repository: TaskRepository) -> Callable[[str], None]:
     """The user's cancel as the API writes it: a conditional move to CANCELLED."""
 

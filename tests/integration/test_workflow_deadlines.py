@@ -22,11 +22,6 @@ StoredTask = Callable[..., Task]
 T0 = datetime(2026, 11, 28, 8, 0, 0)
 
 
-@pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow()
-
-
 def processing(workflow: Workflow, stored_task: StoredTask) -> Task:
     task = stored_task()
     assert workflow.submit(task.videoId).next == "WAIT"
