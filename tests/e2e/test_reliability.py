@@ -15,20 +15,16 @@ from typing import Any
 
 import pytest
 
-from bench.reliability import (
+from bench.reliability import CONFLICT_RATE, STACK_ENV, run_concurrency, run_contention, run_faults
+from bench.reliability_judge import (
     CANCEL_VS_ARCHIVE,
     CANCEL_VS_COMPLETION,
     CONCURRENT_CREATES,
-    CONFLICT_RATE,
     CONTENTION,
     FAULT_EXPECTATIONS,
     HEALTHY,
     IDEMPOTENCY_STORM,
-    STACK_ENV,
     Report,
-    run_concurrency,
-    run_contention,
-    run_faults,
 )
 from local.fake_provider import FAULTS
 
