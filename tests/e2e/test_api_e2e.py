@@ -23,8 +23,8 @@ STUCK = "[fault:stuck]"
 
 
 @pytest.fixture
-def stack(local_stack_factory):
-    """The default stack, but a stuck job is polled 10000 times before it times out."""
+def patient_stack(local_stack_factory):
+    """The default stack, but patient: a stuck job is polled 10000 times before it times out."""
     return local_stack_factory(MAX_POLL_ATTEMPTS=10000)
 
 
@@ -73,8 +73,8 @@ def _mp4_boxes(data: bytes) -> list[bytes]:
     return boxes
 
 
-def test_listing_pages_newest_first_with_filters_over_http(stack, user_id, wait_for_terminal):
-    with stack.http(user_id) as client, stack.http(f"{user_id}-other") as other:
+def test_listing_pages_newest_first_with_filters_over_http(patient_stack, user_id, wait_for_terminal):
+    with patient_stack.http(user_id) as client, patient_stack.http(f"{user_id}-other") as other:
         _create(other, "someone else's")
         finishing = [_create(client, f"listed task {number}") for number in range(4)]
         in_flight = _create(client, f"still rendering {STUCK}")
@@ -86,8 +86,8 @@ def test_listing_pages_newest_first_with_filters_over_http(stack, user_id, wait_
         assert {page["total"] for page in pages} == {5}
 
         for video_id in finishing:
-            assert wait_for_terminal(client, video_id, stack.completion_deadline())["status"] == "COMPLETED"
-        _wait_for_status(client, in_flight, "PROCESSING", stack.completion_deadline())
+            assert wait_for_terminal(client, video_id, patient_stack.completion_deadline())["status"] == "COMPLETED"
+        _wait_for_status(client, in_flight, "PROCESSING", patient_stack.completion_deadline())
 
         completed, completed_pages = _list_all(client, status="COMPLETED", limit=3)
         assert [item["videoId"] for item in completed] == list(reversed(finishing))
@@ -105,16 +105,16 @@ def test_listing_pages_newest_first_with_filters_over_http(stack, user_id, wait_
         client.post(f"/tasks/{in_flight}/cancel")
 
 
-def test_stats_after_three_tasks_complete_and_one_is_cancelled(stack, user_id, wait_for_terminal):
-    with stack.http(user_id) as client:
+def test_stats_after_three_tasks_complete_and_one_is_cancelled(patient_stack, user_id, wait_for_terminal):
+    with patient_stack.http(user_id) as client:
         finishing = [_create(client, f"a short clip {number}") for number in range(3)]
         doomed = _create(client, f"never mind {STUCK}")
-        _wait_for_status(client, doomed, "PROCESSING", stack.completion_deadline())
+        _wait_for_status(client, doomed, "PROCESSING", patient_stack.completion_deadline())
 
         cancelled = client.post(f"/tasks/{doomed}/cancel")
         assert cancelled.status_code == 200, cancelled.text
         for video_id in finishing:
-            assert wait_for_terminal(client, video_id, stack.completion_deadline())["status"] == "COMPLETED"
+            assert wait_for_terminal(client, video_id, patient_stack.completion_deadline())["status"] == "COMPLETED"
         answer = client.get("/stats")
 
     assert answer.status_code == 200, answer.text
@@ -128,10 +128,10 @@ def test_stats_after_three_tasks_complete_and_one_is_cancelled(stack, user_id, w
     assert stats["last24Hours"] == 4
 
 
-def test_content_url_fetched_over_http_returns_the_real_mp4(stack, user_id, wait_for_terminal):
-    with stack.http(user_id) as client:
+def test_content_url_fetched_over_http_returns_the_real_mp4(patient_stack, user_id, wait_for_terminal):
+    with patient_stack.http(user_id) as client:
         video_id = _create(client, "a lighthouse at dawn, slow pan")
-        wait_for_terminal(client, video_id, stack.completion_deadline())
+        wait_for_terminal(client, video_id, patient_stack.completion_deadline())
 
         link = client.get(f"/tasks/{video_id}/content")
         assert link.status_code == 200, link.text
@@ -150,10 +150,10 @@ def test_content_url_fetched_over_http_returns_the_real_mp4(stack, user_id, wait
     assert {b"moov", b"mdat"} <= set(boxes)
 
 
-def test_image_task_completes_with_a_png_at_its_url(stack, user_id, wait_for_terminal):
-    with stack.http(user_id) as client:
+def test_image_task_completes_with_a_png_at_its_url(patient_stack, user_id, wait_for_terminal):
+    with patient_stack.http(user_id) as client:
         video_id = _create(client, "a red fox, studio light", type="IMAGE")
-        task = wait_for_terminal(client, video_id, stack.completion_deadline())
+        task = wait_for_terminal(client, video_id, patient_stack.completion_deadline())
         content = client.get(f"/tasks/{video_id}/content").json()["data"]
         with httpx.Client(timeout=30.0, trust_env=False) as anonymous:
             image = anonymous.get(content["url"])
@@ -163,8 +163,8 @@ def test_image_task_completes_with_a_png_at_its_url(stack, user_id, wait_for_ter
     assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_idempotency_key_replays_the_same_task_over_http(stack, user_id):
-    with stack.http(user_id) as client:
+def test_idempotency_key_replays_the_same_task_over_http(patient_stack, user_id):
+    with patient_stack.http(user_id) as client:
         body = {"prompt": f"pressed twice {STUCK}"}
         first = client.post("/tasks", json=body, headers={"Idempotency-Key": "e2e-double-click"})
         second = client.post("/tasks", json=body, headers={"Idempotency-Key": "e2e-double-click"})
@@ -190,9 +190,9 @@ def test_idempotency_key_replays_the_same_task_over_http(stack, user_id):
     ],
 )
 def test_unknown_routes_wrong_methods_and_bad_ids_get_the_envelope_through_the_gateway(
-    stack, user_id, method, path, status, code
+    patient_stack, user_id, method, path, status, code
 ):
-    with stack.http(user_id) as client:
+    with patient_stack.http(user_id) as client:
         answer = client.request(method, path)
 
     assert answer.status_code == status, answer.text

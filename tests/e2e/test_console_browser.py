@@ -178,12 +178,12 @@ class Console:
 
 
 @pytest.fixture
-def stack(local_stack_factory: Callable[..., RunningStack]) -> RunningStack:
+def console_stack(local_stack_factory: Callable[..., RunningStack]) -> RunningStack:
     return local_stack_factory(**STACK_ENV)
 
 
 @pytest.fixture
-def open_console(browser: Browser, stack: RunningStack) -> Iterator[Callable[..., Console]]:
+def open_console(browser: Browser, console_stack: RunningStack) -> Iterator[Callable[..., Console]]:
     """``open_console(viewport=LAPTOP)``: the console of ``stack`` in a fresh browser context (its own
     localStorage), loaded and pre-filled."""
     contexts = []
@@ -196,10 +196,10 @@ def open_console(browser: Browser, stack: RunningStack) -> Iterator[Callable[...
         log = BrowserLog()
         page.on("console", log.console)
         page.on("pageerror", log.page_error)
-        page.goto(f"{stack.http_url}/")
-        expect(page.get_by_label("API URL")).to_have_value(stack.api_url)
-        expect(page.get_by_label("WebSocket URL")).to_have_value(stack.ws_url)
-        return Console(page, log, stack)
+        page.goto(f"{console_stack.http_url}/")
+        expect(page.get_by_label("API URL")).to_have_value(console_stack.api_url)
+        expect(page.get_by_label("WebSocket URL")).to_have_value(console_stack.ws_url)
+        return Console(page, log, console_stack)
 
     yield open_
     for context in contexts:
@@ -250,10 +250,10 @@ def _no_horizontal_overflow(page: Page) -> bool:
 # -- the tests --------------------------------------------------------------------------------------
 
 
-def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_console, stack, user_id):
+def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_console, console_stack, user_id):
     console = open_console()
     page = console.page
-    console.connect(stack.token(user_id))
+    console.connect(console_stack.token(user_id))
     expect(console.live_status).to_have_attribute("data-state", "live")
     expect(page.locator("#tasks-summary")).to_have_text("No tasks yet — create one.")
     console.record_progress()
@@ -261,14 +261,14 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     video_id = console.create("A paper boat drifting down a rainy street", seconds="4")
 
     card = console.card(video_id)
-    expect(card).to_have_attribute("data-status", "COMPLETED", timeout=stack.completion_deadline() * 1000)
+    expect(card).to_have_attribute("data-status", "COMPLETED", timeout=console_stack.completion_deadline() * 1000)
     seen = console.progress_seen(video_id)
     assert seen == sorted(seen), f"the progress bar went backwards: {seen}"
     assert any(0 < value < 100 for value in seen), f"the progress bar never showed work in progress: {seen}"
     assert seen[-1] == 100
     expect(card.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
 
-    task = stack.http(user_id).get(f"/tasks/{video_id}").json()
+    task = console_stack.http(user_id).get(f"/tasks/{video_id}").json()
     assert VIDEO_ID.match(video_id)
     assert task["externalVideoId"]
     expect(console.field(video_id, "videoId")).to_have_text(video_id)
@@ -300,7 +300,7 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     expect(console.card(stuck_id)).to_have_attribute("data-status", "CANCELLED")
     expect(console.field(stuck_id, "status")).to_have_text("Cancelled")
     expect(console.card(stuck_id).get_by_role("article")).to_be_focused()  # the keyboard keeps its place
-    assert stack.http(user_id).get(f"/tasks/{stuck_id}").json()["status"] == "CANCELLED"
+    assert console_stack.http(user_id).get(f"/tasks/{stuck_id}").json()["status"] == "CANCELLED"
 
     stats = page.locator("#stats")
     expect(stats.locator('[data-stat="total"] dd')).to_have_text("2")
@@ -315,17 +315,17 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     assert console.log.unexpected() == []
 
 
-def test_console_polls_when_live_updates_are_offline(open_console, stack, user_id):
+def test_console_polls_when_live_updates_are_offline(open_console, console_stack, user_id):
     """With the WebSocket unreachable the console says so, keeps retrying, and follows tasks by polling."""
     console = open_console()
     dead_ws = f"ws://127.0.0.1:{closed_port()}"
-    console.connect(stack.token(user_id), ws_url=dead_ws)
+    console.connect(console_stack.token(user_id), ws_url=dead_ws)
     expect(console.live_status).to_contain_text("Live updates offline, polling")
 
     video_id = console.create("A kite over a windy beach")
 
     expect(console.card(video_id)).to_have_attribute(
-        "data-status", "COMPLETED", timeout=stack.completion_deadline() * 1000
+        "data-status", "COMPLETED", timeout=console_stack.completion_deadline() * 1000
     )
     expect(console.field(video_id, "externalVideoId")).not_to_have_text("not assigned yet")
     expect(console.live_status).to_contain_text("offline")
@@ -333,9 +333,9 @@ def test_console_polls_when_live_updates_are_offline(open_console, stack, user_i
     assert console.log.errors, "the dead WebSocket was never tried"
 
 
-def test_console_shows_the_api_error_message(open_console, stack, user_id):
+def test_console_shows_the_api_error_message(open_console, console_stack, user_id):
     console = open_console()
-    console.connect(stack.token(user_id), ws_url="")
+    console.connect(console_stack.token(user_id), ws_url="")
 
     console.page.get_by_label("Prompt").fill("   ")
     console.page.get_by_role("button", name="Create task").click()
@@ -346,12 +346,12 @@ def test_console_shows_the_api_error_message(open_console, stack, user_id):
     assert console.log.unexpected(r"Failed to load resource: the server responded with a status of (400|401)") == []
 
 
-def test_console_reconnects_and_resubscribes_when_the_socket_drops(open_console, stack, user_id):
+def test_console_reconnects_and_resubscribes_when_the_socket_drops(open_console, console_stack, user_id):
     console = open_console()
     page = console.page
     relays = SocketRelays()
-    page.route_web_socket(re.compile(rf"^{re.escape(stack.ws_url)}/"), relays.relay)
-    console.connect(stack.token(user_id))
+    page.route_web_socket(re.compile(rf"^{re.escape(console_stack.ws_url)}/"), relays.relay)
+    console.connect(console_stack.token(user_id))
     expect(console.live_status).to_have_attribute("data-state", "live")
     video_id = console.create(STUCK_PROMPT)
     expect(console.card(video_id)).to_have_attribute("data-status", "PROCESSING", timeout=30_000)
@@ -365,20 +365,20 @@ def test_console_reconnects_and_resubscribes_when_the_socket_drops(open_console,
     _pump_until(page, lambda: len(relays.sent) > dropped and relays.sent[-1][:2] == resubscription)
 
     # Polling is off while live: the cancel made elsewhere can only arrive over the new socket.
-    assert stack.http(user_id).post(f"/tasks/{video_id}/cancel").status_code == 200
+    assert console_stack.http(user_id).post(f"/tasks/{video_id}/cancel").status_code == 200
     expect(console.card(video_id)).to_have_attribute("data-status", "CANCELLED")
     assert console.log.unexpected() == []
 
 
-def test_console_pages_filters_and_shows_images(open_console, stack, user_id, wait_for_terminal):
-    with stack.http(user_id) as client:
+def test_console_pages_filters_and_shows_images(open_console, console_stack, user_id, wait_for_terminal):
+    with console_stack.http(user_id) as client:
         created = [client.post("/tasks", json={"prompt": f"A tiny icon #{n}", "type": "IMAGE"}) for n in range(11)]
         assert all(answer.status_code == 201 for answer in created), created[0].text
         for answer in created:
-            wait_for_terminal(client, answer.json()["videoId"], stack.completion_deadline())
+            wait_for_terminal(client, answer.json()["videoId"], console_stack.completion_deadline())
     console = open_console()
     page = console.page
-    console.connect(stack.token(user_id))
+    console.connect(console_stack.token(user_id))
     summary = page.locator("#tasks-summary")
     expect(summary).to_have_text("Showing 10 of 11 tasks.")
     page.get_by_role("button", name="Load more").click()

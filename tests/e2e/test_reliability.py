@@ -15,20 +15,16 @@ from typing import Any
 
 import pytest
 
-from bench.reliability import (
+from bench.reliability import CONFLICT_RATE, STACK_ENV, run_concurrency, run_contention, run_faults
+from bench.reliability_judge import (
     CANCEL_VS_ARCHIVE,
     CANCEL_VS_COMPLETION,
     CONCURRENT_CREATES,
-    CONFLICT_RATE,
     CONTENTION,
     FAULT_EXPECTATIONS,
     HEALTHY,
     IDEMPOTENCY_STORM,
-    STACK_ENV,
     Report,
-    run_concurrency,
-    run_contention,
-    run_faults,
 )
 from local.fake_provider import FAULTS
 
@@ -39,7 +35,7 @@ NO_CONCURRENCY = {"creates": 0, "users": 0, "races": 0, "archive_races": 0, "sto
 
 
 @pytest.fixture
-def stack(local_stack_factory: Any) -> Any:
+def reliability_stack(local_stack_factory: Any) -> Any:
     """One stack for this file: 3 s videos, 1 s polls, 15 polls at most, a 5 s provider timeout."""
     return local_stack_factory(**STACK_ENV)
 
@@ -49,10 +45,12 @@ def assert_every_row_holds(report: Report) -> None:
         assert row.ok, f"row {row.name!r}:\n{report.render()}"
 
 
-def test_every_provider_fault_ends_in_its_expected_state_with_one_terminal_message_per_task(stack: Any) -> None:
+def test_every_provider_fault_ends_in_its_expected_state_with_one_terminal_message_per_task(
+    reliability_stack: Any,
+) -> None:
     faults = [HEALTHY, *FAULTS]
 
-    report = asyncio.run(run_faults(stack, faults=faults, tasks_per_fault=TASKS_PER_FAULT))
+    report = asyncio.run(run_faults(reliability_stack, faults=faults, tasks_per_fault=TASKS_PER_FAULT))
 
     assert [(row.name, row.tasks) for row in report.rows] == [(fault, TASKS_PER_FAULT) for fault in faults]
     assert_every_row_holds(report)
@@ -62,16 +60,16 @@ def test_every_provider_fault_ends_in_its_expected_state_with_one_terminal_messa
         assert ended_as_expected == row.tasks, report.render()
 
 
-def test_concurrent_creates_from_several_users_give_one_task_and_one_execution_each(stack: Any) -> None:
-    report = asyncio.run(run_concurrency(stack, **{**NO_CONCURRENCY, "creates": 40, "users": 4}))
+def test_concurrent_creates_from_several_users_give_one_task_and_one_execution_each(reliability_stack: Any) -> None:
+    report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "creates": 40, "users": 4}))
 
     row = report.row(CONCURRENT_CREATES)
     assert (row.tasks, row.outcomes["completed"]) == (40, 40), report.render()
     assert_every_row_holds(report)  # one execution each, nobody else's tasks listed, stats = recount
 
 
-def test_cancels_racing_completion_and_the_archive_step_end_in_one_consistent_state(stack: Any) -> None:
-    report = asyncio.run(run_concurrency(stack, **{**NO_CONCURRENCY, "races": 8, "archive_races": 4}))
+def test_cancels_racing_completion_and_the_archive_step_end_in_one_consistent_state(reliability_stack: Any) -> None:
+    report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "races": 8, "archive_races": 4}))
 
     assert [row.name for row in report.rows] == [CANCEL_VS_COMPLETION, CANCEL_VS_ARCHIVE]
     # A 200 means CANCELLED, a 409 COMPLETED; task, counters, S3 and the one terminal message agree.
@@ -80,8 +78,8 @@ def test_cancels_racing_completion_and_the_archive_step_end_in_one_consistent_st
     assert sum(row.outcomes["cancelled"] for row in report.rows) >= 1, report.render()
 
 
-def test_an_idempotency_key_storm_creates_one_task(stack: Any) -> None:
-    report = asyncio.run(run_concurrency(stack, **{**NO_CONCURRENCY, "storms": 2, "storm_size": 12}))
+def test_an_idempotency_key_storm_creates_one_task(reliability_stack: Any) -> None:
+    report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "storms": 2, "storm_size": 12}))
 
     row = report.row(IDEMPOTENCY_STORM)
     # One task per storm; every other reply a replay of it (200) or "in progress" (409), and no other

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from tests.conftest import AwsStack, new_task
+from tests.fixtures.aws import AwsStack
+from tests.fixtures.tasks import new_task
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.lifecycle import merge_progress

@@ -1,8 +1,8 @@
 """Fixtures of the task API's integration tests; test modules load them with
 ``pytest_plugins = ["tests.integration.api_fixtures"]`` and import helpers from ``api_harness``.
 
-They build on ``tests/conftest.py`` (``aws_stack``, ``invoke``, ``api_event``, ``make_workflow``, the fake
-providers) and add only what it does not give: the fake providers wired into the API function, the
+They build on the shared ones of ``tests/fixtures`` (``aws_stack``, ``invoke``, ``api_event``, ``make_workflow``,
+the fake providers) and add only what those do not give: the fake providers wired into the API function, the
 workflow's steps by hand, a recorder of AWS calls, and a lock that makes moto atomic.
 """
 

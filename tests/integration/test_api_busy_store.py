@@ -5,15 +5,13 @@ request goes through once the store is free again. Conflicts are injected by the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local import moto_seam
-from local.lambdas import FunctionRegistry
-from local.template import load_template
 from tests.integration.api_harness import Api, executions, item_count
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.store.tasks import TaskRepository
@@ -22,13 +20,7 @@ from videotasks.domain.errors import TaskStoreBusyError
 pytest_plugins = ["tests.integration.api_fixtures"]
 
 
-@pytest.fixture(autouse=True)
-def strict_moto(aws_stack: Any) -> Iterator[None]:
-    moto_seam.install(FunctionRegistry(load_template()))
-    try:
-        yield
-    finally:
-        moto_seam.uninstall()
+pytestmark = pytest.mark.usefixtures("strict_moto")
 
 
 def scripted(*draws: float) -> Callable[[], float]:

@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from local.stream_pump import lambda_record
-from tests.conftest import REGION, AwsStack
+from tests.fixtures.aws import AwsStack
+from tests.fixtures.environment import REGION
 from videotasks import wiring
 from videotasks.adapters import aws, socket_push
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries, Delivery
@@ -111,11 +112,6 @@ def use_notifier(
 
 
 # -- the world --------------------------------------------------------------------------------------
-@pytest.fixture
-def connections(aws_stack: AwsStack) -> ConnectionRepository:
-    return ConnectionRepository(aws_stack.settings)
-
-
 @pytest.fixture
 def connect(connections: ConnectionRepository) -> Callable[..., str]:
     def open_connection(connection_id: str, user_id: str = "alice", *follows: str | None) -> str:

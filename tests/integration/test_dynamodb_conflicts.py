@@ -11,19 +11,17 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from local import moto_seam
-from local.lambdas import FunctionRegistry
-from local.template import load_template
-from tests.conftest import new_task, shared_dynamodb
+from tests.fixtures.aws import shared_dynamodb
+from tests.fixtures.tasks import new_task
 from videotasks.adapters.store import writes
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.store.writes import Refusal
@@ -33,16 +31,6 @@ from videotasks.services.workflow import Workflow
 
 HANG_GUARD_SECONDS = 30  # how long a test waits for a thread before calling it stuck; not a speed check
 StoredTask = Callable[..., Task]
-
-
-@pytest.fixture
-def strict_moto(aws_stack: Any) -> Iterator[Any]:
-    """The in-process moto behind the seam, as strict as DynamoDB; no conflicts injected to begin with."""
-    moto_seam.install(FunctionRegistry(load_template()))
-    try:
-        yield boto3.client("dynamodb")
-    finally:
-        moto_seam.uninstall()
 
 
 @pytest.fixture
@@ -271,11 +259,6 @@ def test_a_progress_write_to_a_task_a_transaction_holds_is_busy_while_it_holds_i
 
 
 # -- the workflow: a busy store is never a lost race -------------------------------------------------------
-
-
-@pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow()
 
 
 def conflicts_from_now_on() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,7 @@ import boto3
 import pytest
 
 from local import moto_seam
-from local.lambdas import FunctionRegistry, LocalFunction
-from local.template import load_template
+from local.lambdas import LocalFunction
 
 WHO_HANDLER = textwrap.dedent(
     """
@@ -90,18 +89,8 @@ def test_api_invocations_running_at_once_each_see_their_own_event_and_user(
     ]
 
 
-@pytest.fixture
-def serialised_moto(aws_stack: Any) -> Iterator[Any]:
-    """The in-process moto with the seam installed (its DynamoDB lock covers in-process requests too)."""
-    moto_seam.install(FunctionRegistry(load_template()))
-    try:
-        yield boto3.client("dynamodb")
-    finally:
-        moto_seam.uninstall()
-
-
-def test_a_failed_transaction_never_undoes_what_other_requests_wrote_meanwhile(serialised_moto: Any) -> None:
-    dynamodb = serialised_moto
+def test_a_failed_transaction_never_undoes_what_other_requests_wrote_meanwhile(strict_moto: Any) -> None:
+    dynamodb = strict_moto
     dynamodb.create_table(
         TableName="Concurrency",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -137,8 +126,8 @@ def test_a_failed_transaction_never_undoes_what_other_requests_wrote_meanwhile(s
     assert stored == {f"item-{index}" for index in range(WRITES)}  # every put stands; no counter was kept
 
 
-def test_the_snapshots_transactions_take_do_not_outlive_them(serialised_moto: Any) -> None:
-    dynamodb = serialised_moto
+def test_the_snapshots_transactions_take_do_not_outlive_them(strict_moto: Any) -> None:
+    dynamodb = strict_moto
     dynamodb.create_table(
         TableName="Concurrency",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -153,9 +142,9 @@ def test_the_snapshots_transactions_take_do_not_outlive_them(serialised_moto: An
     assert moto_seam.table_objects_alive() == len(moto_seam.stored_tables())
 
 
-def test_a_transaction_sees_and_keeps_the_whole_table_and_its_stream(serialised_moto: Any) -> None:
+def test_a_transaction_sees_and_keeps_the_whole_table_and_its_stream(strict_moto: Any) -> None:
     # The seam hands moto only the transaction's partitions and no old stream records while it runs.
-    dynamodb = serialised_moto
+    dynamodb = strict_moto
     dynamodb.create_table(
         TableName="Concurrency",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

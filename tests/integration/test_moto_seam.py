@@ -120,7 +120,7 @@ class Seam:
 
 @pytest.fixture
 def repository(executing_aws: Any) -> TaskRepository:
-    """The tasks of the executing moto (overrides tests/conftest.py's, which starts a plain one)."""
+    """The tasks of the executing moto (overrides tests/fixtures/aws.py's, which starts a plain one)."""
     return TaskRepository(executing_aws.settings)
 
 

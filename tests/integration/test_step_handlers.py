@@ -29,11 +29,6 @@ VIDEO_SECONDS = 10.0
 
 
 @pytest.fixture
-def provider_clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def provider_url(provider_clock: ManualClock, provider_key: str) -> Iterator[str]:
     config = FakeProviderConfig(video_seconds=VIDEO_SECONDS, api_key=provider_key, clock=provider_clock)
     with serve_in_background(config) as url:

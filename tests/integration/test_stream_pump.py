@@ -12,7 +12,7 @@ import pytest
 from local.moto_seam import forget_shard_iterators, shard_iterators
 from local.stream_pump import StreamPump
 from local.template import StreamSource, load_template, stream_sources
-from tests.conftest import AwsStack
+from tests.fixtures.aws import AwsStack
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.models import Task, TaskStatus

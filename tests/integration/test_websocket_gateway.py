@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from local.template import load_template, websocket_api
 from local.ws_gateway import WebSocketGateway
-from tests.conftest import REGION
+from tests.fixtures.environment import REGION
 
 TEMPLATE_API = websocket_api(load_template())
 GOOD_TOKEN = "good-token"

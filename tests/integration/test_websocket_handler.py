@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger
 
-from tests.conftest import AwsStack
+from tests.fixtures.aws import AwsStack
 from videotasks.adapters.media import MediaStore
 from videotasks.adapters.store.connections import ConnectionRepository
 from videotasks.adapters.store.tasks import TaskRepository
@@ -75,11 +75,6 @@ def _parent_logger() -> None:
     """The module's child logger was made at import, before POWERTOOLS_SERVICE_NAME was set; in Lambda the
     variable comes first. Give it the parent it would have had."""
     Logger(service=subscriptions.logger.service)
-
-
-@pytest.fixture
-def connections(aws_stack: AwsStack) -> ConnectionRepository:
-    return ConnectionRepository(aws_stack.settings)
 
 
 @pytest.fixture

@@ -49,18 +49,18 @@ def leaked_forms(secret: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def provider_url() -> Iterator[str]:
+def canary_provider_url() -> Iterator[str]:
     with serve_in_background(FakeProviderConfig(video_seconds=2.0, api_key=PROVIDER_CANARY)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def canary_stack(provider_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def canary_stack(canary_provider_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     stack = start_stack(
         tmp_path_factory.mktemp("canary-stack"),
         {
             "JWT_SECRET": JWT_CANARY,
-            "SORA_BASE_URL": provider_url,
+            "SORA_BASE_URL": canary_provider_url,
             "SORA_API_KEY": PROVIDER_CANARY,
             "POLL_INTERVAL_SECONDS": "1",
         },
@@ -171,13 +171,13 @@ async def _refused_handshake(stack: RunningStack, token: str) -> None:
 
 
 def test_neither_the_jwt_secret_nor_the_provider_key_appears_in_logs_or_replies(
-    canary_stack: RunningStack, provider_url: str
+    canary_stack: RunningStack, canary_provider_url: str
 ) -> None:
     recorder = Recorder()
 
     tasks = asyncio.run(a_whole_life(canary_stack, recorder, "canary-user"))
     stored_secrets = _secret_values(canary_stack)
-    provider_jobs = httpx.get(f"{provider_url}/fake/jobs", timeout=30.0, trust_env=False).json()["jobs"]
+    provider_jobs = httpx.get(f"{canary_provider_url}/fake/jobs", timeout=30.0, trust_env=False).json()["jobs"]
     canary_stack.stop()  # its shutdown is logged too
     log = canary_stack.log()
 

@@ -24,7 +24,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import JWT_SECRET, AwsStack, build_authorizer_event
+from tests.fixtures.aws import AwsStack
+from tests.fixtures.events import build_authorizer_event
+from tests.fixtures.tokens import JWT_SECRET
 from tests.security.tokens import (
     HS256_CASES,
     BadToken,

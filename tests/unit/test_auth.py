@@ -31,11 +31,6 @@ def secret_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-@pytest.fixture
-def settings(settings_for: Callable[..., Settings]) -> Settings:
-    return settings_for()
-
-
 def claims(**extra: Any) -> dict[str, Any]:
     now = int(time.time())
     return {"iat": now, "exp": now + 600, **extra}

@@ -23,16 +23,11 @@ VIDEO_SECONDS = 10.0
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
 Serve = Callable[..., VideosProvider]
 
 
 @pytest.fixture
-def serve(clock: ManualClock) -> Iterator[Serve]:
+def serve(provider_clock: ManualClock) -> Iterator[Serve]:
     """Start a fake provider (config fields as keywords, the manual clock, key ``KEY``) and return a
     VideosProvider pointed at it, using ``client_key`` if given, else the server's key."""
     with contextlib.ExitStack() as stack:
@@ -40,7 +35,7 @@ def serve(clock: ManualClock) -> Iterator[Serve]:
         def start(*, client_key: str | None = None, client_timeout: float = 5.0, **fields: Any) -> VideosProvider:
             fields.setdefault("api_key", KEY)
             fields.setdefault("video_seconds", VIDEO_SECONDS)
-            base_url = stack.enter_context(serve_in_background(FakeProviderConfig(clock=clock, **fields)))
+            base_url = stack.enter_context(serve_in_background(FakeProviderConfig(clock=provider_clock, **fields)))
             key = client_key or fields["api_key"] or "unused"
             return stack.enter_context(VideosProvider(base_url=base_url, api_key=key, timeout=client_timeout))
 
@@ -63,13 +58,13 @@ def create(client: VideosProvider, prompt: str = "a cat on a skateboard") -> str
 # -- the normal life of a job -------------------------------------------------------------------------
 
 
-def test_job_goes_from_queued_through_in_progress_to_completed(serve: Serve, clock: ManualClock) -> None:
+def test_job_goes_from_queued_through_in_progress_to_completed(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve()
 
     created = client.create_job(JobRequest(prompt="a cat", model="sora-2", seconds=8, size="1280x720"))
-    clock.advance(VIDEO_SECONDS / 2)
+    provider_clock.advance(VIDEO_SECONDS / 2)
     halfway = client.get_job(created.id)
-    clock.advance(VIDEO_SECONDS / 2)
+    provider_clock.advance(VIDEO_SECONDS / 2)
     done = client.get_job(created.id)
 
     assert created.id.startswith("video_")
@@ -80,10 +75,10 @@ def test_job_goes_from_queued_through_in_progress_to_completed(serve: Serve, clo
     assert (done.state, done.raw_status, done.progress) == (ProviderState.SUCCEEDED, "completed", 100)
 
 
-def test_completed_job_reports_openai_fields(serve: Serve, clock: ManualClock) -> None:
+def test_completed_job_reports_openai_fields(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve()
     job_id = create(client)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
 
     body = httpx.get(f"{base_url_of(client)}/v1/videos/{job_id}", headers={"Authorization": f"Bearer {KEY}"}).json()
 
@@ -92,10 +87,10 @@ def test_completed_job_reports_openai_fields(serve: Serve, clock: ManualClock) -
     assert body["expires_at"] > body["created_at"]
 
 
-def test_content_of_a_completed_job_is_an_mp4(serve: Serve, clock: ManualClock) -> None:
+def test_content_of_a_completed_job_is_an_mp4(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve()
     job_id = create(client)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
 
     content_type, data = content_of(client, job_id)
 
@@ -141,13 +136,13 @@ def test_unknown_job_is_lost(serve: Serve) -> None:
         serve().get_job("video_does_not_exist")
 
 
-def test_failure_rate_one_fails_every_job_partway_with_an_error(serve: Serve, clock: ManualClock) -> None:
+def test_failure_rate_one_fails_every_job_partway_with_an_error(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(failure_rate=1.0)
     job_id = create(client)
 
-    clock.advance(VIDEO_SECONDS * 0.2)
+    provider_clock.advance(VIDEO_SECONDS * 0.2)
     running = client.get_job(job_id)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
     failed = client.get_job(job_id)
 
     assert running.state is ProviderState.RUNNING
@@ -295,33 +290,33 @@ def test_hang_status_outlasts_the_poll_functions_timeout() -> None:
     assert rule.hang_seconds is not None and rule.hang_seconds > poll_timeout
 
 
-def test_vanish_loses_the_job_halfway(serve: Serve, clock: ManualClock) -> None:
+def test_vanish_loses_the_job_halfway(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(fault="vanish")
     job_id = create(client)
 
-    clock.advance(VIDEO_SECONDS * 0.3)
+    provider_clock.advance(VIDEO_SECONDS * 0.3)
     early = client.get_job(job_id)
-    clock.advance(VIDEO_SECONDS * 0.3)
+    provider_clock.advance(VIDEO_SECONDS * 0.3)
 
     assert early.state is ProviderState.RUNNING
     with pytest.raises(ProviderJobLostError):
         client.get_job(job_id)
 
 
-def test_stuck_never_finishes(serve: Serve, clock: ManualClock) -> None:
+def test_stuck_never_finishes(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(fault="stuck")
     job_id = create(client)
 
-    clock.advance(VIDEO_SECONDS * 100)
+    provider_clock.advance(VIDEO_SECONDS * 100)
     job = client.get_job(job_id)
 
     assert (job.state, job.progress) == (ProviderState.RUNNING, STUCK_AT_PROGRESS)
 
 
-def test_content_flaky_fails_two_downloads_then_serves(serve: Serve, clock: ManualClock) -> None:
+def test_content_flaky_fails_two_downloads_then_serves(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(fault="content_flaky")
     job_id = create(client)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
 
     for _ in range(2):
         with pytest.raises(ProviderTransientError):
@@ -330,10 +325,10 @@ def test_content_flaky_fails_two_downloads_then_serves(serve: Serve, clock: Manu
     assert content_of(client, job_id)[1][4:8] == b"ftyp"
 
 
-def test_content_gone_is_permanent(serve: Serve, clock: ManualClock) -> None:
+def test_content_gone_is_permanent(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(fault="content_gone")
     job_id = create(client)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
 
     with pytest.raises(ProviderPermanentError) as caught:
         content_of(client, job_id)
@@ -341,10 +336,10 @@ def test_content_gone_is_permanent(serve: Serve, clock: ManualClock) -> None:
     assert caught.value.code == "PROVIDER_CONTENT_GONE"
 
 
-def test_content_html_serves_a_page_as_the_video(serve: Serve, clock: ManualClock) -> None:
+def test_content_html_serves_a_page_as_the_video(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve(fault="content_html")
     job_id = create(client)
-    clock.advance(VIDEO_SECONDS)
+    provider_clock.advance(VIDEO_SECONDS)
 
     content_type, body = content_of(client, job_id)
 
@@ -401,7 +396,7 @@ def test_creates_without_a_key_or_with_distinct_keys_are_distinct_jobs(serve: Se
     assert len(ids) == 4
 
 
-def test_stats_lists_every_job_made_with_its_shape_and_times(serve: Serve, clock: ManualClock) -> None:
+def test_stats_lists_every_job_made_with_its_shape_and_times(serve: Serve, provider_clock: ManualClock) -> None:
     client = serve()
     before = time.time()
     job_id = create(client)

@@ -1,4 +1,4 @@
-"""bench/reliability.py's judgement of a task, a connection and a user's counters: each check can fail.
+"""bench/reliability_judge.py's judgement of a task, a connection and a user's counters: each check can fail.
 
 The reliability suites (tests/e2e/test_reliability.py, `make reliability`) only prove something if what
 they count as stuck, lost, duplicated, leaked or inconsistent really is; these cases pin that down."""
@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from bench.reliability import (
+from bench.reliability_judge import (
     FAULT_EXPECTATIONS,
     HEALTHY,
     Expected,
     Row,
+    Seen,
     TaskRecord,
     Verdict,
     completes,
@@ -21,6 +22,7 @@ from bench.reliability import (
     judge,
     leaked,
     stats_mismatch,
+    tally,
 )
 from local.fake_provider import FAULTS
 
@@ -210,3 +212,77 @@ def test_a_row_whose_stats_disagree_fails() -> None:
 
 def test_every_fault_mode_of_the_fake_provider_has_an_expected_outcome() -> None:
     assert set(FAULT_EXPECTATIONS) == {HEALTHY, *FAULTS}
+
+
+# -- a whole run --------------------------------------------------------------------------------------
+
+
+def seen(user: str = "alice", listed: list[dict[str, Any]] | None = None, **changes: Any) -> Seen:
+    stats = {"total": 1, "byStatus": {"QUEUED": 0, "PROCESSING": 0, "COMPLETED": 1, "FAILED": 0, "CANCELLED": 0}}
+    fields: dict[str, Any] = {
+        "row": "none",
+        "listed": [task()] if listed is None else listed,
+        "stats": stats,
+        "messages": list(COMPLETED_LIFE),
+    }
+    return Seen(user=user, **{**fields, **changes})
+
+
+def tally_of(*views: Seen, records: list[TaskRecord] | None = None, media: int = 1) -> Row:
+    rows = {"none": Row("none", completes("test"))}
+    records = [record()] if records is None else records
+    for _ in records:
+        rows["none"].tasks += 1
+    [row] = tally(rows, records, views, media={VIDEO_ID: media}, executions={VIDEO_ID: ["SUCCEEDED"]}, now=NOW)
+    return row
+
+
+def test_a_clean_run_makes_an_ok_row_timed_from_the_create_to_the_end() -> None:
+    row = tally_of(seen())
+
+    assert row.ok
+    assert (row.outcomes["completed"], row.seconds, row.problems) == (1, [10.0], [])
+
+
+def test_a_task_in_a_list_that_nobody_created_is_inconsistent() -> None:
+    stranger = {**task(), "videoId": "video_00000000-0000-4000-8000-000000000009"}
+    stats = {"total": 2, "byStatus": {"QUEUED": 0, "PROCESSING": 0, "COMPLETED": 2, "FAILED": 0, "CANCELLED": 0}}
+
+    row = tally_of(seen(listed=[task(), stranger], stats=stats))
+
+    assert (row.ok, row.inconsistent) == (False, 1)
+    assert "nobody created" in row.problems[0]
+
+
+def test_a_message_about_another_users_task_is_a_leak() -> None:
+    other = message("taskProgress", "queued", "video_00000000-0000-4000-8000-000000000002")
+
+    row = tally_of(seen(messages=[*COMPLETED_LIFE, other]))
+
+    assert (row.ok, row.leaks) == (False, 1)
+
+
+def test_stats_that_disagree_with_the_list_fail_the_users_row() -> None:
+    row = tally_of(seen(stats={"total": 1, "byStatus": {"QUEUED": 1}}))
+
+    assert not row.stats_ok
+    assert row.problems[0].startswith("alice: /stats says")
+
+
+def test_a_connection_closed_before_the_end_is_inconsistent() -> None:
+    row = tally_of(seen(closed_early="ConnectionClosedError(1006)"))
+
+    assert (row.ok, row.inconsistent) == (False, 1)
+
+
+def test_an_ended_task_without_a_terminal_message_is_missing_and_says_so() -> None:
+    row = tally_of(seen(messages=list(LIFE)))
+
+    assert row.missing == 1
+    assert "with no terminal message" in row.problems[-1]
+
+
+def test_rows_without_tasks_are_left_out() -> None:
+    rows = {"none": Row("none", completes("test")), "429": Row("429", completes("test"))}
+
+    assert tally(rows, [], [], media={}, executions={}, now=NOW) == []

@@ -180,11 +180,6 @@ def test_an_unknown_type_is_refused() -> None:
 # -- model rules ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def settings(settings_for: Callable[..., Settings]) -> Settings:
-    return settings_for()
-
-
 def resolve(settings: Settings, **body: Any) -> tuple[str, int | None, str | None]:
     """(model, seconds, size) of the create ``body`` asks for, as the service resolves them."""
     request = parse(**body)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import new_task
+from tests.fixtures.tasks import new_task
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
 from videotasks.domain.wire import WIRE_STATUS

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from tests.conftest import new_task
+from tests.fixtures.tasks import new_task
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.store.writes import (
     FIRST_BACKOFF_SECONDS,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.clocks import ManualClock
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderTransientError
@@ -19,21 +20,6 @@ from videotasks.services.workflow import IMAGE_STORE_RESERVE_SECONDS, Workflow
 
 StoredTask = Callable[..., Task]
 T0 = datetime(2026, 11, 28, 8, 0, 0)
-
-
-class Ticks:
-    """A monotonic clock for deadlines that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow()
 
 
 def processing(workflow: Workflow, stored_task: StoredTask) -> Task:
@@ -65,7 +51,7 @@ def test_an_image_generation_leaves_time_for_the_download(
     workflow: Workflow, stored_task: StoredTask, fake_images: Any
 ) -> None:
     task = stored_task(type=TaskType.IMAGE, model="gpt-image-1", seconds=None, size="1024x1024")
-    ticks = Ticks()
+    ticks = ManualClock(1000.0)
     deadline = Deadline.after(296.0, clock=ticks)
 
     assert workflow.submit(task.videoId, deadline).next == "DONE"
@@ -83,12 +69,12 @@ def test_archive_past_the_tasks_deadline_and_grace_fails_the_task_with_timeout_w
     stored_task: StoredTask,
     fake_videos: Any,
     repository: TaskRepository,
-    clock: Any,
+    workflow_clock: Any,
     aws_stack: Any,
 ) -> None:
     task = processing(workflow, stored_task)
     calls_before = len(fake_videos.deadlines)
-    at_archive_deadline(clock, task, aws_stack.settings)
+    at_archive_deadline(workflow_clock, task, aws_stack.settings)
 
     assert workflow.archive(task.videoId, Deadline.after(290.0)).next == "DONE"
 
@@ -99,11 +85,11 @@ def test_archive_past_the_tasks_deadline_and_grace_fails_the_task_with_timeout_w
 
 
 def test_archives_download_deadline_is_the_tasks_when_that_comes_first(
-    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, clock: Any, aws_stack: Any
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, workflow_clock: Any, aws_stack: Any
 ) -> None:
     task = processing(workflow, stored_task)
     fake_videos.report("completed", 100)
-    at_archive_deadline(clock, task, aws_stack.settings, plus=-30.0)  # 30 s of the grace left
+    at_archive_deadline(workflow_clock, task, aws_stack.settings, plus=-30.0)  # 30 s of the grace left
 
     assert workflow.archive(task.videoId, Deadline.after(290.0)).next == "DONE"
 
@@ -116,14 +102,14 @@ def test_a_transient_archive_failure_once_the_task_is_out_of_time_ends_it_with_t
     stored_task: StoredTask,
     fake_videos: Any,
     repository: TaskRepository,
-    clock: Any,
+    workflow_clock: Any,
     aws_stack: Any,
 ) -> None:
     task = processing(workflow, stored_task)
-    at_archive_deadline(clock, task, aws_stack.settings, plus=-1.0)
+    at_archive_deadline(workflow_clock, task, aws_stack.settings, plus=-1.0)
 
     def out_of_time_meanwhile(job_id: str, *, deadline: Deadline | None = None) -> None:
-        at_archive_deadline(clock, task, aws_stack.settings, plus=1.0)  # the call took the rest of the grace
+        at_archive_deadline(workflow_clock, task, aws_stack.settings, plus=1.0)  # the call took the rest of the grace
         raise ProviderTransientError("GET /v1/videos/x timed out", code="PROVIDER_TIMEOUT")
 
     fake_videos.get_job = out_of_time_meanwhile

@@ -22,11 +22,6 @@ StoredTask = Callable[..., Task]
 
 
 @pytest.fixture
-def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
-    return make_workflow()
-
-
-@pytest.fixture
 def cancel(repository: TaskRepository) -> Callable[[str], None]:
     """The user's cancel as the API writes it: a conditional move to CANCELLED."""
 
@@ -459,15 +454,15 @@ def test_running_past_the_task_timeout_fails_the_task_with_timeout(
     stored_task: StoredTask,
     fake_videos: Any,
     repository: TaskRepository,
-    clock: Any,
+    workflow_clock: Any,
     aws_stack: Any,
 ) -> None:
     task = submitted(workflow, stored_task)
     fake_videos.report("in_progress", 10)
     assert workflow.poll(task.videoId).next == "WAIT"
 
-    clock.now = parse_iso(task.createdAt)
-    clock.advance(aws_stack.settings.task_timeout_seconds)
+    workflow_clock.now = parse_iso(task.createdAt)
+    workflow_clock.advance(aws_stack.settings.task_timeout_seconds)
     assert workflow.poll(task.videoId).next == "DONE"
 
     stored = reload(repository, task)
