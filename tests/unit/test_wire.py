@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import new_task
+from tests.fixtures.tasks import new_task
 from videotasks.domain.models import TaskStatus
 from videotasks.domain.wire import INTERNAL_FIELDS, STATUS_WORDS, WIRE_STATUS, status_of_word, task_ids, task_json
 
