@@ -27,6 +27,7 @@ from videotasks.adapters.providers._http import (
     is_data_url,
 )
 from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.providers.protocol import Capabilities
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError
@@ -39,6 +40,17 @@ MEDIA_URL_FIELDS = ("url", "video_url", "image_url")
 class VideosProvider(ProviderClient):
     """Create, poll, download and cancel video jobs."""
 
+    SHAPE = "openai_videos"
+    CAPABILITIES = Capabilities(
+        progress=True,
+        queue_position=False,
+        eta=False,
+        webhook=False,
+        cancel=True,
+        remix=True,
+        reference_image=True,
+        list_jobs=True,
+    )
     DEFAULT_PATH = "/v1/videos"
 
     @tracer.capture_method(capture_response=False)
