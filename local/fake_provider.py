@@ -152,6 +152,8 @@ class FakeJob:
     idempotency_key: str | None = None
     replays: int = 0  # creates answered with this job because they repeated its Idempotency-Key
     status_calls: int = 0
+    shape: str = "openai-videos"  # which provider API shape made the job (local/fake_shapes/)
+    webhooks_sent: int = 0
 
     @property
     def rule(self) -> FaultRule | None:
@@ -296,7 +298,10 @@ class FakeProvider:
         self._keys: dict[str, Remembered] = {}  # Idempotency-Key -> what it made
 
     def routes(self) -> list[web.RouteDef]:
+        from local.fake_shapes import shape_routes  # the shapes' modules use this one's types
+
         return [
+            *shape_routes(self),
             web.post("/v1/videos", self.create_video),
             web.get("/v1/videos", self.list_videos),
             web.get("/v1/videos/{video_id}", self.get_video),
@@ -333,39 +338,78 @@ class FakeProvider:
         seconds = str(fields.get("seconds") or "4").strip()
         if not seconds.isdigit():
             return error_reply(400, f"Invalid value for 'seconds': {seconds!r}.", code="invalid_value", param="seconds")
-        fault = self._fault_for(prompt)
-        if fault is not None and fault not in FAULTS:
-            return error_reply(400, f"Unknown fault {fault!r}.", code="unknown_fault", param="prompt")
-        key = request.headers.get("Idempotency-Key")
-        fingerprint = _fingerprint({**fields, "input_reference": reference})
-        replayed = self._replay(key, fingerprint)
-        if isinstance(replayed, web.Response):
-            return replayed
-        if replayed is not None and replayed in self.jobs:
-            self.jobs[replayed].replays += 1
-            return web.json_response(self._view(self.jobs[replayed]))
-        job = FakeJob(
-            id=f"video_{uuid.uuid4().hex}",
+        started = self.start_job(
+            shape="openai-videos",
             model=str(fields.get("model") or "sora-2"),
             prompt=prompt,
             seconds=seconds,
             size=str(fields.get("size") or "720x1280"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            fingerprint_fields=fields,
+            input_reference=reference,
+        )
+        if isinstance(started, web.Response):
+            return started
+        job, replayed = started
+        if not replayed:
+            await self.drop_reply_if_told(job)
+        return web.json_response(self._view(job))
+
+    def start_job(
+        self,
+        *,
+        shape: str,
+        model: str,
+        prompt: str,
+        seconds: str,
+        size: str,
+        idempotency_key: str | None,
+        fingerprint_fields: Mapping[str, Any],
+        input_reference: dict[str, Any] | None = None,
+    ) -> tuple[FakeJob, bool] | web.Response:
+        """A new job of any shape (or, for a repeated ``idempotency_key``, the job it made: ``(job, True)``);
+        a 400/409 error reply for an unknown fault or a reused key. Every shape's create goes through here,
+        so faults, failure rate, idempotency and ``/_fake/stats`` work the same for all of them."""
+        fault = self._fault_for(prompt)
+        if fault is not None and fault not in FAULTS:
+            return error_reply(400, f"Unknown fault {fault!r}.", code="unknown_fault", param="prompt")
+        fingerprint = _fingerprint({**fingerprint_fields, "input_reference": input_reference, "shape": shape})
+        replayed = self._replay(idempotency_key, fingerprint)
+        if isinstance(replayed, web.Response):
+            return replayed
+        if replayed is not None and replayed in self.jobs:
+            self.jobs[replayed].replays += 1
+            return self.jobs[replayed], True
+        job = FakeJob(
+            id=f"video_{uuid.uuid4().hex}",
+            model=model,
+            prompt=prompt,
+            seconds=seconds,
+            size=size,
             created_at=int(time.time()),
             started=self.config.clock(),
             will_fail=self._rng.random() < self.config.failure_rate,
             fault=fault,
-            input_reference=reference,
-            idempotency_key=key,
+            input_reference=input_reference,
+            idempotency_key=idempotency_key,
+            shape=shape,
         )
         self.jobs[job.id] = job
-        self._remember(key, fingerprint, job.id)
+        self._remember(idempotency_key, fingerprint, job.id)
+        return job, False
+
+    async def drop_reply_if_told(self, job: FakeJob) -> None:
+        """The ``drop_create_reply`` fault: the job exists (and would be billed), but the client gives up
+        before the create's reply comes."""
         rule = job.rule
         if rule is not None and rule.action is FaultAction.DROP_REPLY:
             job.calls["create"] += 1
             if rule.first_calls is None or job.calls["create"] <= rule.first_calls:
-                # The job exists (and would be billed); the client gives up before this reply comes.
                 await asyncio.sleep(self.config.hang_seconds)
-        return web.json_response(self._view(job))
+
+    def snapshot_of(self, job: FakeJob) -> Snapshot:
+        """Where ``job`` stands now (status, progress), whatever shape reports it."""
+        return self._snapshot(job)
 
     async def list_videos(self, request: web.Request) -> web.Response:
         data = [self._view(job) for job in reversed(self.jobs.values())]
@@ -468,11 +512,11 @@ class FakeProvider:
         videos = [
             {
                 "id": job.id,
-                "shape": "openai-videos",
+                "shape": job.shape,
                 "createdAt": job.created_wall,
                 "readyAt": job.created_wall + self.config.video_seconds,
                 "statusCalls": job.status_calls,
-                "webhooksSent": 0,
+                "webhooksSent": job.webhooks_sent,
             }
             for job in self.jobs.values()
         ]
