@@ -34,6 +34,7 @@ from videotasks.domain.lifecycle import ProviderState
 AuthScheme = Literal["bearer", "raw"]
 
 MAX_PROVIDER_MESSAGE = 500
+AUTH_FAILED = "PROVIDER_AUTH_FAILED"
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,9 @@ class ProviderHttp:
             raise ProviderTransientError(message, code="PROVIDER_RATE_LIMITED", status_code=status)
         if status >= 500 or status == 408:
             raise ProviderTransientError(message, status_code=status)
+        if status in (401, 403):
+            # A wrong or revoked key, on every call until someone changes the secret: not the request's fault.
+            raise ProviderPermanentError(message, code=AUTH_FAILED, status_code=status)
         if status == 404 and not_found is not None:
             raise not_found(message, status_code=status)
         raise ProviderPermanentError(message, status_code=status)
