@@ -6,8 +6,9 @@ import pytest
 
 from videotasks.adapters.providers.openai_videos import VideosProvider
 from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter, missing_members
+from videotasks.adapters.providers.replicate import ReplicateProvider
 
-ADAPTERS: list[type] = [VideosProvider]
+ADAPTERS: list[type] = [VideosProvider, ReplicateProvider]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda adapter: adapter.__name__)
