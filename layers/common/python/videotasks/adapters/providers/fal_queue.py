@@ -98,7 +98,7 @@ VEO = FalVideoInput(
     duration=lambda seconds: f"{seconds}s",
     resolutions=("720p", "1080p"),
 )
-# Endpoint-id prefixes, longest first wins. An app not listed gets KLING's conventions (``duration`` as a
+# Endpoint-id prefixes; the longest that matches wins. An app not listed gets KLING's conventions (``duration`` as a
 # string of seconds, ``aspect_ratio``), which most fal video apps share; list it here when it differs.
 VIDEO_INPUTS: dict[str, FalVideoInput] = {
     "fal-ai/kling-video/": KLING,
