@@ -154,6 +154,9 @@ class FakeJob:
     status_calls: int = 0
     shape: str = "openai-videos"  # which provider API shape made the job (local/fake_shapes/)
     webhooks_sent: int = 0
+    # The job's id as its shape's clients know it, when that is not ``id`` (a fal request's path, say):
+    # ``/_fake/stats`` reports it, so it matches the task's ``externalVideoId``.
+    external_id: str | None = None
 
     @property
     def rule(self) -> FaultRule | None:
@@ -511,7 +514,7 @@ class FakeProvider:
         """Every job made, videos and images: the count the provider would bill. Times in epoch seconds."""
         videos = [
             {
-                "id": job.id,
+                "id": job.external_id or job.id,
                 "shape": job.shape,
                 "createdAt": job.created_wall,
                 "readyAt": job.created_wall + self.config.video_seconds,

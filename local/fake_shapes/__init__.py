@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from local.fake_shapes import replicate
+from local.fake_shapes import fal, replicate
 
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
 
-SHAPES: list[ModuleType] = [replicate]
+SHAPES: list[ModuleType] = [fal, replicate]
 
 
 def shape_routes(core: FakeProvider) -> list[web.RouteDef]:

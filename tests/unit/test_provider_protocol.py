@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from videotasks.adapters.providers.fal_queue import FalQueueProvider
 from videotasks.adapters.providers.openai_videos import VideosProvider
 from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter, missing_members
 from videotasks.adapters.providers.replicate import ReplicateProvider
 
-ADAPTERS: list[type] = [VideosProvider, ReplicateProvider]
+ADAPTERS: list[type] = [VideosProvider, FalQueueProvider, ReplicateProvider]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda adapter: adapter.__name__)

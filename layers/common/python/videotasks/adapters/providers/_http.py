@@ -31,7 +31,10 @@ from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
-AuthScheme = Literal["bearer", "raw"]
+AuthScheme = Literal["bearer", "raw", "key"]
+# What goes before the key in the Authorization header: ``raw`` is for relays that take the bare key,
+# ``key`` for fal (``Authorization: Key <key>``).
+AUTH_PREFIXES: dict[str, str] = {"bearer": "Bearer ", "raw": "", "key": "Key "}
 
 MAX_PROVIDER_MESSAGE = 500
 AUTH_FAILED = "PROVIDER_AUTH_FAILED"
@@ -61,6 +64,22 @@ class ProviderJob:
     media_url: str | None
     error_code: str | None
     error_message: str | None
+    queue_position: int | None = None  # requests ahead of this one, where the provider says
+
+
+@dataclass(frozen=True)
+class ErrorReading:
+    """A provider's own account of a failed reply, for bodies the common reading (``error_text``) misses.
+
+    ``code`` replaces the default code of the class the status picks; ``final`` makes a 5xx permanent
+    (the provider says the request itself failed for good, not that it could not answer now)."""
+
+    message: str
+    code: str | None = None
+    final: bool = False
+
+
+ErrorReader = Callable[[int, Any], ErrorReading | None]
 
 
 @dataclass
@@ -150,12 +169,14 @@ class ProviderHttp:
         auth_scheme: AuthScheme = "bearer",
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        error_reader: ErrorReader | None = None,
     ) -> None:
-        if auth_scheme not in ("bearer", "raw"):
+        if auth_scheme not in AUTH_PREFIXES:
             raise ValueError(f"Unknown auth scheme {auth_scheme!r}")
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._api_key = api_key
-        self._auth_value = api_key if auth_scheme == "raw" else f"Bearer {api_key}"
+        self._auth_value = AUTH_PREFIXES[auth_scheme] + api_key
+        self._error_reader = error_reader
         # No default Authorization header: media URLs on other hosts (CDNs, presigned storage)
         # must not receive the key. httpx also drops it on redirects to another origin.
         self._timeout = timeout
@@ -312,27 +333,30 @@ class ProviderHttp:
         status = response.status_code
         if status < 400:
             return
-        detail = self._provider_message(response)
-        message = f"{what} answered {status}" + (f": {detail}" if detail else "")
+        reading = self._reading(response)
+        message = f"{what} answered {status}" + (f": {reading.message}" if reading.message else "")
         if status == 429:
             raise ProviderTransientError(message, code="PROVIDER_RATE_LIMITED", status_code=status)
-        if status >= 500 or status == 408:
-            raise ProviderTransientError(message, status_code=status)
+        if (status >= 500 or status == 408) and not reading.final:
+            raise ProviderTransientError(message, code=reading.code, status_code=status)
         if status in (401, 403):
             # A wrong or revoked key, on every call until someone changes the secret: not the request's fault.
             raise ProviderPermanentError(message, code=AUTH_FAILED, status_code=status)
         if status == 404 and not_found is not None:
             raise not_found(message, status_code=status)
-        raise ProviderPermanentError(message, status_code=status)
+        raise ProviderPermanentError(message, code=reading.code, status_code=status)
 
-    def _provider_message(self, response: httpx.Response) -> str:
+    def _reading(self, response: httpx.Response) -> ErrorReading:
         """The provider's own explanation, short and with the key scrubbed (some relays echo it)."""
         try:
             body: Any = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = response.text
-        text = error_text(body) if not isinstance(body, str) else body.strip()
-        return self.scrub(" ".join(text.split()))[:MAX_PROVIDER_MESSAGE]
+        reading = self._error_reader(response.status_code, body) if self._error_reader else None
+        if reading is None:
+            reading = ErrorReading(error_text(body) if not isinstance(body, str) else body.strip())
+        text = self.scrub(" ".join(reading.message.split()))[:MAX_PROVIDER_MESSAGE]
+        return ErrorReading(text, reading.code, reading.final)
 
     def scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from videotasks.adapters.providers._http import (
     AuthScheme,
+    ErrorReading,
     MediaStream,
     ProviderHttp,
     is_data_url,
@@ -29,6 +30,7 @@ class ProviderClient:
     """
 
     DEFAULT_PATH: ClassVar[str]
+    DEFAULT_AUTH_SCHEME: ClassVar[AuthScheme] = "bearer"
 
     def __init__(
         self,
@@ -36,17 +38,27 @@ class ProviderClient:
         base_url: str,
         api_key: str,
         path: str | None = None,
-        auth_scheme: AuthScheme = "bearer",
+        auth_scheme: AuthScheme | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._http = ProviderHttp(
-            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
+            base_url=base_url,
+            api_key=api_key,
+            auth_scheme=auth_scheme or self.DEFAULT_AUTH_SCHEME,
+            timeout=timeout,
+            transport=transport,
+            error_reader=self._read_error,
         )
         self._path = "/" + (self.DEFAULT_PATH if path is None else path).strip("/")
 
     def close(self) -> None:
         self._http.close()
+
+    def _read_error(self, status: int, body: Any) -> ErrorReading | None:
+        """This provider's reading of an error reply whose body says more than its status (a moderation
+        refusal, a final failure); None for the common reading. Shapes override it."""
+        return None
 
     def __enter__(self) -> Self:
         return self

@@ -1,0 +1,200 @@
+"""The fal queue API shape, under ``/fal`` (point a ``fal_queue`` provider entry at ``http://host:port/fal``).
+
+Submit ``POST /fal/{endpoint id}`` (e.g. ``/fal/fal-ai/kling-video/v2.1/standard/text-to-video``); status
+``GET``, result ``GET`` and cancel ``PUT`` under the *app* (``/fal/fal-ai/kling-video/requests/{id}``), as
+fal serves them. Replies and errors are shaped as fal documents them: the submit reply carries
+``request_id`` and the three URLs, the status ``IN_QUEUE`` (202, with ``queue_position``) / ``IN_PROGRESS``
+(202) / ``COMPLETED`` (200); a failed request completes and its result answers with a request error
+(``{"detail", "error_type"}``); a cancelled one answers ``client_cancelled``. The key is checked as
+``Authorization: Key <key>``. The finished video is served per job under ``/fal/files/{id}/output.mp4``, so
+the core's content faults apply to it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from local.fake_provider import VANISH_AT_PROGRESS, VIDEO_FILE, FakeJob, FaultAction, fault_reply
+
+if TYPE_CHECKING:
+    from local.fake_provider import FakeProvider
+
+PREFIX = "/fal"
+SHAPE = "fal-queue"
+APP_NAMESPACES = ("workflows", "comfy")
+# Where a queued job stands: the fake has no real queue, so a queued job reports a fixed line ahead of it.
+QUEUE_POSITION = 2
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def detail_reply(status: int, detail: str, *, error_type: str | None = None, **headers: str) -> web.Response:
+    """fal's request-error body (``detail`` as text, ``error_type`` and ``X-Fal-Error-Type`` when typed)."""
+    body: dict[str, Any] = {"detail": detail}
+    if error_type:
+        body["error_type"] = error_type
+        headers["X-Fal-Error-Type"] = error_type
+    return web.json_response(body, status=status, headers=headers)
+
+
+def validation_reply(field: str, message: str, error_type: str, value: Any) -> web.Response:
+    """fal's model-error body: ``detail`` as a list of ``{loc, msg, type}``."""
+    item = {"loc": ["body", field], "msg": message, "type": error_type, "input": value}
+    return web.json_response({"detail": [item]}, status=422, headers={"X-Fal-Retryable": "false"})
+
+
+def app_of(endpoint_id: str) -> str:
+    parts = [part for part in endpoint_id.split("/") if part]
+    return "/".join(parts[: 3 if parts and parts[0] in APP_NAMESPACES else 2])
+
+
+class FalShape:
+    def __init__(self, core: FakeProvider) -> None:
+        self.core = core
+        self.cancelled: set[str] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        request_path = PREFIX + "/{app:.+}/requests/{request_id}"
+        return [
+            web.get(PREFIX + "/files/{request_id}/output.mp4", self.media),
+            web.get(request_path + "/status", self.authed(self.status)),
+            web.put(request_path + "/cancel", self.authed(self.cancel)),
+            web.get(request_path, self.authed(self.result)),
+            web.post(PREFIX + "/{endpoint:.+}", self.authed(self.submit)),
+        ]
+
+    def authed(self, handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            expected = self.core.config.api_key
+            sent = request.headers.get("Authorization", "")
+            if expected and not hmac.compare_digest(sent.encode(), f"Key {expected}".encode()):
+                return detail_reply(401, "Authentication is required to access this application.")
+            return await handler(request)
+
+        return checked
+
+    # -- the queue ------------------------------------------------------------------------------------
+
+    async def submit(self, request: web.Request) -> web.StreamResponse:
+        endpoint = request.match_info["endpoint"].strip("/")
+        if app_of(endpoint).count("/") < 1:
+            return detail_reply(404, f"Application '{endpoint}' not found")
+        try:
+            body = await request.json()
+        except ValueError:
+            return detail_reply(400, "The request body must be JSON.", error_type="bad_request")
+        if not isinstance(body, dict):
+            return detail_reply(400, "The request body must be a JSON object.", error_type="bad_request")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return validation_reply("prompt", "Field required", "missing", prompt)
+        duration = body.get("duration", "5")
+        seconds = str(duration).removesuffix("s")
+        if not seconds.isdigit():
+            return validation_reply("duration", "Input should be a duration in seconds", "enum", duration)
+        started = self.core.start_job(
+            shape=SHAPE,
+            model=endpoint,
+            prompt=prompt,
+            seconds=seconds,
+            size=str(body.get("aspect_ratio") or "16:9"),
+            idempotency_key=None,  # fal documents no Idempotency-Key
+            fingerprint_fields=body,
+            input_reference=({"kind": "url", "value": body["image_url"]} if "image_url" in body else None),
+        )
+        if isinstance(started, web.Response):
+            return started
+        job, _ = started
+        job.external_id = f"{app_of(endpoint)}/requests/{job.id}"
+        await self.core.drop_reply_if_told(job)
+        urls = self._urls(request, job)
+        return web.json_response({"status": "IN_QUEUE", "request_id": job.id, **urls, "queue_position": 0})
+
+    async def status(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None:
+            return detail_reply(404, "Request not found")
+        disturbed = await fault_reply(request, job, "status", self.core.config.hang_seconds)
+        if disturbed is not None:
+            return _fal_shaped(disturbed)
+        job.status_calls += 1
+        state = self.core.snapshot_of(job)
+        rule = job.rule
+        if rule is not None and rule.action is FaultAction.VANISH and state.progress >= VANISH_AT_PROGRESS:
+            del self.core.jobs[job.id]
+            return detail_reply(404, "Request not found")
+        urls = self._urls(request, job)
+        if job.id in self.cancelled or state.status in ("completed", "failed"):
+            return web.json_response({"status": "COMPLETED", "logs": None, "metrics": {}, **urls})
+        if state.status == "queued":
+            return web.json_response({"status": "IN_QUEUE", "queue_position": QUEUE_POSITION, **urls}, status=202)
+        return web.json_response({"status": "IN_PROGRESS", "logs": None, **urls}, status=202)
+
+    async def result(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None:
+            return detail_reply(404, "Request not found")
+        if job.id in self.cancelled:
+            return detail_reply(499, "The request was cancelled by the client.", error_type="client_cancelled")
+        status = self.core.snapshot_of(job).status
+        if status == "failed":
+            return detail_reply(
+                500,
+                "The fake provider failed this request on purpose (FAKE_FAILURE_RATE).",
+                error_type="runner_server_error",
+            )
+        if status != "completed":
+            return detail_reply(400, "Request is still in progress")
+        media = str(request.url.origin().with_path(f"{PREFIX}/files/{job.id}/output.mp4"))
+        return web.json_response(
+            {"video": {"url": media, "content_type": "video/mp4", "file_name": "output.mp4"}, "seed": 42}
+        )
+
+    async def cancel(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None:
+            return web.json_response({"status": "NOT_FOUND"}, status=404)
+        if job.id in self.cancelled or self.core.snapshot_of(job).status in ("completed", "failed"):
+            return web.json_response({"status": "ALREADY_COMPLETED"}, status=400)
+        self.cancelled.add(job.id)
+        return web.json_response({"status": "CANCELLATION_REQUESTED"}, status=202)
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        job = self.core.jobs.get(request.match_info["request_id"])
+        if job is None:
+            return web.Response(status=404, text="Not Found")
+        disturbed = await fault_reply(request, job, "content", self.core.config.hang_seconds)
+        if disturbed is not None:
+            return _fal_shaped(disturbed) if disturbed.status >= 400 else disturbed
+        return web.FileResponse(VIDEO_FILE, headers={"Content-Type": "video/mp4"})
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _job(self, request: web.Request) -> FakeJob | None:
+        job = self.core.jobs.get(request.match_info["request_id"])
+        return job if job is not None and job.shape == SHAPE else None
+
+    def _urls(self, request: web.Request, job: FakeJob) -> dict[str, str]:
+        """Absolute, on whatever host the caller used, under the app (no endpoint sub-path), as fal's are."""
+        base = str(request.url.origin().with_path(f"{PREFIX}/{job.external_id}"))
+        return {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
+
+
+def _fal_shaped(reply: web.StreamResponse) -> web.StreamResponse:
+    """The core's fault replies carry OpenAI's error body; fal's errors say ``detail``."""
+    if not isinstance(reply, web.Response) or reply.status < 400 or reply.content_type != "application/json":
+        return reply
+    texts = {429: "Rate limit exceeded.", 404: "Not Found"}
+    return detail_reply(reply.status, texts.get(reply.status, "Service temporarily unavailable."), **_kept(reply))
+
+
+def _kept(reply: web.Response) -> dict[str, str]:
+    return {"Retry-After": reply.headers["Retry-After"]} if "Retry-After" in reply.headers else {}
+
+
+def routes(core: FakeProvider) -> list[web.RouteDef]:
+    return FalShape(core).routes()
