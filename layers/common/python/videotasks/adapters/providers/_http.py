@@ -31,9 +31,17 @@ from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
-AuthScheme = Literal["bearer", "raw"]
+AuthScheme = Literal["bearer", "raw", "x-goog-api-key"]
+
+# The header that carries the key under each scheme, and what goes before the key in it.
+AUTH_HEADERS: dict[str, tuple[str, str]] = {
+    "bearer": ("Authorization", "Bearer "),
+    "raw": ("Authorization", ""),
+    "x-goog-api-key": ("x-goog-api-key", ""),  # Google's Gemini API
+}
 
 MAX_PROVIDER_MESSAGE = 500
+UNAUTHORIZED = "PROVIDER_UNAUTHORIZED"
 
 
 @dataclass(frozen=True)
@@ -150,15 +158,22 @@ class ProviderHttp:
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if auth_scheme not in ("bearer", "raw"):
+        if auth_scheme not in AUTH_HEADERS:
             raise ValueError(f"Unknown auth scheme {auth_scheme!r}")
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._api_key = api_key
-        self._auth_value = api_key if auth_scheme == "raw" else f"Bearer {api_key}"
-        # No default Authorization header: media URLs on other hosts (CDNs, presigned storage)
-        # must not receive the key. httpx also drops it on redirects to another origin.
+        header, prefix = AUTH_HEADERS[auth_scheme]
+        self._auth_header = (header, prefix + api_key)
+        # No default auth header: media URLs on other hosts (CDNs, presigned storage) must not receive
+        # the key. httpx drops only Authorization on a redirect to another origin, so a hook takes off
+        # a key sent in any other header too.
         self._timeout = timeout
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._client = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            event_hooks={"request": [self._keep_key_home]},
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -285,7 +300,13 @@ class ProviderHttp:
             ) from exc
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": self._auth_value}
+        header, value = self._auth_header
+        return {header: value}
+
+    def _keep_key_home(self, request: httpx.Request) -> None:
+        """Runs before every request httpx sends, redirects included."""
+        if not self.is_own_origin(request.url):
+            request.headers.pop(self._auth_header[0], None)
 
     def _guard[T](self, what: str, call: Callable[[], T], *, final_once_sent: bool = False) -> T:
         """Run one httpx call, turning transport failures into provider exceptions."""
@@ -319,6 +340,9 @@ class ProviderHttp:
             raise ProviderTransientError(message, status_code=status)
         if status == 404 and not_found is not None:
             raise not_found(message, status_code=status)
+        if status in (401, 403):
+            # A wrong, revoked or unentitled key: an operator's problem, told apart from a refused request.
+            raise ProviderPermanentError(message, code=UNAUTHORIZED, status_code=status)
         raise ProviderPermanentError(message, status_code=status)
 
     def _provider_message(self, response: httpx.Response) -> str:
