@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from local.fake_shapes import gemini
+
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
 
-SHAPES: list[ModuleType] = []
+SHAPES: list[ModuleType] = [gemini]
 
 
 def shape_routes(core: FakeProvider) -> list[web.RouteDef]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from videotasks.adapters.providers.gemini_veo import GeminiVeoProvider
 from videotasks.adapters.providers.openai_videos import VideosProvider
 from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter, missing_members
 
-ADAPTERS: list[type] = [VideosProvider]
+ADAPTERS: list[type] = [VideosProvider, GeminiVeoProvider]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda adapter: adapter.__name__)
