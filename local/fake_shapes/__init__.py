@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from local.fake_shapes import fal, replicate
+from local.fake_shapes import fal, gemini, replicate
 
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
 
-SHAPES: list[ModuleType] = [fal, replicate]
+SHAPES: list[ModuleType] = [fal, gemini, replicate]
 
 
 def shape_routes(core: FakeProvider) -> list[web.RouteDef]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from videotasks.adapters.providers.fal_queue import FalQueueProvider
+from videotasks.adapters.providers.gemini_veo import GeminiVeoProvider
 from videotasks.adapters.providers.openai_videos import VideosProvider
 from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter, missing_members
 from videotasks.adapters.providers.replicate import ReplicateProvider
 
-ADAPTERS: list[type] = [VideosProvider, FalQueueProvider, ReplicateProvider]
+ADAPTERS: list[type] = [VideosProvider, FalQueueProvider, GeminiVeoProvider, ReplicateProvider]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda adapter: adapter.__name__)

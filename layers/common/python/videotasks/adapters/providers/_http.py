@@ -31,10 +31,16 @@ from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
-AuthScheme = Literal["bearer", "raw", "key"]
-# What goes before the key in the Authorization header: ``raw`` is for relays that take the bare key,
-# ``key`` for fal (``Authorization: Key <key>``).
-AUTH_PREFIXES: dict[str, str] = {"bearer": "Bearer ", "raw": "", "key": "Key "}
+AuthScheme = Literal["bearer", "raw", "key", "x-goog-api-key"]
+
+# The header that carries the key under each scheme, and what goes before the key in it: ``raw`` is for
+# relays that take the bare key, ``key`` for fal (``Authorization: Key <key>``).
+AUTH_HEADERS: dict[str, tuple[str, str]] = {
+    "bearer": ("Authorization", "Bearer "),
+    "raw": ("Authorization", ""),
+    "key": ("Authorization", "Key "),
+    "x-goog-api-key": ("x-goog-api-key", ""),  # Google's Gemini API
+}
 
 MAX_PROVIDER_MESSAGE = 500
 AUTH_FAILED = "PROVIDER_AUTH_FAILED"
@@ -171,16 +177,23 @@ class ProviderHttp:
         transport: httpx.BaseTransport | None = None,
         error_reader: ErrorReader | None = None,
     ) -> None:
-        if auth_scheme not in AUTH_PREFIXES:
+        if auth_scheme not in AUTH_HEADERS:
             raise ValueError(f"Unknown auth scheme {auth_scheme!r}")
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self._api_key = api_key
-        self._auth_value = AUTH_PREFIXES[auth_scheme] + api_key
+        header, prefix = AUTH_HEADERS[auth_scheme]
+        self._auth_header = (header, prefix + api_key)
         self._error_reader = error_reader
-        # No default Authorization header: media URLs on other hosts (CDNs, presigned storage)
-        # must not receive the key. httpx also drops it on redirects to another origin.
+        # No default auth header: media URLs on other hosts (CDNs, presigned storage) must not receive
+        # the key. httpx drops only Authorization on a redirect to another origin, so a hook takes off
+        # a key sent in any other header too.
         self._timeout = timeout
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._client = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            event_hooks={"request": [self._keep_key_home]},
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -307,7 +320,13 @@ class ProviderHttp:
             ) from exc
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": self._auth_value}
+        header, value = self._auth_header
+        return {header: value}
+
+    def _keep_key_home(self, request: httpx.Request) -> None:
+        """Runs before every request httpx sends, redirects included."""
+        if not self.is_own_origin(request.url):
+            request.headers.pop(self._auth_header[0], None)
 
     def _guard[T](self, what: str, call: Callable[[], T], *, final_once_sent: bool = False) -> T:
         """Run one httpx call, turning transport failures into provider exceptions."""
