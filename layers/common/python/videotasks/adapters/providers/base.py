@@ -29,6 +29,8 @@ class ProviderClient:
     """
 
     DEFAULT_PATH: ClassVar[str]
+    # What an entry that names no auth scheme sends (a shape whose provider wants its own header says so).
+    DEFAULT_AUTH_SCHEME: ClassVar[AuthScheme] = "bearer"
 
     def __init__(
         self,
@@ -36,12 +38,16 @@ class ProviderClient:
         base_url: str,
         api_key: str,
         path: str | None = None,
-        auth_scheme: AuthScheme = "bearer",
+        auth_scheme: AuthScheme | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._http = ProviderHttp(
-            base_url=base_url, api_key=api_key, auth_scheme=auth_scheme, timeout=timeout, transport=transport
+            base_url=base_url,
+            api_key=api_key,
+            auth_scheme=auth_scheme or self.DEFAULT_AUTH_SCHEME,
+            timeout=timeout,
+            transport=transport,
         )
         self._path = "/" + (self.DEFAULT_PATH if path is None else path).strip("/")
 
