@@ -14,6 +14,9 @@ from typing import Any
 HOST = "127.0.0.1"
 API_BASE_PATH = "/api/video"
 FAKE_PROVIDER_KEY = "local-fake-provider-key"
+# The template parameter of each provider entry's base URL -> the path prefix under which the fake provider
+# speaks that entry's API shape (local/fake_shapes/). The "openai" entries (ProviderBaseUrl) are at its root.
+FAKE_ENTRY_PREFIXES = {"GeminiBaseUrl": "/gemini", "FalBaseUrl": "/fal", "ReplicateBaseUrl": "/replicate"}
 
 
 def _seconds_or_none(raw: str) -> int | None:

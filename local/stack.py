@@ -14,7 +14,7 @@ import httpx
 from aiohttp import web
 
 from local import aws_setup, iam, moto_seam
-from local.config import FAKE_PROVIDER_KEY, HOST, StackConfig
+from local.config import FAKE_ENTRY_PREFIXES, FAKE_PROVIDER_KEY, HOST, StackConfig
 from local.http_gateway import HttpGateway
 from local.lambdas import FunctionRegistry
 from local.stream_pump import StreamPump
@@ -41,6 +41,8 @@ def _parameters(config: StackConfig) -> dict[str, str]:
         "PollIntervalSeconds": str(config.poll_interval_seconds),
         "MaxPollAttempts": str(config.max_poll_attempts),
         "CorsAllowedOrigins": ",".join(origins),
+        # Every other provider entry is the fake's, under its shape's prefix (SORA_BASE_URL moves only the relay).
+        **{parameter: config.fake_provider_url + prefix for parameter, prefix in FAKE_ENTRY_PREFIXES.items()},
     }
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
@@ -62,8 +64,10 @@ def _secret_values(template: dict[str, Any], config: StackConfig) -> dict[str, s
             values[logical_id] = config.jwt_secret
         elif "cursor" in logical_id.lower():
             values[logical_id] = secrets.token_urlsafe(32)
-        else:
-            values[logical_id] = config.sora_api_key if config.uses_real_provider else FAKE_PROVIDER_KEY  # type: ignore[assignment]
+        elif logical_id == "ProviderApiKeySecret" and config.uses_real_provider:
+            values[logical_id] = config.sora_api_key  # type: ignore[assignment]
+        else:  # every provider entry the fake provider plays
+            values[logical_id] = FAKE_PROVIDER_KEY
     return values
 
 
@@ -90,8 +94,8 @@ class LocalStack:
         self._loop_thread.start()
         self._serve(self._http_app(), self.config.http_port)
         self._start_live_updates()
-        if not self.config.uses_real_provider:
-            self._serve(self._provider_app(), self.config.provider_port)
+        # Served even with a real relay (SORA_BASE_URL): the other provider entries still point here.
+        self._serve(self._provider_app(), self.config.provider_port)
 
     def stop(self) -> None:
         for stop in self._background:
@@ -205,11 +209,8 @@ class LocalStack:
         return make_token(user, self.config.jwt_secret)
 
     def banner(self) -> str:
-        provider = (
-            self.config.provider_url
-            if self.config.uses_real_provider
-            else f"{self.config.provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
-        )
+        fake = f"{self.config.fake_provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"
+        provider = f"{self.config.provider_url} (relay); others {fake}" if self.config.uses_real_provider else fake
         conflicts: list[str] = []  # shown only when set: a stack that cancels transactions on purpose
         if rate := self.config.dynamodb_conflict_rate:
             conflicts.append(f"  DynamoDB       {rate:g} of transactions cancelled (LOCAL_DYNAMODB_CONFLICT_RATE)")

@@ -129,6 +129,17 @@ def cancel_task(videoId: VideoIdParam) -> Response[Any]:
 
 
 @app.get(
+    f"{openapi.BASE_PATH}/models",
+    tags=["models"],
+    summary="The models the caller may request, with their seconds, sizes and capabilities",
+    responses=openapi.errors(401),
+)
+def list_models() -> Response[Any]:
+    _user_id()
+    return envelope.success(wiring.task_service().models())
+
+
+@app.get(
     f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics", responses=openapi.errors(401)
 )
 def stats() -> Response[Any]:

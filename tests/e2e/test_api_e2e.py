@@ -16,6 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+# The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
+# tests use. The default model (Gemini Veo) reports no progress.
+RELAY_MODEL = "sora_video2"
+
 pytestmark = pytest.mark.e2e
 
 SAMPLE_MP4 = Path(__file__).resolve().parents[2] / "local" / "assets" / "sample.mp4"
@@ -29,7 +33,7 @@ def patient_stack(local_stack_factory):
 
 
 def _create(client: httpx.Client, prompt: str, **fields: Any) -> str:
-    created = client.post("/tasks", json={"prompt": prompt, **fields})
+    created = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": prompt, **fields})
     assert created.status_code == 201, created.text
     return str(created.json()["data"]["videoId"])
 
@@ -150,9 +154,30 @@ def test_content_url_fetched_over_http_returns_the_real_mp4(patient_stack, user_
     assert {b"moov", b"mdat"} <= set(boxes)
 
 
+def test_models_lists_the_catalog_and_a_task_on_each_listed_video_model_completes(
+    patient_stack, user_id, wait_for_terminal
+):
+    with patient_stack.http(user_id) as client:
+        answer = client.get("/models")
+        assert answer.status_code == 200, answer.text
+        listing = answer.json()["data"]
+        models = {item["id"]: item for item in listing["items"]}
+        assert listing["default"] not in {"sora-2", "sora-2-pro"}
+        assert not {"sora-2", "sora-2-pro"} & set(models)
+        assert {"sora_video2", "gpt-image-1"} <= set(models)
+        videos = [item for item in models.values() if item["type"] == "VIDEO"]
+        created = {
+            item["id"]: _create(client, f"a lantern on {item['id']}", model=item["id"], seconds=item["seconds"][0])
+            for item in videos
+        }
+        for model_id, video_id in created.items():
+            task = wait_for_terminal(client, video_id, patient_stack.completion_deadline())
+            assert (task["status"], task["model"]) == ("COMPLETED", model_id), task
+
+
 def test_image_task_completes_with_a_png_at_its_url(patient_stack, user_id, wait_for_terminal):
     with patient_stack.http(user_id) as client:
-        video_id = _create(client, "a red fox, studio light", type="IMAGE")
+        video_id = _create(client, "a red fox, studio light", type="IMAGE", model="gpt-image-1")
         task = wait_for_terminal(client, video_id, patient_stack.completion_deadline())
         content = client.get(f"/tasks/{video_id}/content").json()["data"]
         with httpx.Client(timeout=30.0, trust_env=False) as anonymous:
@@ -165,11 +190,13 @@ def test_image_task_completes_with_a_png_at_its_url(patient_stack, user_id, wait
 
 def test_idempotency_key_replays_the_same_task_over_http(patient_stack, user_id):
     with patient_stack.http(user_id) as client:
-        body = {"prompt": f"pressed twice {STUCK}"}
+        body = {"model": RELAY_MODEL, "prompt": f"pressed twice {STUCK}"}
         first = client.post("/tasks", json=body, headers={"Idempotency-Key": "e2e-double-click"})
         second = client.post("/tasks", json=body, headers={"Idempotency-Key": "e2e-double-click"})
         other_body = client.post(
-            "/tasks", json={"prompt": "something else"}, headers={"Idempotency-Key": "e2e-double-click"}
+            "/tasks",
+            json={"model": RELAY_MODEL, "prompt": "something else"},
+            headers={"Idempotency-Key": "e2e-double-click"},
         )
         listed, _ = _list_all(client)
         client.post(f"/tasks/{first.json()['data']['videoId']}/cancel")

@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+# The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
+# tests use. The default model (Gemini Veo) reports no progress.
+RELAY_MODEL = "sora_video2"
+
 pytestmark = pytest.mark.e2e
 
 MP4_BRAND_OFFSET = slice(4, 8)  # an MP4 starts with a box: 4-byte size, then the type `ftyp`
@@ -61,7 +65,7 @@ def test_health_answers_without_a_token(local_stack):
 
 def test_created_task_completes_with_its_mp4_in_s3_and_at_its_url(local_stack, user_id, wait_for_terminal):
     with local_stack.http(user_id) as client:
-        created = client.post("/tasks", json={"prompt": "a lighthouse at dawn, slow pan"})
+        created = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "a lighthouse at dawn, slow pan"})
         assert created.status_code == 201, created.text
         body = created.json()
         assert body["success"] is True
@@ -103,7 +107,7 @@ def test_created_task_completes_with_its_mp4_in_s3_and_at_its_url(local_stack, u
 def test_failing_provider_ends_the_task_failed_with_an_error_code(local_stack_factory, user_id, wait_for_terminal):
     stack = local_stack_factory(FAKE_FAILURE_RATE=1)
     with stack.http(user_id) as client:
-        created = client.post("/tasks", json={"prompt": "this one will not render"})
+        created = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "this one will not render"})
         assert created.status_code == 201, created.text
         video_id = created.json()["data"]["videoId"]
 
@@ -121,7 +125,9 @@ def test_failing_provider_ends_the_task_failed_with_an_error_code(local_stack_fa
 def test_content_of_a_task_that_is_not_completed_is_409(local_stack, user_id):
     # `[fault:stuck]`: the job never gets past 42%, so the task is in flight for the whole test.
     with local_stack.http(user_id) as client:
-        video_id = client.post("/tasks", json={"prompt": "still rendering [fault:stuck]"}).json()["data"]["videoId"]
+        video_id = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "still rendering [fault:stuck]"}).json()[
+            "data"
+        ]["videoId"]
 
         answer = client.get(f"/tasks/{video_id}/content")
 
@@ -133,7 +139,7 @@ def test_cancelled_processing_task_stays_cancelled_and_keeps_no_media(local_stac
     # task: the cancel below never races the workflow, which then finds a finished job to archive.
     stack = local_stack_factory(FAKE_VIDEO_SECONDS=1, POLL_INTERVAL_SECONDS=3)
     with stack.http(user_id) as client:
-        video_id = client.post("/tasks", json={"prompt": "never mind"}).json()["data"]["videoId"]
+        video_id = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "never mind"}).json()["data"]["videoId"]
         deadline = time.monotonic() + stack.completion_deadline()
         while client.get(f"/tasks/{video_id}").json()["status"] == "QUEUED" and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -167,7 +173,9 @@ def test_cancel_right_after_create_is_accepted_and_sticks(local_stack_factory, u
     refused, cancelled = [], []
     with stack.http(user_id) as client:
         for attempt in range(IMMEDIATE_CANCELS):
-            video_id = client.post("/tasks", json={"prompt": f"changed my mind #{attempt}"}).json()["data"]["videoId"]
+            video_id = client.post(
+                "/tasks", json={"model": RELAY_MODEL, "prompt": f"changed my mind #{attempt}"}
+            ).json()["data"]["videoId"]
             answer = client.post(f"/tasks/{video_id}/cancel")
             if answer.status_code != 200:
                 refused.append(answer.text)
@@ -190,7 +198,7 @@ def test_cancel_right_after_create_is_accepted_and_sticks(local_stack_factory, u
 )
 def test_request_without_a_token_is_a_401_envelope(local_stack, method, path):
     with local_stack.http() as client:
-        answer = client.request(method, path, json={"prompt": "x"} if method == "POST" else None)
+        answer = client.request(method, path, json={"model": RELAY_MODEL, "prompt": "x"} if method == "POST" else None)
 
     _assert_error_envelope(answer, 401, "UNAUTHORIZED")
 
@@ -207,7 +215,7 @@ def test_token_signed_with_another_secret_is_a_401_envelope(local_stack, user_id
 
 def test_task_of_another_user_is_a_404_envelope_and_absent_from_their_list(local_stack, user_id):
     with local_stack.http(user_id) as owner, local_stack.http(f"{user_id}-other") as other:
-        video_id = owner.post("/tasks", json={"prompt": "mine alone"}).json()["data"]["videoId"]
+        video_id = owner.post("/tasks", json={"model": RELAY_MODEL, "prompt": "mine alone"}).json()["data"]["videoId"]
 
         answer = other.get(f"/tasks/{video_id}")
         listing = other.get("/tasks")
@@ -222,7 +230,7 @@ def test_task_of_another_user_is_a_404_envelope_and_absent_from_their_list(local
 def test_transient_provider_errors_while_polling_still_complete(local_stack, user_id, wait_for_terminal):
     # `[fault:5xx_burst]` makes the fake answer 503 to this job's first three status calls.
     with local_stack.http(user_id) as client:
-        created = client.post("/tasks", json={"prompt": "flaky relay [fault:5xx_burst]"})
+        created = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "flaky relay [fault:5xx_burst]"})
         assert created.status_code == 201, created.text
         video_id = created.json()["data"]["videoId"]
 
@@ -235,7 +243,9 @@ def test_transient_provider_errors_while_polling_still_complete(local_stack, use
 def test_provider_job_that_vanishes_ends_failed(local_stack, user_id, wait_for_terminal):
     # `[fault:vanish]`: the provider forgets the job halfway through (404 on every later poll).
     with local_stack.http(user_id) as client:
-        video_id = client.post("/tasks", json={"prompt": "lost job [fault:vanish]"}).json()["data"]["videoId"]
+        video_id = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "lost job [fault:vanish]"}).json()[
+            "data"
+        ]["videoId"]
 
         task = wait_for_terminal(client, video_id, local_stack.completion_deadline(extra_polls=6))
 
@@ -246,7 +256,9 @@ def test_provider_job_that_vanishes_ends_failed(local_stack, user_id, wait_for_t
 def test_job_stuck_in_progress_ends_failed_with_timeout(local_stack_factory, user_id, wait_for_terminal):
     stack = local_stack_factory(FAKE_PROVIDER_FAULT="stuck", MAX_POLL_ATTEMPTS=3)
     with stack.http(user_id) as client:
-        video_id = client.post("/tasks", json={"prompt": "never finishes"}).json()["data"]["videoId"]
+        video_id = client.post("/tasks", json={"model": RELAY_MODEL, "prompt": "never finishes"}).json()["data"][
+            "videoId"
+        ]
 
         task = wait_for_terminal(client, video_id, stack.completion_deadline(extra_polls=6))
 

@@ -18,6 +18,10 @@ import jwt
 import pytest
 import websockets
 
+# The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
+# tests use. The default model (Gemini Veo) reports no progress.
+RELAY_MODEL = "sora_video2"
+
 pytestmark = pytest.mark.e2e
 
 TASK_MESSAGES = {"taskProgress", "taskCompleted", "taskFailed", "taskCancelled"}
@@ -58,7 +62,7 @@ class Client:
         return await self.ask(frame, TASK_ANSWERS)
 
     async def create_task(self, prompt: str = "a paper boat in the rain") -> str:
-        answer = await self.http.post("/tasks", json={"prompt": prompt})
+        answer = await self.http.post("/tasks", json={"model": RELAY_MODEL, "prompt": prompt})
         assert answer.status_code == 201, answer.text
         return str(answer.json()["data"]["videoId"])
 

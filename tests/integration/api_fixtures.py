@@ -8,7 +8,6 @@ workflow's steps by hand, a recorder of AWS calls, and a lock that makes moto at
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,8 @@ from videotasks.services.workflow import Workflow
 @pytest.fixture
 def wired_providers(aws_stack: Any, fake_videos: Any, fake_images: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The API function's collaborators use the fake providers (cancel asks the videos provider)."""
-    # functools.cache keeps ``cache_clear``, which wiring.reset() calls on teardown.
-    monkeypatch.setattr(wiring, "videos_provider", functools.cache(lambda: fake_videos))
-    monkeypatch.setattr(wiring, "images_provider", functools.cache(lambda: fake_images))
+    monkeypatch.setattr(wiring, "video_adapter", lambda entry: fake_videos)
+    monkeypatch.setattr(wiring, "images_provider", lambda entry: fake_images)
 
 
 @pytest.fixture

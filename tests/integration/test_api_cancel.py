@@ -3,6 +3,8 @@ stopped and the provider is asked to drop the job; a finished task is a 409 that
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -190,3 +192,14 @@ def test_poll_and_archive_steps_after_the_cancel_end_without_touching_the_task(
 
     assert (aws_stack.stored(video_id), counters()) == before
     assert media_objects(aws_stack, video_id) == []
+
+
+def test_cancel_does_not_ask_a_provider_that_cannot_cancel(api: Api, steps, fake_videos):
+    fake_videos.CAPABILITIES = dataclasses.replace(fake_videos.CAPABILITIES, cancel=False)
+    video_id = api.create_id()
+    steps.submit(video_id)
+
+    reply = api.cancel(video_id)
+
+    assert reply.data["status"] == "CANCELLED"
+    assert fake_videos.cancelled == []  # the job runs out at the provider; nothing will fetch it

@@ -45,7 +45,11 @@ def test_create_answers_201_with_a_queued_task_in_the_contract_shape(api: Api):
     assert task["progress"] == 0
     assert task["type"] == "VIDEO"
     assert task["prompt"] == "A lighthouse at dawn, slow pan"
-    assert (task["model"], task["seconds"], task["size"]) == ("sora-2", 4, "720x1280")  # the model's defaults
+    assert (task["model"], task["seconds"], task["size"]) == (
+        "veo-3.1-fast",
+        8,
+        "1280x720",
+    )  # the default model's defaults
     assert task["externalVideoId"] is None
     assert task["externalTaskId"] is None
     assert task["metadata"] == {"externalTaskId": None}

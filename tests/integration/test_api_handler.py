@@ -59,7 +59,7 @@ def test_the_sample_create_event_makes_a_queued_task_and_starts_its_execution(
     assert UUID4_VIDEO_ID.match(task["videoId"])
     assert uuid.UUID(task["videoId"].removeprefix("video_")).version == 4
     assert (task["status"], task["progress"], task["externalVideoId"]) == ("QUEUED", 0, None)
-    assert (task["model"], task["seconds"], task["size"]) == ("sora-2", 8, "1280x720")
+    assert (task["model"], task["seconds"], task["size"]) == ("veo-3.1-fast", 8, "1280x720")
     execution = aws_stack.execution(task["videoId"])
     assert (execution["status"], json.loads(execution["input"])) == ("RUNNING", {"videoId": task["videoId"]})
     assert execution["stateMachineArn"] == aws_stack.state_machine_arn

@@ -22,12 +22,19 @@ from typing import Any
 import pytest
 
 from local.template import ROOT, Resolver, functions, load_template, resources
+from videotasks.domain.catalog import Catalog, entry_variables, load_document
 from videotasks.settings import Settings
 
 TEMPLATE = load_template()
 FUNCTIONS = sorted(functions(TEMPLATE))
 SETTINGS_VARIABLES = {field.alias for field in Settings.model_fields.values() if field.alias}
 REQUIRED_VARIABLES = {field.alias for field in Settings.model_fields.values() if field.alias and field.is_required()}
+# Each provider entry's overrides and secret, which the catalog reads (videotasks.domain.catalog).
+CATALOG_VARIABLES = {
+    name
+    for entry_id, spec in load_document().providers.items()
+    for name in entry_variables(entry_id, spec).model_dump().values()
+}
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 
 
@@ -43,7 +50,7 @@ def declared_environment(logical_id: str) -> dict[str, Any]:
 
 def test_settings_require_some_variables() -> None:
     # Guards the tests below against passing vacuously should Settings stop declaring aliases.
-    assert {"TASKS_TABLE", "STATS_TABLE", "MEDIA_BUCKET", "PROVIDER_BASE_URL"} <= REQUIRED_VARIABLES
+    assert {"TASKS_TABLE", "STATS_TABLE", "MEDIA_BUCKET"} <= REQUIRED_VARIABLES
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -57,9 +64,16 @@ def test_every_variable_the_template_sets_is_a_setting_or_powertools(logical_id:
     unknown = {
         name
         for name in declared_environment(logical_id)
-        if name not in SETTINGS_VARIABLES and not name.startswith("POWERTOOLS_")
+        if name not in SETTINGS_VARIABLES | CATALOG_VARIABLES and not name.startswith("POWERTOOLS_")
     }
-    assert not unknown, f"{logical_id} sets {sorted(unknown)}, which videotasks.settings.Settings does not read"
+    assert not unknown, f"{logical_id} sets {sorted(unknown)}, which neither Settings nor the catalog reads"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_every_provider_entry_has_its_secret_in_the_template(logical_id: str) -> None:
+    document = load_document()
+    secrets = {str(entry_variables(entry_id, spec).secret) for entry_id, spec in document.providers.items()}
+    assert secrets <= set(declared_environment(logical_id))
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -69,11 +83,16 @@ def test_the_functions_resolved_environment_is_valid_settings(aws_stack: Any, lo
     }
 
     settings = Settings.model_validate(
-        {name: value for name, value in environment.items() if name in SETTINGS_VARIABLES}
+        {
+            **{name: value for name, value in environment.items() if name in SETTINGS_VARIABLES},
+            "provider_variables": {name: value for name, value in environment.items() if name in CATALOG_VARIABLES},
+        }
     )
+    catalog = Catalog.configured(settings)  # the template's defaults are a configuration that starts
 
     assert settings.tasks_table == aws_stack.physical("TasksTable")
-    assert settings.provider_api_key_secret.startswith("arn:aws:secretsmanager:")
+    for entry in catalog.entries.values():
+        assert str(entry.secret_name).startswith("arn:aws:secretsmanager:"), entry.id
 
 
 def test_the_api_function_knows_its_state_machine_and_idempotency_table() -> None:

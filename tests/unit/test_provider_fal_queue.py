@@ -14,10 +14,11 @@ import pytest
 
 from local.fake_provider import FakeProviderConfig, serve_in_background
 from tests.clocks import ManualClock
-from videotasks.adapters.providers import FalQueueProvider, JobRequest, ProviderJob
+from videotasks.adapters.providers import JobRequest, ProviderJob
 from videotasks.adapters.providers.fal_queue import (
     KLING,
     VEO,
+    FalQueueProvider,
     allowed_options,
     app_of,
     aspect_and_resolution,

@@ -9,7 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from videotasks.domain.catalog import KNOWN_MODELS, resolve_model_options, spec_for
+from videotasks.domain.catalog import Catalog, load_document, resolve_model_options
 from videotasks.domain.errors import ValidationError
 from videotasks.domain.models import TaskType
 from videotasks.domain.requests import MAX_METADATA_BYTES, CreateTaskRequest, ListTasksQuery
@@ -184,7 +184,11 @@ def resolve(settings: Settings, **body: Any) -> tuple[str, int | None, str | Non
     """(model, seconds, size) of the create ``body`` asks for, as the service resolves them."""
     request = parse(**body)
     options = resolve_model_options(
-        request.type, model=request.model, seconds=request.seconds, size=request.size, settings=settings
+        request.type,
+        model=request.model,
+        seconds=request.seconds,
+        size=request.size,
+        catalog=Catalog.configured(settings),
     )
     return options.model, options.seconds, options.size
 
@@ -193,10 +197,11 @@ def field_of(error: ValidationError) -> str:
     return str(error.details[0]["field"])
 
 
-def test_a_video_task_without_model_seconds_or_size_gets_the_defaults(settings: Settings) -> None:
-    model, seconds, size = resolve(settings)
-    assert model == settings.default_model == "sora-2"
-    assert (seconds, size) == (KNOWN_MODELS["sora-2"].default_seconds, KNOWN_MODELS["sora-2"].default_size)
+def test_a_video_task_without_model_seconds_or_size_gets_the_catalogs_defaults(settings: Settings) -> None:
+    default = load_document().default
+    model = Catalog.configured(settings).model(default)
+    assert model is not None and not model.retired
+    assert resolve(settings) == (default, model.default_seconds, model.default_size)
 
 
 def test_an_image_task_defaults_to_the_image_model_without_seconds(settings: Settings) -> None:
@@ -207,25 +212,35 @@ def test_seconds_sent_for_an_image_task_are_dropped(settings: Settings) -> None:
     assert resolve(settings, type="IMAGE", seconds=8)[1] is None
 
 
-def test_a_model_outside_the_allow_list_is_refused_naming_the_field(settings: Settings) -> None:
+def test_a_model_outside_the_catalog_is_refused_naming_the_field_and_the_choices(settings: Settings) -> None:
     with pytest.raises(ValidationError) as caught:
         resolve(settings, model="sora-9")
     assert field_of(caught.value) == "model"
     assert "sora-9" in caught.value.message
+    assert "veo-3.1-fast" in caught.value.details[0]["allowed"]
+
+
+@pytest.mark.parametrize("model", ["sora-2", "sora-2-pro"])
+def test_a_retired_model_is_refused_saying_so(settings: Settings, model: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        resolve(settings, model=model)
+    assert field_of(caught.value) == "model"
+    assert "retired on 2026-09-24" in caught.value.message
 
 
 def test_a_known_model_missing_from_the_configured_allow_list_is_refused(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for(allowed_models=("sora_video2", "gpt-image-1"), default_model="sora_video2")
     with pytest.raises(ValidationError):
-        resolve(settings_for(allowed_models=("sora-2",)), model="sora-2-pro")
+        resolve(settings, model="veo-3.1")
 
 
 def test_the_allow_list_is_read_from_a_comma_separated_variable(settings_for: Callable[..., Settings]) -> None:
-    assert settings_for(allowed_models=" sora-2 , my-relay ,").allowed_models == ("sora-2", "my-relay")
+    assert settings_for(allowed_models=" veo-3.1 , my-relay ,").allowed_models == ("veo-3.1", "my-relay")
 
 
 def test_a_video_model_for_an_image_task_is_refused(settings: Settings) -> None:
     with pytest.raises(ValidationError) as caught:
-        resolve(settings, type="IMAGE", model="sora-2")
+        resolve(settings, type="IMAGE", model="veo-3.1")
     assert field_of(caught.value) == "model"
 
 
@@ -237,9 +252,12 @@ def test_an_image_model_for_a_video_task_is_refused(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("model", "seconds", "accepted"),
     [
-        ("sora-2", 4, True),
-        ("sora-2", 12, True),
-        ("sora-2", 10, False),
+        ("veo-3.1-fast", 4, True),
+        ("veo-3.1-fast", 8, True),
+        ("veo-3.1-fast", 5, False),
+        ("kling-2.1-fal", 10, True),
+        ("kling-2.1-fal", 8, False),
+        ("kling-2.5-turbo-replicate", 5, True),
         ("sora_video2", 10, True),
         ("sora_video2", 8, False),
     ],
@@ -251,11 +269,17 @@ def test_each_model_takes_only_its_durations(settings: Settings, model: str, sec
         with pytest.raises(ValidationError) as caught:
             resolve(settings, model=model, seconds=seconds)
         assert field_of(caught.value) == "seconds"
+        assert seconds not in caught.value.details[0]["allowed"]
 
 
 @pytest.mark.parametrize(
     ("model", "size", "accepted"),
-    [("sora-2", "1280x720", True), ("sora-2", "1792x1024", False), ("sora-2-pro", "1792x1024", True)],
+    [
+        ("veo-3.1-fast", "1280x720", True),
+        ("veo-3.1-fast", "1080x1920", False),
+        ("kling-2.5-turbo-replicate", "1080x1920", True),
+        ("kling-2.1-fal", "1920x1080", False),
+    ],
 )
 def test_each_model_takes_only_its_sizes(settings: Settings, model: str, size: str, accepted: bool) -> None:
     if accepted:
@@ -264,14 +288,16 @@ def test_each_model_takes_only_its_sizes(settings: Settings, model: str, size: s
         with pytest.raises(ValidationError) as caught:
             resolve(settings, model=model, size=size)
         assert field_of(caught.value) == "size"
+        assert caught.value.details[0]["allowed"]
 
 
-def test_an_allowed_model_unknown_to_the_catalog_is_checked_leniently(settings_for: Callable[..., Settings]) -> None:
-    settings = settings_for(allowed_models=("my-relay-model",), default_model="my-relay-model")
-    assert spec_for("my-relay-model", TaskType.VIDEO).seconds == ()
-    assert resolve(settings, seconds=7, size="640x360") == ("my-relay-model", 7, "640x360")
-    with pytest.raises(ValidationError):
-        resolve(settings, size="huge")
+def test_a_size_that_allows_fewer_durations_says_which(settings: Settings) -> None:
+    assert resolve(settings, model="veo-3.1", size="1920x1080") == ("veo-3.1", 8, "1920x1080")
+    with pytest.raises(ValidationError) as caught:
+        resolve(settings, model="veo-3.1", size="1920x1080", seconds=4)
+    assert field_of(caught.value) == "seconds"
+    assert caught.value.details[0]["allowed"] == [8]
+    assert "1920x1080" in caught.value.message
 
 
 # -- the listing query ------------------------------------------------------------------------------

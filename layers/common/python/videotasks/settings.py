@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-DEFAULT_MODELS = "sora-2,sora-2-pro,sora_video2,gpt-image-1"
+# Variables that configure provider entries (base URL, path, auth scheme, secret) are read by the catalog,
+# which knows the entries' names (``videotasks.domain.catalog``); settings only collect them.
+PROVIDER_VARIABLE_PREFIX = "PROVIDER_"
 # template.yaml's TaskTimeoutSeconds MaxValue; the state machine's own TimeoutSeconds is set above it.
 MAX_TASK_TIMEOUT_SECONDS = 43200
 
@@ -28,11 +30,8 @@ class Settings(BaseModel):
     media_bucket: str = Field(alias="MEDIA_BUCKET")
     state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
 
-    provider_base_url: str = Field(alias="PROVIDER_BASE_URL")
-    provider_videos_path: str = Field("/v1/videos", alias="PROVIDER_VIDEOS_PATH")
-    provider_images_path: str = Field("/v1/images/generations", alias="PROVIDER_IMAGES_PATH")
-    provider_auth_scheme: Literal["bearer", "raw"] = Field("bearer", alias="PROVIDER_AUTH_SCHEME")
-    provider_api_key_secret: str = Field(alias="PROVIDER_API_KEY_SECRET")
+    # PROVIDER_* variables that are not settings of their own: each provider entry's overrides and secret.
+    provider_variables: dict[str, str] = Field(default_factory=dict)
     provider_timeout_seconds: float = Field(20.0, gt=0, alias="PROVIDER_TIMEOUT_SECONDS")
     # An image is generated while the request is open (often 30-120 s): its read timeout is its own. The
     # submit invocation's remaining time caps it too (see videotasks.domain.deadline).
@@ -53,9 +52,10 @@ class Settings(BaseModel):
     max_poll_attempts: int = Field(20, ge=1, le=10000, alias="MAX_POLL_ATTEMPTS")
     task_timeout_seconds: int = Field(900, ge=10, le=MAX_TASK_TIMEOUT_SECONDS, alias="TASK_TIMEOUT_SECONDS")
 
-    default_model: str = Field("sora-2", alias="DEFAULT_MODEL")
-    allowed_models: tuple[str, ...] = Field(tuple(DEFAULT_MODELS.split(",")), alias="ALLOWED_MODELS")
-    default_image_model: str = Field("gpt-image-1", alias="DEFAULT_IMAGE_MODEL")
+    # Empty: the catalog's own defaults and every model it offers (videotasks/catalog.json).
+    default_model: str = Field("", alias="DEFAULT_MODEL")
+    allowed_models: tuple[str, ...] = Field((), alias="ALLOWED_MODELS")
+    default_image_model: str = Field("", alias="DEFAULT_IMAGE_MODEL")
 
     media_url_ttl_seconds: int = Field(3600, ge=60, le=604800, alias="MEDIA_URL_TTL_SECONDS")
     websocket_endpoint: str = Field("", alias="WEBSOCKET_ENDPOINT")
@@ -94,4 +94,10 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def get_settings() -> Settings:
     """The settings of this process; validated on first use, so a missing variable fails loudly."""
     fields = {field.alias for field in Settings.model_fields.values() if field.alias}
-    return Settings.model_validate({name: os.environ[name] for name in fields if name in os.environ})
+    values: dict[str, object] = {name: os.environ[name] for name in fields if name in os.environ}
+    values["provider_variables"] = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith(PROVIDER_VARIABLE_PREFIX) and name not in fields
+    }
+    return Settings.model_validate(values)

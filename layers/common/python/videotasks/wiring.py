@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.providers import ImagesProvider, VideosProvider
-from videotasks.adapters.providers.base import ProviderClient
+from videotasks.adapters.providers import IMAGE_SHAPES, ImagesProvider, VideoAdapter, adapter_class, unknown_shapes
 from videotasks.adapters.secrets import get_secret
 from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
 from videotasks.domain.deadline import Deadline, InvocationContext
 from videotasks.edge.steps import StateEvent, StateHandler, state_handler
 from videotasks.services.tasks import TaskService
@@ -39,27 +39,42 @@ def media_store() -> MediaStore:
 
 
 @functools.cache
-def videos_provider() -> VideosProvider:
-    settings = get_settings()
-    return _provider(VideosProvider, settings.provider_videos_path, settings.provider_timeout_seconds)
+def catalog() -> Catalog:
+    """The models this deployment offers and its provider entries. A configuration that cannot work (an
+    unknown model or shape, a default not offered, an entry without a secret) fails the cold start."""
+    configured = Catalog.configured(get_settings())
+    unknown = unknown_shapes(configured.shapes())
+    if unknown:
+        raise CatalogError(f"the catalog names provider shapes no adapter speaks: {', '.join(sorted(unknown))}")
+    return configured
+
+
+def provider_client(entry: ProviderEntry) -> Any:
+    """The client of ``entry``: one per entry and process (see ``_client``), its key read on first use."""
+    return _client(entry)
 
 
 @functools.cache
-def images_provider() -> ImagesProvider:
+def _client(entry: ProviderEntry) -> Any:
     settings = get_settings()
-    return _provider(ImagesProvider, settings.provider_images_path, settings.provider_image_timeout_seconds)
-
-
-def _provider[Client: ProviderClient](client: type[Client], path: str, timeout: float) -> Client:
-    """A client of the configured provider, at its endpoint ``path``."""
-    settings = get_settings()
-    return client(
-        base_url=settings.provider_base_url,
-        api_key=get_secret(settings.provider_api_key_secret),
-        path=path,
-        auth_scheme=settings.provider_auth_scheme,
-        timeout=timeout,
+    if not entry.secret_name:
+        raise CatalogError(f"provider entry {entry.id!r} has no secret configured")
+    image = entry.shape in IMAGE_SHAPES
+    return adapter_class(entry.shape)(
+        base_url=entry.base_url,
+        api_key=get_secret(entry.secret_name),
+        path=entry.path,
+        auth_scheme=entry.auth,
+        timeout=settings.provider_image_timeout_seconds if image else settings.provider_timeout_seconds,
     )
+
+
+def video_adapter(entry: ProviderEntry) -> VideoAdapter:
+    return provider_client(entry)  # type: ignore[no-any-return]
+
+
+def images_provider(entry: ProviderEntry) -> ImagesProvider:
+    return provider_client(entry)  # type: ignore[no-any-return]
 
 
 @functools.cache
@@ -70,14 +85,15 @@ def task_service() -> TaskService:
         repository(),
         Executions(settings.state_machine_arn),
         media_store(),
-        videos=videos_provider,
+        catalog=catalog(),
+        videos=video_adapter,
         cursor_secret=lambda: get_secret(settings.cursor_secret_name),
     )
 
 
 @functools.cache
 def workflow() -> Workflow:
-    return Workflow(get_settings(), repository(), videos_provider(), images_provider(), media_store())
+    return Workflow(get_settings(), repository(), catalog(), video_adapter, images_provider, media_store())
 
 
 def step_deadline(context: InvocationContext) -> Deadline:
@@ -98,7 +114,7 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
 
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
-    for cached in (repository, media_store, videos_provider, images_provider, task_service, workflow):
+    for cached in (repository, media_store, catalog, _client, task_service, workflow):
         cached.cache_clear()
     for live in (connections, realtime, notifier, broadcaster):
         live.cache_clear()

@@ -55,6 +55,10 @@ class Task(BaseModel):
     updatedAt: str
     completedAt: str | None = None
     # internal
+    # The catalog's provider entry and the provider's name of the model, fixed at creation: a running job
+    # is polled where it was made even if the catalog moves the model since.
+    provider: str | None = None
+    providerModel: str | None = None
     executionArn: str | None = None
     mediaKey: str | None = None
     mediaContentType: str | None = None

@@ -45,6 +45,8 @@ INTERNAL_FIELDS = frozenset(
         "pollAttempts",
         "submitStartedAt",
         "submitAttempts",
+        "provider",
+        "providerModel",
     }
 )
 

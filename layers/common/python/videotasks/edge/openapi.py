@@ -75,7 +75,7 @@ def errors(*codes: int) -> dict[int, Any]:
 # method that no route matched has a malformed path parameter (outside the URI-safe characters the
 # router matches), which is a 400 naming it.
 _ROUTES: list[tuple[re.Pattern[str], frozenset[str]]] = [
-    (re.compile(rf"^{BASE_PATH}/(health|openapi\.json|docs|stats)/?$"), frozenset({"GET"})),
+    (re.compile(rf"^{BASE_PATH}/(health|openapi\.json|docs|stats|models)/?$"), frozenset({"GET"})),
     (re.compile(rf"^{BASE_PATH}/tasks/?$"), frozenset({"GET", "POST"})),
     (re.compile(rf"^{BASE_PATH}/tasks/[^/]+/?$"), frozenset({"GET"})),
     (re.compile(rf"^{BASE_PATH}/tasks/[^/]+/content/?$"), frozenset({"GET"})),

@@ -10,11 +10,11 @@ from aws_lambda_powertools import Logger
 from videotasks.adapters import metrics
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.providers import VideosProvider
+from videotasks.adapters.providers import ShapeUnavailableError, VideoAdapter, shape_capabilities
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
-from videotasks.domain.catalog import resolve_model_options
+from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, describe, resolve_model_options
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
@@ -44,10 +44,12 @@ class TaskService:
         executions: Executions,
         media: MediaStore,
         *,
-        videos: Callable[[], VideosProvider],
+        catalog: Catalog,
+        videos: Callable[[ProviderEntry], VideoAdapter],
         cursor_secret: Callable[[], str],
     ) -> None:
         self._settings = settings
+        self._catalog = catalog
         self._repository = repository
         self._executions = executions
         self._media = media
@@ -69,7 +71,7 @@ class TaskService:
     @tracer.capture_method(capture_response=False)
     def create(self, user_id: str, request: CreateTaskRequest) -> Task:
         options = resolve_model_options(
-            request.type, model=request.model, seconds=request.seconds, size=request.size, settings=self._settings
+            request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=self._catalog
         )
         now = iso(utc_now())
         task = Task(
@@ -80,6 +82,8 @@ class TaskService:
             model=options.model,
             seconds=options.seconds,
             size=options.size,
+            provider=options.provider,
+            providerModel=options.provider_model,
             inputReference=request.inputReference,
             clientRequestId=request.clientRequestId,
             metadata=request.metadata or {},
@@ -170,6 +174,21 @@ class TaskService:
             "totalPages": -(-total // size) if total else 0,
         }
 
+    # models --------------------------------------------------------------------------------------
+    def models(self) -> dict[str, Any]:
+        """What a user may request: the offered models with their shape's capabilities, and the default.
+        A model whose adapter is not in this build is left out rather than offered and failed later."""
+        items = []
+        for model in self._catalog.offered_models():
+            shape = self._catalog.entries[model.provider].shape
+            try:
+                capabilities = shape_capabilities(shape)
+            except ShapeUnavailableError as exc:
+                logger.warning("model not listed", extra={"model": model.id, "reason": str(exc)})
+                continue
+            items.append(describe(model, capabilities))
+        return {"items": items, "default": self._catalog.default_video, "defaultImage": self._catalog.default_image}
+
     # statistics ----------------------------------------------------------------------------------
     @tracer.capture_method
     def stats(self, user_id: str) -> dict[str, Any]:
@@ -214,13 +233,22 @@ class TaskService:
             except Exception:  # the task is already CANCELLED; a running step will find it so and stop
                 logger.exception("could not stop the execution")
         if task.externalTaskId and task.type is TaskType.VIDEO:
-            try:
-                self._videos().cancel_job(task.externalTaskId)
-            except ProviderError as exc:
-                logger.warning("provider refused to cancel", extra={"reason": exc.message})
-            except Exception:  # the cancel is committed; a provider we cannot even reach must not undo the reply
-                logger.exception("could not ask the provider to cancel")
+            self._cancel_at_provider(task, task.externalTaskId)
         return cancelled
+
+    def _cancel_at_provider(self, task: Task, external_id: str) -> None:
+        """Best effort, once the cancel is committed: a provider that cannot cancel lets the job run out."""
+        try:
+            entry, _ = self._catalog.route(task.model, task.provider, task.providerModel)
+            adapter = self._videos(entry)
+            if adapter.CAPABILITIES.cancel:
+                adapter.cancel_job(external_id)
+        except (CatalogError, ShapeUnavailableError) as exc:
+            logger.warning("cannot reach the task's provider to cancel", extra={"reason": str(exc)})
+        except ProviderError as exc:
+            logger.warning("provider refused to cancel", extra={"reason": exc.message})
+        except Exception:  # the cancel is committed; a provider we cannot even reach must not undo the reply
+            logger.exception("could not ask the provider to cancel")
 
     @tracer.capture_method(capture_response=False)
     def content(self, user_id: str, video_id: str) -> dict[str, Any]:

@@ -23,9 +23,17 @@ from aws_lambda_powertools import Logger
 
 from videotasks.adapters import metrics
 from videotasks.adapters.media import MediaStore, media_key
-from videotasks.adapters.providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideosProvider
+from videotasks.adapters.providers import (
+    ImagesProvider,
+    JobRequest,
+    MediaStream,
+    ProviderJob,
+    ShapeUnavailableError,
+    VideoAdapter,
+)
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
+from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import (
     NotFoundError,
@@ -88,10 +96,11 @@ class StepResult:
         return {"videoId": self.videoId, "next": self.next, "waitSeconds": self.waitSeconds}
 
 
-def job_request(task: Task) -> JobRequest:
+def job_request(task: Task, provider_model: str) -> JobRequest:
+    """The provider's view of the task: its own model name, never our model id."""
     return JobRequest(
         prompt=task.prompt,
-        model=task.model,
+        model=provider_model,
         seconds=task.seconds,
         size=task.size,
         input_reference=task.inputReference,
@@ -120,17 +129,24 @@ def error_from_failure(error_type: str | None, cause: str | None) -> TaskError:
 
 
 class Workflow:
+    """The steps, each speaking to the adapter of its task's provider entry through ``VideoAdapter`` only.
+
+    ``videos``/``images`` hand out the client of an entry (built once per entry and process by the
+    composition root)."""
+
     def __init__(
         self,
         settings: Settings,
         repository: TaskRepository,
-        videos: VideosProvider,
-        images: ImagesProvider,
+        catalog: Catalog,
+        videos: Callable[[ProviderEntry], VideoAdapter],
+        images: Callable[[ProviderEntry], ImagesProvider],
         media: MediaStore,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._settings = settings
         self._repository = repository
+        self._catalog = catalog
         self._videos = videos
         self._images = images
         self._media = media
@@ -149,8 +165,9 @@ class Workflow:
             return self._generate_image(task, deadline)
         if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
             return self._wait(task)
+        adapter, provider_model = self._video_adapter(task)
         try:
-            job = self._submit_video_once(task, deadline)
+            job = self._submit_video_once(task, adapter, provider_model, deadline)
         except StaleWriteError:
             return self._done(task)  # cancelled before we asked the provider
         logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
@@ -163,7 +180,7 @@ class Workflow:
                 progress=merge_progress(task.progress, job.progress),
             )
         except StaleWriteError:
-            self._cancel_at_provider(job.id, deadline)
+            self._cancel_at_provider(adapter, job.id, deadline)
             return self._done(task)
         return self._wait(task)
 
@@ -173,9 +190,10 @@ class Workflow:
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
         attempts = task.pollAttempts + 1
+        adapter, _ = self._video_adapter(task)
         job: ProviderJob | None
         try:
-            job = self._videos.get_job(task.externalTaskId, deadline=deadline)
+            job = adapter.get_job(task.externalTaskId, deadline=deadline)
         except ProviderTransientError as exc:
             # A relay outage is not the job's failure: keep polling, bounded by attempts and time.
             logger.warning("provider unavailable while polling", extra={"reason": exc.message})
@@ -222,9 +240,10 @@ class Workflow:
         if left <= 0:
             return self._fail(task, self._archive_timeout())
         deadline = (deadline or Deadline.none()).earliest(left)
+        adapter, _ = self._video_adapter(task)
         try:
-            job = self._videos.get_job(task.externalTaskId, deadline=deadline)
-            with self._videos.open_content(job, deadline=deadline) as media:
+            job = adapter.get_job(task.externalTaskId, deadline=deadline)
+            with adapter.open_content(job, deadline=deadline) as media:
                 key, content_type, size = self._store_media(task, media)
         except ProviderTransientError:
             if self._clock() >= ends:  # the task's time is up: no retry can help
@@ -247,7 +266,9 @@ class Workflow:
         submit (the first generation's download failed) generates again; the job had no other handle.
         The generation leaves ``IMAGE_STORE_RESERVE_SECONDS`` of the budget for the download; its timeout,
         once sent, is permanent (see ``ImagesProvider.generate``): at most one paid generation per timeout."""
-        job = self._images.generate(job_request(task), deadline=deadline.minus(IMAGE_STORE_RESERVE_SECONDS))
+        entry, provider_model = self._route(task)
+        images = self._images(entry)
+        job = images.generate(job_request(task, provider_model), deadline=deadline.minus(IMAGE_STORE_RESERVE_SECONDS))
         changes = {"externalTaskId": job.id, "providerStatus": job.raw_status}
         try:
             if task.status is TaskStatus.QUEUED:
@@ -256,12 +277,14 @@ class Workflow:
                 task = self._repository.update_running(task, **changes)
         except StaleWriteError:
             return self._done(task)  # cancelled while the image was being generated
-        with self._images.open_content(job, deadline=deadline) as media:
+        with images.open_content(job, deadline=deadline) as media:
             key, content_type, size = self._store_media(task, media)
         self._complete(task, key, content_type, size, job.raw_status)
         return self._done(task)
 
-    def _submit_video_once(self, task: Task, deadline: Deadline | None) -> ProviderJob:
+    def _submit_video_once(
+        self, task: Task, adapter: VideoAdapter, provider_model: str, deadline: Deadline | None
+    ) -> ProviderJob:
         """Create the task's job, unless an earlier attempt whose reply was lost already made it.
 
         The mark written before each create tells a retried Submit that a job may exist; it then looks
@@ -269,23 +292,35 @@ class Workflow:
         providers whose list cannot show it."""
         now = self._clock()
         if task.submitStartedAt:
-            adopted = self._find_submitted_job(task, deadline, since=parse_iso(task.submitStartedAt), until=now)
+            adopted = self._find_submitted_job(
+                task, adapter, provider_model, deadline, since=parse_iso(task.submitStartedAt), until=now
+            )
             if adopted is not None:
                 return adopted
         task = self._repository.update_running(
             task, submitStartedAt=task.submitStartedAt or iso(now), submitAttempts=task.submitAttempts + 1
         )
-        return self._videos.create_job(job_request(task), deadline=deadline)
+        return adapter.create_job(job_request(task, provider_model), deadline=deadline)
 
     def _find_submitted_job(
-        self, task: Task, deadline: Deadline | None, *, since: datetime, until: datetime
+        self,
+        task: Task,
+        adapter: VideoAdapter,
+        provider_model: str,
+        deadline: Deadline | None,
+        *,
+        since: datetime,
+        until: datetime,
     ) -> ProviderJob | None:
+        if not adapter.CAPABILITIES.list_jobs:  # nothing to look in: the idempotency key is all we have
+            logger.info("the provider cannot list jobs; creating again under the same idempotency key")
+            return None
         try:
-            listed = self._videos.list_recent_jobs(deadline=deadline)
+            listed = adapter.list_recent_jobs(deadline=deadline)
         except ProviderPermanentError as exc:  # no list at this provider: the idempotency key is all we have
             logger.warning("cannot list provider jobs before resubmitting", extra={"reason": exc.message})
             return None
-        wanted = Wanted(task.prompt, task.model, task.seconds, task.size, since=since, until=until)
+        wanted = Wanted(task.prompt, provider_model, task.seconds, task.size, since=since, until=until)
         matching = matching_jobs(listed, wanted)
         claimed = {job_id for job_id in matching if self._repository.external_id_claimed(job_id)}
         job_id = adoptable_job(matching, claimed)
@@ -293,7 +328,7 @@ class Workflow:
             "looked for a job made by an earlier submit",
             extra={"matching": len(matching), "claimed": len(claimed), "adopted": job_id},
         )
-        return self._videos.get_job(job_id, deadline=deadline) if job_id else None
+        return adapter.get_job(job_id, deadline=deadline) if job_id else None
 
     def _store_media(self, task: Task, media: MediaStream) -> tuple[str, str, int]:
         """Store the provider's media under its checked type: (key, content type, bytes). Media that is
@@ -340,9 +375,25 @@ class Workflow:
         metrics.task_ended(TaskStatus.FAILED, error_code=error.code)
         return self._done(task)
 
-    def _cancel_at_provider(self, external_id: str, deadline: Deadline) -> None:
+    def _route(self, task: Task) -> tuple[ProviderEntry, str]:
+        """The task's provider entry and model name; one this deployment cannot serve fails the task."""
         try:
-            self._videos.cancel_job(external_id, deadline=deadline)
+            return self._catalog.route(task.model, task.provider, task.providerModel)
+        except CatalogError as exc:
+            raise ProviderPermanentError(str(exc), code="PROVIDER_NOT_CONFIGURED") from exc
+
+    def _video_adapter(self, task: Task) -> tuple[VideoAdapter, str]:
+        entry, provider_model = self._route(task)
+        try:
+            return self._videos(entry), provider_model
+        except ShapeUnavailableError as exc:
+            raise ProviderPermanentError(str(exc), code="PROVIDER_NOT_CONFIGURED") from exc
+
+    def _cancel_at_provider(self, adapter: VideoAdapter, external_id: str, deadline: Deadline) -> None:
+        if not adapter.CAPABILITIES.cancel:
+            return  # the job runs to its end at the provider; nothing will fetch it
+        try:
+            adapter.cancel_job(external_id, deadline=deadline)
         except ProviderError as exc:
             logger.warning("provider refused to cancel", extra={"externalVideoId": external_id, "reason": exc.message})
 

@@ -30,6 +30,7 @@ class ProviderClient:
     """
 
     DEFAULT_PATH: ClassVar[str]
+    # What an entry that names no auth scheme sends (a shape whose provider wants its own header says so).
     DEFAULT_AUTH_SCHEME: ClassVar[AuthScheme] = "bearer"
 
     def __init__(

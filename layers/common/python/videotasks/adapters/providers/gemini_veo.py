@@ -188,6 +188,7 @@ class GeminiVeoProvider(ProviderClient):
         list_jobs=False,
     )
     DEFAULT_PATH = "/v1beta"
+    DEFAULT_AUTH_SCHEME = "x-goog-api-key"
 
     @tracer.capture_method(capture_response=False)
     def create_job(self, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:

@@ -40,6 +40,7 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 class ImagesProvider(ProviderClient):
     """Generate one image per call; the reply already holds the result."""
 
+    SHAPE = "openai_images"
     DEFAULT_PATH = "/v1/images/generations"
 
     @tracer.capture_method(capture_response=False)
