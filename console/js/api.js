@@ -102,4 +102,8 @@ export class Api {
   stats() {
     return this.request("GET", "/stats");
   }
+
+  models() {
+    return this.request("GET", "/models");
+  }
 }

@@ -1,18 +1,36 @@
-// What the create form offers, mirroring docs/API.md (layers/common/python/videotasks/domain/catalog.py).
-// The API stays the judge: a deployment with other AllowedModels answers 400 and the console shows why.
+// What the create form offers: the models the API lists (GET /models) for the connected deployment,
+// each with the seconds and sizes it takes. The API stays the judge: a value it refuses is a 400 the
+// console shows.
 
-export const MODELS = {
-  VIDEO: [
-    { id: "sora-2", seconds: [4, 8, 12], sizes: ["720x1280", "1280x720"] },
-    { id: "sora-2-pro", seconds: [4, 8, 12], sizes: ["720x1280", "1280x720", "1024x1792", "1792x1024"] },
-    { id: "sora_video2", seconds: [10, 15], sizes: ["720x1280", "1280x720"] },
-  ],
-  IMAGE: [{ id: "gpt-image-1", seconds: [], sizes: ["1024x1024", "1536x1024", "1024x1536", "auto"] }],
-};
+let catalog = { items: [], default: null };
+
+export function setCatalog({ items = [], default: preferred = null } = {}) {
+  catalog = { items, default: preferred };
+}
+
+export function modelsOf(type) {
+  return catalog.items.filter((model) => model.type === type);
+}
+
+export function defaultModel(type) {
+  const models = modelsOf(type);
+  return models.find((model) => model.id === catalog.default)?.id ?? models[0]?.id ?? null;
+}
+
+export function modelSpec(type, modelId) {
+  const models = modelsOf(type);
+  return models.find((model) => model.id === modelId) || models[0] || { id: "", seconds: [], sizes: [] };
+}
+
+export function modelLabel(model) {
+  return model.provider ? `${model.id} (${model.provider})` : model.id;
+}
 
 const SIZE_NAMES = {
   "720x1280": "portrait",
   "1280x720": "landscape",
+  "1080x1920": "portrait",
+  "1920x1080": "landscape",
   "1024x1792": "tall portrait",
   "1792x1024": "wide landscape",
   "1024x1024": "square",
@@ -24,9 +42,4 @@ const SIZE_NAMES = {
 export function sizeLabel(size) {
   const name = SIZE_NAMES[size];
   return name ? `${size} (${name})` : size;
-}
-
-export function modelSpec(type, modelId) {
-  const models = MODELS[type] || MODELS.VIDEO;
-  return models.find((model) => model.id === modelId) || models[0];
 }

@@ -2,7 +2,7 @@
 // with a polling fallback, cancel, media and stats. State lives here; views.js draws it.
 
 import { Api, ApiError } from "./api.js";
-import { MODELS, modelSpec, sizeLabel } from "./catalog.js";
+import { defaultModel, modelLabel, modelSpec, modelsOf, setCatalog, sizeLabel } from "./catalog.js";
 import { forgetConfig, isComplete, loadConfig, saveConfig } from "./config.js";
 import { LiveUpdates } from "./live.js";
 import { byNewest, isTerminal, mergeTask, taskUpdateFromMessage } from "./tasks.js";
@@ -120,6 +120,7 @@ function connect(values) {
     onNotice: (message) => showAlert(dom.alerts, message, { title: "Live updates" }),
   });
   state.live.start();
+  loadModels();
   loadFirstPage();
   refreshStats();
 }
@@ -179,8 +180,28 @@ function currentType() {
 
 function refreshModelOptions() {
   const type = currentType();
-  fillSelect(dom.model, MODELS[type].map((model) => model.id));
+  const models = modelsOf(type);
+  const labels = new Map(models.map((model) => [model.id, modelLabel(model)]));
+  const current = labels.has(dom.model.value) ? dom.model.value : defaultModel(type);
+  fillSelect(
+    dom.model,
+    models.map((model) => model.id),
+    (id) => labels.get(id),
+    current,
+  );
+  dom.createSubmit.disabled = models.length === 0;
   refreshModelFields();
+}
+
+async function loadModels() {
+  try {
+    setCatalog(await state.api.models());
+  } catch (error) {
+    setCatalog();
+    reportError(error, "Could not load the models");
+  }
+  dom.model.value = "";
+  refreshModelOptions();
 }
 
 function refreshModelFields() {
