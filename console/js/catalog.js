@@ -2,10 +2,10 @@
 // each with the seconds and sizes it takes. The API stays the judge: a value it refuses is a 400 the
 // console shows.
 
-let catalog = { items: [], default: null };
+let catalog = { items: [], defaults: {} };
 
-export function setCatalog({ items = [], default: preferred = null } = {}) {
-  catalog = { items, default: preferred };
+export function setCatalog({ items = [], default: video = null, defaultImage: image = null } = {}) {
+  catalog = { items, defaults: { VIDEO: video, IMAGE: image } };
 }
 
 export function modelsOf(type) {
@@ -14,7 +14,7 @@ export function modelsOf(type) {
 
 export function defaultModel(type) {
   const models = modelsOf(type);
-  return models.find((model) => model.id === catalog.default)?.id ?? models[0]?.id ?? null;
+  return models.find((model) => model.id === catalog.defaults[type])?.id ?? models[0]?.id ?? null;
 }
 
 export function modelSpec(type, modelId) {
