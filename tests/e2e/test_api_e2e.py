@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.providers import RELAY_MODEL
+
 # The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
 # tests use. The default model (Gemini Veo) reports no progress.
-RELAY_MODEL = "sora_video2"
 
 pytestmark = pytest.mark.e2e
 
@@ -170,9 +171,18 @@ def test_models_lists_the_catalog_and_a_task_on_each_listed_video_model_complete
             item["id"]: _create(client, f"a lantern on {item['id']}", model=item["id"], seconds=item["seconds"][0])
             for item in videos
         }
-        for model_id, video_id in created.items():
-            task = wait_for_terminal(client, video_id, patient_stack.completion_deadline())
-            assert (task["status"], task["model"]) == ("COMPLETED", model_id), task
+        finished = {
+            model_id: wait_for_terminal(client, video_id, patient_stack.completion_deadline())
+            for model_id, video_id in created.items()
+        }
+    billed = httpx.get(f"{patient_stack.provider_url}/_fake/stats", timeout=10.0).json()["jobs"]
+
+    for model_id, task in finished.items():
+        assert (task["status"], task["model"]) == ("COMPLETED", model_id), task
+    # Each task's job was made at the fake provider in its model's own API shape, under the id we report.
+    shape_of_job = {job["id"]: job["shape"] for job in billed}
+    shapes = {shape_of_job[task["externalVideoId"]] for task in finished.values()}
+    assert {"openai-videos", "gemini-veo", "fal-queue", "replicate"} <= shapes, shapes
 
 
 def test_image_task_completes_with_a_png_at_its_url(patient_stack, user_id, wait_for_terminal):

@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, WebSocke
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from local.token import make_token
+from tests.fixtures.providers import RELAY_MODEL
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import RunningStack
@@ -129,10 +130,12 @@ class Console:
         page.get_by_label("Token (JWT)").fill(token)
         page.get_by_role("button", name="Save and connect").click()
 
-    def create(self, prompt: str, *, seconds: str | None = None) -> str:
+    def create(self, prompt: str, *, model: str | None = None, seconds: str | None = None) -> str:
         """Create a task with the form; returns the new card's videoId."""
         before = set(self.video_ids())
         self.page.get_by_label("Prompt").fill(prompt)
+        if model is not None:
+            self.page.get_by_label("Model").select_option(model)
         if seconds is not None:
             self.page.get_by_label("Seconds").select_option(seconds)
         self.page.get_by_role("button", name="Create task").click()
@@ -257,8 +260,16 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     expect(console.live_status).to_have_attribute("data-state", "live")
     expect(page.locator("#tasks-summary")).to_have_text("No tasks yet — create one.")
     console.record_progress()
+    # The form offers what GET /models lists: a model of every provider entry, the default chosen.
+    offered = page.get_by_label("Model").locator("option")
+    expect(offered).not_to_have_count(0)
+    providers = {text.rsplit("(", 1)[-1].rstrip(")") for text in offered.all_inner_texts()}
+    assert {"openai", "gemini", "fal", "replicate"} <= providers, providers
+    listing = console_stack.http(user_id).get("/models").json()["data"]
+    expect(page.get_by_label("Model")).to_have_value(listing["default"])
 
-    video_id = console.create("A paper boat drifting down a rainy street", seconds="4")
+    # The relay's model reports progress as it goes, which the progress bar must show.
+    video_id = console.create("A paper boat drifting down a rainy street", model=RELAY_MODEL, seconds="10")
 
     card = console.card(video_id)
     expect(card).to_have_attribute("data-status", "COMPLETED", timeout=console_stack.completion_deadline() * 1000)

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.providers import RELAY_MODEL
+
 # The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
 # tests use. The default model (Gemini Veo) reports no progress.
-RELAY_MODEL = "sora_video2"
 
 pytestmark = pytest.mark.e2e
 

@@ -26,6 +26,7 @@ import websockets
 
 from local.fake_provider import FakeProviderConfig, serve_in_background
 from local.launcher import RunningStack, start_stack
+from tests.fixtures.providers import RELAY_MODEL
 from tests.security.tokens import by_name, hs256_bad_tokens, valid_hs256
 
 pytestmark = pytest.mark.e2e
@@ -116,11 +117,12 @@ async def a_whole_life(stack: RunningStack, recorder: Recorder, user: str) -> di
         await socket.send(json.dumps({"action": "subscribe"}))
 
         prompts = {
-            "video": {"prompt": "a paper boat on a rainy street"},
-            "retried": {"prompt": "a relay having a bad day [fault:5xx_burst]"},
+            # The relay's model: its entry is the one pointed at this test's canary provider.
+            "video": {"prompt": "a paper boat on a rainy street", "model": RELAY_MODEL},
+            "retried": {"prompt": "a relay having a bad day [fault:5xx_burst]", "model": RELAY_MODEL},
             "image": {"prompt": "a red bicycle", "type": "IMAGE"},
-            "failing": {"prompt": "media the provider loses [fault:content_gone]"},
-            "cancelled": {"prompt": "never mind"},
+            "failing": {"prompt": "media the provider loses [fault:content_gone]", "model": RELAY_MODEL},
+            "cancelled": {"prompt": "never mind", "model": RELAY_MODEL},
         }
         ids = {}
         for name, body in prompts.items():

@@ -176,17 +176,11 @@ class TaskService:
 
     # models --------------------------------------------------------------------------------------
     def models(self) -> dict[str, Any]:
-        """What a user may request: the offered models with their shape's capabilities, and the default.
-        A model whose adapter is not in this build is left out rather than offered and failed later."""
-        items = []
-        for model in self._catalog.offered_models():
-            shape = self._catalog.entries[model.provider].shape
-            try:
-                capabilities = shape_capabilities(shape)
-            except ShapeUnavailableError as exc:
-                logger.warning("model not listed", extra={"model": model.id, "reason": str(exc)})
-                continue
-            items.append(describe(model, capabilities))
+        """What a user may request: the offered models with their shape's capabilities, and the default."""
+        items = [
+            describe(model, shape_capabilities(self._catalog.entries[model.provider].shape))
+            for model in self._catalog.offered_models()
+        ]
         return {"items": items, "default": self._catalog.default_video, "defaultImage": self._catalog.default_image}
 
     # statistics ----------------------------------------------------------------------------------
