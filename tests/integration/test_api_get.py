@@ -60,8 +60,9 @@ def test_failed_task_carries_the_providers_error_and_no_url(api: Api, steps):
     task = api.get(video_id).data
 
     assert task["status"] == "FAILED"
-    assert task["error"]["code"] == "moderation_blocked"
+    assert task["error"]["code"] == "CONTENT_POLICY"  # the relay's moderation_blocked, in our closed set
     assert task["error"]["message"]
+    assert task["error"]["details"]["providerCode"] == "moderation_blocked"
     assert task["videoUrl"] is None
 
 

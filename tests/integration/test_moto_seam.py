@@ -212,7 +212,8 @@ def test_catch_routes_the_error_to_fail_task_which_ends_the_task_failed(
     assert json.loads(execution["output"])["next"] == "DONE"
     failed = repository.get(task.videoId)
     assert failed.status is TaskStatus.FAILED
-    assert (failed.error.code, failed.error.message) == ("PROVIDER_REJECTED", "POST /v1/videos answered 400: refused")
+    assert failed.error.code == "PROVIDER_REJECTED"
+    assert failed.error.details == {"providerMessage": "POST /v1/videos answered 400: refused"}
 
 
 def test_retries_exhausted_are_caught_too(

@@ -124,8 +124,9 @@ def test_the_fail_function_ends_the_task_failed_with_the_caught_errors_code_and_
     assert failed.status is TaskStatus.FAILED
     assert failed.error is not None
     assert failed.error.code == "PROVIDER_REJECTED"
-    assert failed.error.message.startswith("POST /v1/videos answered 400")
-    assert "var/task" not in failed.error.message
+    assert failed.error.details is not None
+    assert failed.error.details["providerMessage"].startswith("POST /v1/videos answered 400")
+    assert "var/task" not in failed.error.message + failed.error.details["providerMessage"]
 
 
 def test_a_step_for_a_task_that_does_not_exist_raises_for_the_catch(

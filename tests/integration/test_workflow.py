@@ -15,6 +15,7 @@ from videotasks.domain.errors import (
     ProviderPermanentError,
     ProviderTransientError,
 )
+from videotasks.domain.failures import PROVIDER_FAILURES
 from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
 from videotasks.services.workflow import Workflow
 
@@ -348,7 +349,7 @@ def test_a_finished_job_goes_to_archive_without_completing_yet(
     assert reload(repository, task).status is TaskStatus.PROCESSING
 
 
-def test_a_provider_failure_fails_the_task_with_the_providers_code_and_message(
+def test_a_provider_failure_fails_the_task_with_our_code_and_keeps_the_providers_words_in_details(
     workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository, aws_stack: Any
 ) -> None:
     task = submitted(workflow, stored_task)
@@ -359,7 +360,8 @@ def test_a_provider_failure_fails_the_task_with_the_providers_code_and_message(
     stored = reload(repository, task)
     assert stored.status is TaskStatus.FAILED
     assert stored.error is not None
-    assert (stored.error.code, stored.error.message) == ("moderation_blocked", "The prompt was blocked")
+    assert (stored.error.code, stored.error.message) == ("CONTENT_POLICY", PROVIDER_FAILURES["CONTENT_POLICY"])
+    assert stored.error.details == {"providerCode": "moderation_blocked", "providerMessage": "The prompt was blocked"}
     assert stored.providerStatus == "failed"
     assert (aws_stack.counters("alice")["failed"], aws_stack.counters("alice")["processing"]) == (1, 0)
 
@@ -622,13 +624,13 @@ def lambda_cause(error_type: str, message: str, *, trace: bool = True) -> str:
             "ProviderPermanentError",
             lambda_cause("ProviderPermanentError", "PROVIDER_REJECTED: POST /v1/videos answered 400: bad size"),
             "PROVIDER_REJECTED",
-            "POST /v1/videos answered 400: bad size",
+            PROVIDER_FAILURES["PROVIDER_REJECTED"],
         ),
         (
             "ProviderTransientError",
             lambda_cause("ProviderTransientError", "PROVIDER_RATE_LIMITED: answered 429"),
             "PROVIDER_RATE_LIMITED",
-            "answered 429",
+            PROVIDER_FAILURES["PROVIDER_RATE_LIMITED"],
         ),
         ("States.Timeout", "The task timed out.", "TIMEOUT", "The task timed out."),
         (
@@ -659,6 +661,7 @@ def test_fail_ends_the_task_failed_with_the_error_code_of_the_caught_cause(
     assert (stored.error.code, stored.error.message) == (code, message)
     assert "var/task" not in stored.error.message
     assert "sk-live" not in stored.error.message
+    assert "sk-live" not in json.dumps(stored.error.details)
 
 
 def test_fail_of_a_queued_task_fails_it_too(

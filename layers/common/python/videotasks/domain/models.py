@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class TaskStatus(StrEnum):
@@ -29,6 +29,16 @@ TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStat
 class TaskError(BaseModel):
     code: str
     message: str
+    # What the provider itself said, for a person to look at; never needed to act (videotasks.domain.failures).
+    details: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Errors without details keep the shape clients have always read: {code, message}.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("details") is None:
+            dumped.pop("details", None)
+        return dumped
 
 
 class Task(BaseModel):

@@ -42,6 +42,7 @@ from videotasks.domain.errors import (
     ProviderTransientError,
     StaleWriteError,
 )
+from videotasks.domain.failures import for_users
 from videotasks.domain.lifecycle import (
     PollAction,
     ProviderState,
@@ -367,11 +368,12 @@ class Workflow:
         return self._done(task)
 
     def _fail(self, task: Task, error: TaskError, **changes: Any) -> StepResult:
+        error = for_users(error)
         try:
             self._repository.transition(task, TaskStatus.FAILED, error=error, **changes)
         except StaleWriteError:
             return self._done(task)  # someone else ended it first; their terminal state stands
-        logger.warning("task failed", extra={"errorCode": error.code})
+        logger.warning("task failed", extra={"errorCode": error.code, "errorDetails": error.details})
         metrics.task_ended(TaskStatus.FAILED, error_code=error.code)
         return self._done(task)
 
