@@ -410,6 +410,21 @@ class FakeProvider:
             if rule.first_calls is None or job.calls["create"] <= rule.first_calls:
                 await asyncio.sleep(self.config.hang_seconds)
 
+    async def status_check(self, request: web.Request, job: FakeJob) -> Snapshot | web.StreamResponse | None:
+        """One status poll of ``job``, whatever shape asks: a fault's reply (in OpenAI's error shape; a
+        shape rewrites it into its own), None once a ``vanish`` job has vanished (the shape answers its
+        own 404), else where the job stands. Counts the poll for ``/_fake/stats``."""
+        disturbed = await fault_reply(request, job, "status", self.config.hang_seconds)
+        if disturbed is not None:
+            return disturbed
+        job.status_calls += 1
+        state = self._snapshot(job)
+        rule = job.rule
+        if rule is not None and rule.action is FaultAction.VANISH and state.progress >= VANISH_AT_PROGRESS:
+            del self.jobs[job.id]
+            return None
+        return state
+
     def snapshot_of(self, job: FakeJob) -> Snapshot:
         """Where ``job`` stands now (status, progress), whatever shape reports it."""
         return self._snapshot(job)
@@ -422,16 +437,12 @@ class FakeProvider:
         job = self.jobs.get(request.match_info["video_id"])
         if job is None:
             return not_found(request.match_info["video_id"])
-        disturbed = await fault_reply(request, job, "status", self.config.hang_seconds)
-        if disturbed is not None:
-            return disturbed
-        job.status_calls += 1
-        view = self._view(job)
-        rule = job.rule
-        if rule is not None and rule.action is FaultAction.VANISH and view["progress"] >= VANISH_AT_PROGRESS:
-            del self.jobs[job.id]
+        seen = await self.status_check(request, job)
+        if isinstance(seen, web.StreamResponse):
+            return seen
+        if seen is None:
             return not_found(job.id)
-        return web.json_response(view)
+        return web.json_response(self._view(job))
 
     async def delete_video(self, request: web.Request) -> web.Response:
         job = self.jobs.pop(request.match_info["video_id"], None)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from local.fake_provider import VANISH_AT_PROGRESS, VIDEO_FILE, FakeJob, FaultAction, fault_reply
+from local.fake_provider import VIDEO_FILE, FakeJob, fault_reply
 
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
@@ -118,14 +118,10 @@ class FalShape:
         job = self._job(request)
         if job is None:
             return detail_reply(404, "Request not found")
-        disturbed = await fault_reply(request, job, "status", self.core.config.hang_seconds)
-        if disturbed is not None:
-            return _fal_shaped(disturbed)
-        job.status_calls += 1
-        state = self.core.snapshot_of(job)
-        rule = job.rule
-        if rule is not None and rule.action is FaultAction.VANISH and state.progress >= VANISH_AT_PROGRESS:
-            del self.core.jobs[job.id]
+        state = await self.core.status_check(request, job)
+        if isinstance(state, web.StreamResponse):
+            return _fal_shaped(state)
+        if state is None:
             return detail_reply(404, "Request not found")
         urls = self._urls(request, job)
         if job.id in self.cancelled or state.status in ("completed", "failed"):

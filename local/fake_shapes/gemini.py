@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from local.fake_provider import VANISH_AT_PROGRESS, VIDEO_FILE, FakeJob, FaultAction, fault_reply
+from local.fake_provider import VIDEO_FILE, FakeJob, fault_reply
 
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
@@ -113,14 +113,10 @@ class GeminiShape:
         job = self.core.jobs.get(name)
         if job is None or job.shape != SHAPE:
             return google_error(404, f"Operation {name} not found.")
-        disturbed = await fault_reply(request, job, "status", self.core.config.hang_seconds)
-        if disturbed is not None:
-            return _google_shaped(disturbed)
-        job.status_calls += 1
-        state = self.core.snapshot_of(job)
-        rule = job.rule
-        if rule is not None and rule.action is FaultAction.VANISH and state.progress >= VANISH_AT_PROGRESS:
-            del self.core.jobs[job.id]
+        state = await self.core.status_check(request, job)
+        if isinstance(state, web.StreamResponse):
+            return _google_shaped(state)
+        if state is None:
             return google_error(404, f"Operation {name} not found.")
         if state.status == "completed":
             uri = str(request.url.origin()) + f"{API}/files/{_file_id(job)}:download?alt=media"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from local.fake_provider import VANISH_AT_PROGRESS, VIDEO_FILE, FakeJob, FaultAction, fault_reply
+from local.fake_provider import VIDEO_FILE, FakeJob, fault_reply
 
 if TYPE_CHECKING:
     from local.fake_provider import FakeProvider
@@ -90,14 +90,10 @@ class ReplicateShape:
         job = self._job(request)
         if job is None:
             return not_found()
-        disturbed = await fault_reply(request, job, "status", self.core.config.hang_seconds)
-        if disturbed is not None:
-            return disturbed
-        job.status_calls += 1
-        rule = job.rule
-        snapshot = self.core.snapshot_of(job)
-        if rule is not None and rule.action is FaultAction.VANISH and snapshot.progress >= VANISH_AT_PROGRESS:
-            del self.core.jobs[job.id]
+        seen = await self.core.status_check(request, job)
+        if isinstance(seen, web.StreamResponse):
+            return seen
+        if seen is None:
             return not_found()
         return web.json_response(self._prediction(request, job))
 
