@@ -1,4 +1,5 @@
 """What a misbehaving provider cannot do to us, through the real local stack: have HTML stored and served
+from tests.fixtures.providers import RELAY_MODEL
 from our bucket, or bill a second job when the reply to a create is lost."""
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ def test_html_served_as_the_video_fails_the_task_and_stores_nothing(local_stack,
 
 def test_a_lost_create_reply_is_retried_without_a_second_job_at_the_provider(local_stack_factory, wait_for_terminal):
     # The fake makes the job, then holds the reply for 30 s; the client gives up after 2 s and Step
-    # Functions retries Submit, which must find that job rather than create (and pay for) another.
+    # Functions retries Submit, which must find that job rather than create (and pay for) another. Only a
+    # shape with an idempotency key or a job listing can (the relay's; docs/PROVIDERS.md says which).
     stack = local_stack_factory(PROVIDER_TIMEOUT_SECONDS="2")
     marker = uuid.uuid4().hex
     prompt = f"billed once {marker} [fault:drop_create_reply]"
     with stack.http(f"e2e-{marker[:12]}") as client:
-        created = client.post("/tasks", json={"prompt": prompt})
+        created = client.post("/tasks", json={"prompt": prompt, "model": RELAY_MODEL})
         assert created.status_code == 201, created.text
         video_id = created.json()["data"]["videoId"]
 
