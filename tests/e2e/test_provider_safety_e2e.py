@@ -1,5 +1,4 @@
 """What a misbehaving provider cannot do to us, through the real local stack: have HTML stored and served
-from tests.fixtures.providers import RELAY_MODEL
 from our bucket, or bill a second job when the reply to a create is lost."""
 
 from __future__ import annotations
@@ -9,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.fixtures.providers import RELAY_MODEL
 
 pytestmark = pytest.mark.e2e
 
