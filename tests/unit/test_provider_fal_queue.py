@@ -29,7 +29,7 @@ from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentErro
 from videotasks.domain.lifecycle import ProviderState
 
 RECORDED = Path(__file__).parent / "recorded" / "fal"
-API_KEY = "fal-key-DO-NOT-LEAK-0123456789"
+API_KEY = "test-fal-key-not-a-real-one"
 BASE = "https://queue.fal.run"
 KLING_T2V = "fal-ai/kling-video/v2.1/standard/text-to-video"
 KLING_I2V = "fal-ai/kling-video/v2.1/standard/image-to-video"

@@ -29,7 +29,7 @@ from videotasks.domain.errors import ProviderError, ProviderJobLostError, Provid
 from videotasks.domain.lifecycle import ProviderState
 
 RECORDED = Path(__file__).parent / "recorded" / "gemini"
-API_KEY = "AIza-test-DO-NOT-LEAK-0123456789"
+API_KEY = "test-gemini-key-not-a-real-one"
 BASE = "https://generativelanguage.googleapis.com"
 MODEL = "veo-3.1-generate-preview"
 OPERATION = f"models/{MODEL}/operations/9x8k2mz4q1ab"
@@ -485,7 +485,7 @@ def test_the_fake_takes_the_reference_image_inline(serve: Serve) -> None:
 
 
 def test_the_fake_refuses_a_wrong_key_as_google_does(serve: Serve) -> None:
-    client, base = serve(client_key="AIza-wrong")
+    client, base = serve(client_key="test-gemini-key-wrong")
 
     with pytest.raises(ProviderPermanentError) as caught:
         client.create_job(request())

@@ -32,7 +32,7 @@ from videotasks.domain.errors import (
 from videotasks.domain.lifecycle import ProviderState
 
 RECORDED = Path(__file__).parent / "recorded" / "replicate"
-TOKEN = "r8_TEST_DO_NOT_LEAK_0123456789abcdef"
+TOKEN = "test-replicate-token-not-a-real-one"
 BASE = "https://api.replicate.com"
 PREDICTION_ID = "ufawqhfynnddngldkgtslldrkq"
 VEO = "google/veo-3.1-fast"
