@@ -29,6 +29,8 @@ from local.template import (
 )
 from local.token import make_token
 from local.ws_gateway import WebSocketGateway
+from videotasks.domain.catalog import load_document
+from videotasks.domain.models import TaskType
 
 log = logging.getLogger("videotasks.local")
 
@@ -46,15 +48,30 @@ def _parameters(config: StackConfig) -> dict[str, str]:
     }
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
-    for name in ("ProviderVideosPath", "ProviderImagesPath", "ProviderAuthScheme"):
-        env_name = {
-            "ProviderVideosPath": "SORA_VIDEOS_PATH",
-            "ProviderImagesPath": "SORA_IMAGES_PATH",
-            "ProviderAuthScheme": "SORA_AUTH_SCHEME",
-        }[name]
-        if config.uses_real_provider and os.environ.get(env_name):
-            values[name] = os.environ[env_name]
+    if config.uses_real_provider:
+        # "With SORA_BASE_URL set, the stack talks to that provider": new tasks default to the relay's model.
+        values["DefaultModel"] = _relay_model()
+        for parameter, env_name in RELAY_PARAMETERS.items():
+            if os.environ.get(env_name):
+                values[parameter] = os.environ[env_name]
     return values
+
+
+RELAY_PARAMETERS = {
+    "ProviderVideosPath": "SORA_VIDEOS_PATH",
+    "ProviderImagesPath": "SORA_IMAGES_PATH",
+    "ProviderAuthScheme": "SORA_AUTH_SCHEME",
+}
+
+
+def _relay_model() -> str:
+    """The catalog's first offered video model on the relay entry (``openai``), the shape SORA_BASE_URL serves."""
+    document = load_document()
+    return next(
+        model.id
+        for model in document.models
+        if model.provider == "openai" and model.type is TaskType.VIDEO and not model.retired
+    )
 
 
 def _secret_values(template: dict[str, Any], config: StackConfig) -> dict[str, str]:
