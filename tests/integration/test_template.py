@@ -234,6 +234,12 @@ def test_the_built_layer_holds_the_package(package: str) -> None:
     assert (_layer_python() / package / "__init__.py").is_file(), sorted(p.name for p in _layer_python().iterdir())
 
 
+def test_the_built_layer_holds_the_model_catalog_the_functions_read_at_start() -> None:
+    built = _layer_python() / "videotasks" / "catalog.json"
+    assert built.is_file(), "the layer build must copy catalog.json beside the package's modules"
+    assert built.read_bytes() == (ROOT / "layers/common/python/videotasks/catalog.json").read_bytes()
+
+
 def test_compiled_packages_in_the_built_layer_are_for_arm64() -> None:
     binaries = list(_layer_python().rglob("*.so"))
     assert binaries
