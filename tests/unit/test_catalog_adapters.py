@@ -22,6 +22,7 @@ def _combinations(model: ModelSpec) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("model", _offered("gemini_veo"), ids=lambda model: model.id)
 def test_every_offered_gemini_combination_maps_onto_veo_parameters(model: ModelSpec) -> None:
+    assert model.provider_model in gemini_veo.VEO_MODELS, "an unknown Veo model would be checked leniently"
     for seconds, size in _combinations(model):
         parameters = gemini_veo.veo_parameters(model.provider_model, seconds=seconds, size=size)
         assert parameters["durationSeconds"] == seconds

@@ -7,8 +7,15 @@ import pytest
 from videotasks.adapters.providers.fal_queue import FalQueueProvider
 from videotasks.adapters.providers.gemini_veo import GeminiVeoProvider
 from videotasks.adapters.providers.openai_videos import VideosProvider
-from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter, missing_members
+from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter
 from videotasks.adapters.providers.replicate import ReplicateProvider
+
+MEMBERS = ("SHAPE", "CAPABILITIES", "create_job", "get_job", "open_content", "cancel_job", "list_recent_jobs", "close")
+
+
+def missing_members(adapter: type) -> list[str]:
+    return [name for name in MEMBERS if not hasattr(adapter, name)]
+
 
 ADAPTERS: list[type] = [VideosProvider, FalQueueProvider, GeminiVeoProvider, ReplicateProvider]
 

@@ -14,7 +14,6 @@ at create time from the catalog, never by the provider later.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
@@ -78,19 +77,3 @@ class VideoAdapter(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def missing_members(adapter: type) -> Iterator[str]:
-    """The protocol members ``adapter`` lacks (for a test that every adapter module is complete)."""
-    for name in (
-        "SHAPE",
-        "CAPABILITIES",
-        "create_job",
-        "get_job",
-        "open_content",
-        "cancel_job",
-        "list_recent_jobs",
-        "close",
-    ):
-        if not hasattr(adapter, name):
-            yield name
