@@ -25,8 +25,9 @@ from videotasks.domain.errors import (
 )
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
-from videotasks.edge import envelope, openapi
+from videotasks.edge import envelope, openapi, public_url
 from videotasks.services.tasks import StartFailedError
+from videotasks.settings import get_settings
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -72,7 +73,10 @@ def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
     service = wiring.task_service()
-    task, created = service.create_once(_user_id(), body, idempotency_key, app.lambda_context)
+    webhook_base = public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
+    task, created = service.create_once(
+        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base
+    )
     return envelope.success(service.public(task), status_code=201 if created else 200)
 
 

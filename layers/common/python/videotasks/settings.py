@@ -29,6 +29,9 @@ class Settings(BaseModel):
     idempotency_table: str = Field("", alias="IDEMPOTENCY_TABLE")
     media_bucket: str = Field(alias="MEDIA_BUCKET")
     state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
+    webhooks_table: str = Field("", alias="WEBHOOKS_TABLE")
+    # Where providers reach this deployment (``…/api/video``); empty: the address the request came in on.
+    public_api_url: str = Field("", alias="PUBLIC_API_URL")
 
     # PROVIDER_* variables that are not settings of their own: each provider entry's overrides and secret.
     provider_variables: dict[str, str] = Field(default_factory=dict)

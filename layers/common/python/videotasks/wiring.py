@@ -22,6 +22,10 @@ from videotasks.services.workflow import StepResult, Workflow
 from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
+    from videotasks.adapters.executions import Waker
+    from videotasks.adapters.store.webhooks import WebhookStore
+    from videotasks.services.waits import WaitService
+    from videotasks.services.webhooks import WebhookService
     from videotasks.adapters.socket_push import ConnectionNotifier
     from videotasks.adapters.store.connections import ConnectionRepository
     from videotasks.services.broadcasting import Broadcaster
@@ -112,12 +116,54 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
     return state_handler(run, log_event=True)
 
 
+# Provider webhooks and the workflow's callback wait: imported on first use, like live updates below.
+@functools.cache
+def webhook_store() -> WebhookStore:
+    from videotasks.adapters.store.webhooks import WebhookStore
+
+    return WebhookStore(get_settings())
+
+
+@functools.cache
+def waker() -> Waker:
+    from videotasks.adapters.executions import Waker
+
+    return Waker()
+
+
+@functools.cache
+def wait_service() -> WaitService:
+    from videotasks.services.waits import WaitService
+
+    return WaitService(webhook_store())
+
+
+@functools.cache
+def webhook_service() -> WebhookService:
+    from videotasks.services.webhooks import WebhookService
+
+    return WebhookService(catalog(), repository(), webhook_store(), waker(), verification=webhook_verification)
+
+
+@functools.cache
+def webhook_verification(entry: ProviderEntry) -> dict[str, Any]:
+    """What checks ``entry``'s webhooks: its signing secret, or the keys it publishes (fetched on first use)."""
+    from videotasks.adapters.providers.webhooks import FalKeys
+
+    return {
+        "secret": get_secret(entry.webhook_secret_name) if entry.webhook_secret_name else None,
+        "jwks": FalKeys(entry.webhook_jwks_url) if entry.webhook_jwks_url else None,
+    }
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
     for cached in (repository, media_store, catalog, _client, task_service, workflow):
         cached.cache_clear()
     for live in (connections, realtime, notifier, broadcaster):
         live.cache_clear()
+    for hooks in (webhook_store, waker, wait_service, webhook_service, webhook_verification):
+        hooks.cache_clear()
     get_settings.cache_clear()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -30,6 +31,9 @@ logger = Logger(child=True)
 
 
 CANCEL_ATTEMPTS = 3
+# Where providers that call back reach this deployment, for the length of one create: the idempotent path
+# calls ``create`` through Powertools, which passes on only the user and the body.
+_webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
 
 
 class StartFailedError(Exception):
@@ -69,7 +73,9 @@ class TaskService:
 
     # create and read ---------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
-    def create(self, user_id: str, request: CreateTaskRequest) -> Task:
+    def create(self, user_id: str, request: CreateTaskRequest, *, webhook_base: str | None = None) -> Task:
+        """Record the task and start its workflow. ``webhook_base`` (``…/api/video/webhooks``) is where its
+        provider may call back; without it the workflow only polls."""
         options = resolve_model_options(
             request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=self._catalog
         )
@@ -93,7 +99,7 @@ class TaskService:
         self._repository.create(task)
         logger.append_keys(videoId=task.videoId)
         try:
-            execution_arn = self._executions.start(task.videoId)
+            execution_arn = self._executions.start(task.videoId, webhook_base=webhook_base or _webhook_base.get())
         except Exception as exc:
             logger.exception("could not start the workflow")
             self._repository.transition(
@@ -112,7 +118,13 @@ class TaskService:
 
     @tracer.capture_method(capture_response=False)
     def create_once(
-        self, user_id: str, request: CreateTaskRequest, idempotency_key: str | None, lambda_context: Any = None
+        self,
+        user_id: str,
+        request: CreateTaskRequest,
+        idempotency_key: str | None,
+        lambda_context: Any = None,
+        *,
+        webhook_base: str | None = None,
     ) -> tuple[Task, bool]:
         """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
 
@@ -121,10 +133,14 @@ class TaskService:
         """
         key = idempotency_key or request.clientRequestId
         if not key:
-            return self.create(user_id, request), True
+            return self.create(user_id, request, webhook_base=webhook_base), True
         if lambda_context is not None:
             self.idempotent_create.config.register_lambda_context(lambda_context)
-        video_id, created = self.idempotent_create(user_id, key, request)
+        reset = _webhook_base.set(webhook_base)
+        try:
+            video_id, created = self.idempotent_create(user_id, key, request)
+        finally:
+            _webhook_base.reset(reset)
         return self.get(user_id, video_id), created
 
     @tracer.capture_method(capture_response=False)

@@ -66,6 +66,21 @@ class TaskRepository:
         return bool(reply.get("Items"))
 
     @tracer.capture_method(capture_response=False)
+    def find_by_external_id(self, external_id: str, *, provider: str) -> Task | None:
+        """The task that holds ``provider``'s job ``external_id`` (ByExternalTaskId index, then the item
+        itself: the index holds keys only, and two providers' job ids may coincide)."""
+        reply = self._tasks.query(
+            IndexName="ByExternalTaskId",
+            KeyConditionExpression="externalTaskId = :id",
+            ExpressionAttributeValues={":id": external_id},
+        )
+        for key in reply.get("Items", []):
+            task = self.get(str(key["videoId"]))
+            if task is not None and task.externalTaskId == external_id and task.provider == provider:
+                return task
+        return None
+
+    @tracer.capture_method(capture_response=False)
     def get_owned(self, video_id: str, user_id: str) -> Task | None:
         """The task when ``user_id`` owns it; another user's task is indistinguishable from none."""
         task = self.get(video_id)
