@@ -46,11 +46,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from videotasks.domain.catalog import ProviderEntry
+if TYPE_CHECKING:
+    from videotasks.domain.catalog import ProviderEntry
 
 DEFAULT_TOLERANCE_SECONDS = 300
 FAL_APP_PARAMETER = "app"
