@@ -59,6 +59,7 @@ FAULT_EXPECTATIONS: dict[str, Expected] = {
     "content_gone": fails("PROVIDER_CONTENT_GONE", "a 404/410 for finished media cannot get better"),
     "content_html": fails("PROVIDER_BAD_MEDIA", "media that is not an allowed video/image type is never stored"),
     "drop_create_reply": completes("the retried Submit finds the job the lost reply named instead of making another"),
+    "drop_webhook": completes("no webhook comes; the wait times out into the next poll, which finds the job done"),
 }
 RACE = Expected(frozenset({"COMPLETED", "CANCELLED"}), None, "CANCELLED iff the cancel answered 200")
 CONCURRENT_CREATES = "concurrent creates"

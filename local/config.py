@@ -14,6 +14,9 @@ from typing import Any
 HOST = "127.0.0.1"
 API_BASE_PATH = "/api/video"
 FAKE_PROVIDER_KEY = "local-fake-provider-key"
+# The Standard Webhooks secret the fake provider signs its Replicate-shaped webhooks with (a test value, as the
+# key above): the local stack's Replicate entry verifies with the same one.
+FAKE_WEBHOOK_SECRET = "whsec_dmlkZW90YXNrcy1sb2NhbC1mYWtlLXByb3ZpZGVyISE="
 # The template parameter of each provider entry's base URL -> the path prefix under which the fake provider
 # speaks that entry's API shape (local/fake_shapes/). The "openai" entries (ProviderBaseUrl) are at its root.
 FAKE_ENTRY_PREFIXES = {"GeminiBaseUrl": "/gemini", "FalBaseUrl": "/fal", "ReplicateBaseUrl": "/replicate"}
@@ -21,6 +24,11 @@ FAKE_ENTRY_PREFIXES = {"GeminiBaseUrl": "/gemini", "FalBaseUrl": "/fal", "Replic
 
 def _seconds_or_none(raw: str) -> int | None:
     return int(raw) or None  # 0: no limit of our own (the template's default applies)
+
+
+def switch(raw: str) -> bool:
+    """``0``, ``false``, ``no``, ``off`` (any case) turn a switch off; anything else leaves it on."""
+    return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
 # StackConfig's field -> (the variable that sets it, how to read it); unset or empty keeps the field's default.
@@ -33,6 +41,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "fake_video_seconds": ("FAKE_VIDEO_SECONDS", float),
     "fake_failure_rate": ("FAKE_FAILURE_RATE", float),
     "fake_fault": ("FAKE_PROVIDER_FAULT", str),
+    "fake_webhooks": ("FAKE_WEBHOOKS", switch),
     "sora_base_url": ("SORA_BASE_URL", str),
     "sora_api_key": ("SORA_API_KEY", str),
     "poll_interval_seconds": ("POLL_INTERVAL_SECONDS", int),
@@ -54,6 +63,7 @@ class StackConfig:
     fake_video_seconds: float = 20.0
     fake_failure_rate: float = 0.0
     fake_fault: str | None = None
+    fake_webhooks: bool = True  # the fake provider calls the webhook URL a create names when the job ends
     sora_base_url: str | None = None
     sora_api_key: str | None = field(default=None, repr=False)
     poll_interval_seconds: int = 2

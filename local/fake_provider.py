@@ -10,6 +10,12 @@ answers with the job (or image) it first made, counted as a replay in ``/fake/jo
 other parameters is a 409. ``GET /_fake/stats`` lists every job made, videos and images alike: what the
 provider would bill.
 
+Webhooks: a create of a shape that takes one (fal's ``?fal_webhook=``, Replicate's ``webhook``) makes the fake
+POST the shape's signed webhook to that URL when the job ends (completed at its ready time, or failed), as the
+real provider would; a delivery that fails or is not answered 2xx is retried a few times with a short backoff.
+``FakeProviderConfig.webhooks`` (``FAKE_WEBHOOKS=0``) turns them off for a run, the ``drop_webhook`` fault for a
+job or a run: the job completes, no webhook comes, and only polling can tell.
+
 Run it standalone: ``python -m local.fake_provider --port 3002``.
 """
 
@@ -35,7 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from local.config import FAKE_WEBHOOK_SECRET
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 VIDEO_FILE = ASSETS / "sample.mp4"
@@ -66,11 +74,13 @@ class FaultAction(enum.Enum):
     STUCK = "stuck"  # the job never gets past STUCK_AT_PROGRESS
     HTML = "html"  # the "video" is an HTML page (a relay's error page, or worse, served as the media)
     DROP_REPLY = "drop_reply"  # the job is made, then the reply hangs past any client timeout
+    DROP_WEBHOOK = "drop_webhook"  # the job ends normally, but the webhook it asked for never comes
 
 
 @dataclass(frozen=True)
 class FaultRule:
-    target: Literal["create", "status", "content"]  # which calls it disturbs: the create, GET status, GET content
+    # Which calls it disturbs: the create, GET status, GET content, or the webhook the fake would send.
+    target: Literal["create", "status", "content", "webhook"]
     action: FaultAction
     first_calls: int | None  # only the first N such calls misbehave; None: every call
     hang_seconds: float | None = None  # HANG only: how long, when not the config's ``hang_seconds``
@@ -90,9 +100,13 @@ FAULTS: dict[str, FaultRule] = {
     "content_gone": FaultRule("content", FaultAction.NOT_FOUND, None),
     "content_html": FaultRule("content", FaultAction.HTML, None),
     "drop_create_reply": FaultRule("create", FaultAction.DROP_REPLY, 1),
+    "drop_webhook": FaultRule("webhook", FaultAction.DROP_WEBHOOK, None),
 }
 # How long an Idempotency-Key is remembered (OpenAI-style keys are kept for about a day).
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# A webhook delivery: the first try, then retries after these pauses (a real provider waits longer).
+WEBHOOK_RETRY_DELAYS = (0.2, 0.5, 1.0)
+WEBHOOK_TIMEOUT_SECONDS = 5.0
 HTML_PAGE = b"<!doctype html><html><body><script>alert(document.domain)</script></body></html>"
 
 
@@ -108,6 +122,8 @@ class FakeProviderConfig:
     seed: int | None = None
     hang_seconds: float = 30.0  # longer than any sane client timeout
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)  # tests pass a manual clock
+    webhooks: bool = True  # call the webhook URL a create names when its job ends
+    webhook_secret: str = field(default=FAKE_WEBHOOK_SECRET, repr=False)  # Standard Webhooks (Replicate shape)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.failure_rate <= 1.0:
@@ -119,11 +135,14 @@ class FakeProviderConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FakeProviderConfig:
-        """FAKE_VIDEO_SECONDS, FAKE_FAILURE_RATE, FAKE_PROVIDER_FAULT; optional FAKE_PROVIDER_API_KEY and
-        FAKE_PROVIDER_SEED."""
+        """FAKE_VIDEO_SECONDS, FAKE_FAILURE_RATE, FAKE_PROVIDER_FAULT, FAKE_WEBHOOKS; optional
+        FAKE_PROVIDER_API_KEY and FAKE_PROVIDER_SEED."""
+        from local.config import switch
+
         env = os.environ if environ is None else environ
         seed = env.get("FAKE_PROVIDER_SEED", "").strip()
         return cls(
+            webhooks=switch(env.get("FAKE_WEBHOOKS", "") or "1"),
             video_seconds=float(env.get("FAKE_VIDEO_SECONDS", "") or 20.0),
             failure_rate=float(env.get("FAKE_FAILURE_RATE", "") or 0.0),
             fault=env.get("FAKE_PROVIDER_FAULT", "").strip() or None,
@@ -153,7 +172,8 @@ class FakeJob:
     replays: int = 0  # creates answered with this job because they repeated its Idempotency-Key
     status_calls: int = 0
     shape: str = "openai-videos"  # which provider API shape made the job (local/fake_shapes/)
-    webhooks_sent: int = 0
+    webhooks_sent: int = 0  # webhook POSTs that reached the receiver (any answer), retries included
+    webhook_url: str | None = None
     # The job's id as its shape's clients know it, when that is not ``id`` (a fal request's path, say):
     # ``/_fake/stats`` reports it, so it matches the task's ``externalVideoId``.
     external_id: str | None = None
@@ -161,6 +181,16 @@ class FakeJob:
     @property
     def rule(self) -> FaultRule | None:
         return FAULTS[self.fault] if self.fault else None
+
+    def ends_at(self, video_seconds: float) -> float:
+        """When, on the config's clock, the job fails or completes (a ``stuck`` job never does)."""
+        return self.started + video_seconds * (FAIL_AT_SHARE if self.will_fail else 1.0)
+
+
+# A shape's webhook: the body once the job has ended (None while it runs), and the headers that sign one
+# delivery of that body (signed afresh for each retry, as its timestamp is the attempt's).
+WebhookBody = Callable[[FakeJob], bytes | None]
+WebhookSigner = Callable[[FakeJob, bytes], dict[str, str]]
 
 
 @dataclass
@@ -299,6 +329,7 @@ class FakeProvider:
         self.images: list[ImageJob] = []
         self._rng = random.Random(config.seed)
         self._keys: dict[str, Remembered] = {}  # Idempotency-Key -> what it made
+        self._webhooks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[web.RouteDef]:
         from local.fake_shapes import shape_routes  # the shapes' modules use this one's types
@@ -424,6 +455,45 @@ class FakeProvider:
             del self.jobs[job.id]
             return None
         return state
+
+    def send_webhook_when_done(self, job: FakeJob, url: str, body: WebhookBody, sign: WebhookSigner) -> None:
+        """Call ``url`` with the shape's signed webhook once ``job`` ends, unless webhooks are off for the run
+        or dropped for the job (``drop_webhook``). Runs on the server's loop; the job's create need not wait."""
+        job.webhook_url = url
+        rule = job.rule
+        if not self.config.webhooks or (rule is not None and rule.action is FaultAction.DROP_WEBHOOK):
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver_when_done(job, url, body, sign))
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
+
+    async def _deliver_when_done(self, job: FakeJob, url: str, body: WebhookBody, sign: WebhookSigner) -> None:
+        while (payload := body(job)) is None:
+            if job.id not in self.jobs:
+                return  # vanished: a real provider would have nothing to tell
+            # Naps of at most half a second rather than one long sleep: tests move the config's clock by hand.
+            # Long past its end (a ``stuck`` job) the job is only looked at twice a second.
+            remaining = job.ends_at(self.config.video_seconds) - self.config.clock()
+            await asyncio.sleep(min(0.5, max(0.01, remaining)) if remaining > -1.0 else 0.5)
+        async with ClientSession(timeout=ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)) as session:
+            for delay in (*WEBHOOK_RETRY_DELAYS, None):
+                headers = {"Content-Type": "application/json", **sign(job, payload)}
+                try:
+                    async with session.post(url, data=payload, headers=headers) as reply:
+                        job.webhooks_sent += 1
+                        if 200 <= reply.status < 300:
+                            return
+                except (ClientError, TimeoutError):
+                    pass
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+
+    async def close(self, app: web.Application) -> None:
+        """Deliveries still waiting for their job end with the server."""
+        for task in list(self._webhooks):
+            task.cancel()
+        await asyncio.gather(*self._webhooks, return_exceptions=True)
 
     def snapshot_of(self, job: FakeJob) -> Snapshot:
         """Where ``job`` stands now (status, progress), whatever shape reports it."""
@@ -620,6 +690,7 @@ def create_app(config: FakeProviderConfig) -> web.Application:
     app = web.Application(middlewares=[provider.require_key], client_max_size=20 * 1024 * 1024)
     app[APP_KEY] = provider
     app.add_routes(provider.routes())
+    app.on_cleanup.append(provider.close)
     return app
 
 

@@ -8,15 +8,29 @@ fal serves them. Replies and errors are shaped as fal documents them: the submit
 (``{"detail", "error_type"}``); a cancelled one answers ``client_cancelled``. The key is checked as
 ``Authorization: Key <key>``. The finished video is served per job under ``/fal/files/{id}/output.mp4``, so
 the core's content faults apply to it.
+
+A submit with ``?fal_webhook=<url>`` gets fal's webhook when the request ends (``{request_id,
+gateway_request_id, status: OK|ERROR, payload, error}``), signed as fal signs it
+(https://docs.fal.ai/model-apis/model-endpoints/webhooks, "Verifying Your Webhook", read 2026-11-28): the
+``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` headers and ``-Signature``, the hex ED25519
+signature of ``request_id \n user_id \n timestamp \n sha256-hex(body)``, by a key the fake makes at start and
+publishes, as fal does its own, at ``GET /fal/.well-known/jwks.json``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from yarl import URL
 
 from local.fake_provider import VIDEO_FILE, FakeJob, fault_reply
 
@@ -28,6 +42,8 @@ SHAPE = "fal-queue"
 APP_NAMESPACES = ("workflows", "comfy")
 # Where a queued job stands: the fake has no real queue, so a queued job reports a fixed line ahead of it.
 QUEUE_POSITION = 2
+WEBHOOK_USER_ID = "fake-fal-user"
+JWKS_PATH = PREFIX + "/.well-known/jwks.json"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -56,10 +72,12 @@ class FalShape:
     def __init__(self, core: FakeProvider) -> None:
         self.core = core
         self.cancelled: set[str] = set()
+        self._signing_key = Ed25519PrivateKey.generate()
 
     def routes(self) -> list[web.RouteDef]:
         request_path = PREFIX + "/{app:.+}/requests/{request_id}"
         return [
+            web.get(JWKS_PATH, self.jwks),
             web.get(PREFIX + "/files/{request_id}/output.mp4", self.media),
             web.get(request_path + "/status", self.authed(self.status)),
             web.put(request_path + "/cancel", self.authed(self.cancel)),
@@ -110,6 +128,10 @@ class FalShape:
             return started
         job, _ = started
         job.external_id = f"{app_of(endpoint)}/requests/{job.id}"
+        webhook = request.query.get("fal_webhook", "").strip()
+        if webhook:
+            origin = request.url.origin()
+            self.core.send_webhook_when_done(job, webhook, lambda done: self._webhook_body(done, origin), self._sign)
         await self.core.drop_reply_if_told(job)
         urls = self._urls(request, job)
         return web.json_response({"status": "IN_QUEUE", "request_id": job.id, **urls, "queue_position": 0})
@@ -167,6 +189,52 @@ class FalShape:
         if disturbed is not None:
             return _fal_shaped(disturbed) if disturbed.status >= 400 else disturbed
         return web.FileResponse(VIDEO_FILE, headers={"Content-Type": "video/mp4"})
+
+    # -- webhooks -------------------------------------------------------------------------------------
+
+    async def jwks(self, request: web.Request) -> web.Response:
+        raw = self._signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return web.json_response({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "fake-fal", "use": "sig"}]})
+
+    def _webhook_body(self, job: FakeJob, origin: URL) -> bytes | None:
+        """fal's webhook body once the request has ended; None while it is queued or running."""
+        status = self.core.snapshot_of(job).status
+        ids = {"request_id": job.id, "gateway_request_id": job.id}
+        if job.id in self.cancelled:
+            body: dict[str, Any] = {
+                **ids,
+                "status": "ERROR",
+                "error": "Request was cancelled by the client.",
+                "payload": {"detail": "The request was cancelled by the client.", "error_type": "client_cancelled"},
+            }
+        elif status == "failed":
+            body = {
+                **ids,
+                "status": "ERROR",
+                "error": "Invalid status code: 500",
+                "payload": {
+                    "detail": "The fake provider failed this request on purpose (FAKE_FAILURE_RATE).",
+                    "error_type": "runner_server_error",
+                },
+            }
+        elif status == "completed":
+            media = str(origin.with_path(f"{PREFIX}/files/{job.id}/output.mp4"))
+            video = {"url": media, "content_type": "video/mp4", "file_name": "output.mp4"}
+            body = {**ids, "status": "OK", "payload": {"video": video, "seed": 42}}
+        else:
+            return None
+        return json.dumps(body).encode()
+
+    def _sign(self, job: FakeJob, body: bytes) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        message = "\n".join([job.id, WEBHOOK_USER_ID, timestamp, hashlib.sha256(body).hexdigest()]).encode()
+        return {
+            "X-Fal-Webhook-Request-Id": job.id,
+            "X-Fal-Webhook-User-Id": WEBHOOK_USER_ID,
+            "X-Fal-Webhook-Timestamp": timestamp,
+            "X-Fal-Webhook-Signature": self._signing_key.sign(message).hex(),
+        }
 
     # -- internals ------------------------------------------------------------------------------------
 

@@ -9,15 +9,27 @@ errors are RFC 7807 problem details (``{title, detail, status}``). Point a ``Rep
 The output file is served under ``/replicate/delivery/`` without a key, as ``replicate.delivery`` serves it,
 and with the content fault modes applied. Replicate has no Idempotency-Key, so a repeated create makes a new
 prediction, as it would there (and ``GET /v1/predictions`` lists them for adoption).
+
+A create naming a ``webhook`` (and a ``webhook_events_filter`` that holds ``completed``, or none) gets the
+prediction POSTed there when it ends, signed per Standard Webhooks as Replicate signs its webhooks
+(https://replicate.com/docs/topics/webhooks/verify-webhook, read 2026-11-28): ``webhook-id`` (the same for
+every retry of one webhook), ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">``, keyed by the config's ``whsec_`` secret. The fake models only the ``completed`` event.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
+import time
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from yarl import URL
 
 from local.fake_provider import VIDEO_FILE, FakeJob, fault_reply
 
@@ -29,6 +41,7 @@ SHAPE = "replicate"
 
 _STATUS = {"queued": "starting", "in_progress": "processing", "completed": "succeeded", "failed": "failed"}
 _IMAGE_FIELDS = ("image", "start_image")
+_ENDED = ("succeeded", "failed", "canceled")
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
@@ -80,7 +93,7 @@ class ReplicateShape:
         if refused is not None:
             return refused
         mine = [job for job in reversed(self.core.jobs.values()) if job.shape == SHAPE]
-        results = [self._prediction(request, job) for job in mine]
+        results = [self._prediction(request.url.origin(), job) for job in mine]
         return web.json_response({"previous": None, "next": None, "results": results})
 
     async def get_prediction(self, request: web.Request) -> web.StreamResponse:
@@ -95,7 +108,7 @@ class ReplicateShape:
             return seen
         if seen is None:
             return not_found()
-        return web.json_response(self._prediction(request, job))
+        return web.json_response(self._prediction(request.url.origin(), job))
 
     async def cancel_prediction(self, request: web.Request) -> web.Response:
         refused = self._refuse_key(request)
@@ -107,7 +120,7 @@ class ReplicateShape:
         # A finished prediction stays as it ended; only a running one becomes "canceled".
         if self.core.snapshot_of(job).status not in ("completed", "failed"):
             self.canceled.setdefault(job.id, datetime.now(UTC))
-        return web.json_response(self._prediction(request, job))
+        return web.json_response(self._prediction(request.url.origin(), job))
 
     async def get_output(self, request: web.Request) -> web.StreamResponse:
         """The output file, as ``replicate.delivery`` serves it: no key needed."""
@@ -153,8 +166,18 @@ class ReplicateShape:
         if isinstance(started, web.Response):
             return started
         job, _ = started
+        webhook = body.get("webhook") if body is not None else None
+        events = body.get("webhook_events_filter") if body is not None else None
+        if isinstance(webhook, str) and webhook.strip() and (not isinstance(events, list) or "completed" in events):
+            origin, webhook_id = request.url.origin(), f"msg_{uuid.uuid4().hex}"
+            self.core.send_webhook_when_done(
+                job,
+                webhook.strip(),
+                lambda done: self._webhook_body(done, origin),
+                lambda done, payload: self._sign(webhook_id, payload),
+            )
         await self.core.drop_reply_if_told(job)
-        reply = self._prediction(request, job)
+        reply = self._prediction(request.url.origin(), job)
         reply["version"] = version
         return web.json_response(reply, status=201)
 
@@ -171,12 +194,26 @@ class ReplicateShape:
         job = self.core.jobs.get(request.match_info["id"])
         return job if job is not None and job.shape == SHAPE else None
 
-    def _prediction(self, request: web.Request, job: FakeJob) -> dict[str, Any]:
+    def _webhook_body(self, job: FakeJob, origin: URL) -> bytes | None:
+        """The prediction once it has ended (Replicate's ``completed`` event); None while it runs."""
+        prediction = self._prediction(origin, job)
+        return json.dumps(prediction).encode() if prediction["status"] in _ENDED else None
+
+    def _sign(self, webhook_id: str, body: bytes) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        key = base64.b64decode(self.core.config.webhook_secret.removeprefix("whsec_"))
+        digest = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+        return {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        }
+
+    def _prediction(self, origin: URL, job: FakeJob) -> dict[str, Any]:
         snapshot = self.core.snapshot_of(job)
         created = datetime.fromtimestamp(job.created_wall, UTC)
         canceled_at = self.canceled.get(job.id)
         status = "canceled" if canceled_at is not None else _STATUS[snapshot.status]
-        origin = request.url.origin()
         own = str(origin.with_path(f"{PREFIX}/v1/predictions/{job.id}"))
         prediction: dict[str, Any] = {
             "id": job.id,

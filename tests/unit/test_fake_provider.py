@@ -487,7 +487,7 @@ def test_config_rejects_nonsense(fields: dict[str, Any]) -> None:
 def test_every_documented_fault_mode_exists() -> None:
     documented = {
         *("5xx_burst", "429", "hang", "hang_status", "reset", "malformed", "vanish", "stuck"),
-        *("content_flaky", "content_gone", "content_html", "drop_create_reply"),
+        *("content_flaky", "content_gone", "content_html", "drop_create_reply", "drop_webhook"),
     }
 
     assert set(FAULTS) == documented

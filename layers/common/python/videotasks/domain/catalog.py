@@ -55,6 +55,8 @@ class EntryVariables(_Strict):
     path: str | None = None
     auth: str | None = None
     secret: str | None = None
+    webhook_secret: str | None = Field(None, alias="webhookSecret")
+    webhook_jwks_url: str | None = Field(None, alias="webhookJwksUrl")
 
 
 class ProviderSpec(_Strict):
@@ -62,6 +64,8 @@ class ProviderSpec(_Strict):
     base_url: str = Field(alias="baseUrl")
     path: str | None = None  # None: the adapter's own default path
     auth: str | None = None  # None: the adapter's own default auth scheme
+    # Where the provider publishes the keys its webhooks are signed with (fal), when it does.
+    webhook_jwks_url: str | None = Field(None, alias="webhookJwksUrl")
     variables: EntryVariables = EntryVariables()
 
 
@@ -147,6 +151,10 @@ class ProviderEntry:
     path: str | None
     auth: str | None
     secret_name: str | None  # where its key is (Secrets Manager name or ARN); None: not configured
+    # What verifies the provider's webhooks: a Standard Webhooks ``whsec_`` secret's Secrets Manager name
+    # (Replicate), or the URL of the provider's published key set (fal). None: not configured.
+    webhook_secret_name: str | None = None
+    webhook_jwks_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,8 @@ def entry_variables(entry_id: str, spec: ProviderSpec) -> EntryVariables:
         path=own.path or f"{prefix}_PATH",
         auth=own.auth or f"{prefix}_AUTH_SCHEME",
         secret=own.secret or f"{prefix}_API_KEY_SECRET",
+        webhook_secret=own.webhook_secret or f"{prefix}_WEBHOOK_SECRET",
+        webhook_jwks_url=own.webhook_jwks_url or f"{prefix}_WEBHOOK_JWKS_URL",
     )
 
 
@@ -214,6 +224,8 @@ class Catalog:
                 path=_set(variables, names.path) or spec.path,
                 auth=_set(variables, names.auth) or spec.auth,
                 secret_name=_set(variables, names.secret),
+                webhook_secret_name=_set(variables, names.webhook_secret),
+                webhook_jwks_url=_set(variables, names.webhook_jwks_url) or spec.webhook_jwks_url,
             )
         models = {model.id: model for model in document.models}
         offered = settings.allowed_models or tuple(model.id for model in document.models if not model.retired)

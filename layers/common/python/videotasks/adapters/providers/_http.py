@@ -57,6 +57,9 @@ class JobRequest:
     input_reference: str | None = None
     # Sent as ``Idempotency-Key`` on the create: the same for every retry of one task's submit.
     idempotency_key: str | None = None
+    # Where the provider should call when the job ends; shapes whose ``CAPABILITIES.webhook`` is false
+    # ignore it (see ``webhooks.py`` for how each provider's calls are verified).
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ Written from fal's public documentation, read on 2026-11-28:
 - Errors: https://fal.ai/docs/documentation/model-apis/errors (model errors: ``{"detail": [{loc, msg, type}]}``,
   e.g. ``content_policy_violation``) and https://fal.ai/docs/documentation/model-apis/request-errors
   (request errors: ``{"detail": "...", "error_type": "..."}``, also in ``X-Fal-Error-Type``).
+- Webhooks: https://docs.fal.ai/model-apis/model-endpoints/webhooks (``?fal_webhook=<url>`` on the submit; fal
+  POSTs the result there when the request ends; verification in ``webhooks.py``).
 - Model inputs: https://fal.ai/models/fal-ai/kling-video/v2.1/master/text-to-video/llms.txt (Kling:
   ``duration`` "5"/"10", ``aspect_ratio`` 16:9/9:16/1:1), https://fal.ai/models/fal-ai/veo3/llms.txt and
   https://fal.ai/models/fal-ai/veo3.1/llms.txt (Veo: ``duration`` "4s"/"6s"/"8s", 16:9/9:16, ``resolution``
@@ -40,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from videotasks.adapters.providers._http import (
     AUTH_FAILED,
     ErrorReading,
@@ -51,6 +55,7 @@ from videotasks.adapters.providers._http import (
 )
 from videotasks.adapters.providers.base import ProviderClient
 from videotasks.adapters.providers.protocol import Capabilities
+from videotasks.adapters.providers.webhooks import FAL_APP_PARAMETER
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.deadline import Deadline
 from videotasks.domain.errors import ProviderJobLostError, ProviderPermanentError
@@ -202,6 +207,12 @@ def job_id_of(app: str, request_id: str) -> str:
     return f"{app}/{REQUESTS}/{request_id}"
 
 
+def fal_webhook_url(webhook_url: str, app: str) -> str:
+    """``webhook_url`` with ``app=<app>`` added: fal's webhook names only the request id, and our job id
+    (``<app>/requests/<id>``) needs the app too (``webhooks.read_webhook`` reads it back)."""
+    return str(httpx.URL(webhook_url).copy_merge_params({FAL_APP_PARAMETER: app}))
+
+
 def _job_path(job_id: str) -> str:
     """The request's path below the base URL, each segment quoted; an id we could not have made is a lost job."""
     parts = job_id.split("/")
@@ -221,7 +232,7 @@ class FalQueueProvider(ProviderClient):
         progress=False,  # fal reports a queue position and runner logs, not a percentage
         queue_position=True,
         eta=False,
-        webhook=True,  # ``?fal_webhook=``; not used yet
+        webhook=True,  # ``?fal_webhook=<url>`` on the submit
         cancel=True,
         remix=False,
         reference_image=True,  # through the app's image-to-video endpoint
@@ -235,7 +246,8 @@ class FalQueueProvider(ProviderClient):
         body = fal_input(request)
         app = app_of(request.model)
         path = self._below_base(request.model.strip("/"))
-        reply = self._http.request_json("POST", path, deadline=deadline, json=body, final_once_sent=True)
+        params = {"fal_webhook": fal_webhook_url(request.webhook_url, app)} if request.webhook_url else None
+        reply = self._http.request_json("POST", path, deadline=deadline, json=body, params=params, final_once_sent=True)
         what = f"POST {path}"
         if not isinstance(reply, Mapping):
             raise bad_reply(what, "expected a JSON object")

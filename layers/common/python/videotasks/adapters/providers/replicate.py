@@ -8,6 +8,8 @@ Written from Replicate's public HTTP API reference, read on 2026-11-28:
   makes a create hold the connection, which we never want: we poll)
 - https://replicate.com/docs/topics/predictions/rate-limits (429 with ``{"detail": "Request was throttled..."}``)
 - https://replicate.com/changelog/2025-08-05-run-all-models-with-the-same-api-endpoint
+- https://replicate.com/docs/topics/webhooks/receive-webhook (``webhook`` and ``webhook_events_filter`` on the
+  create; the body Replicate POSTs is the prediction; verification in ``webhooks.py``)
 - the models' API pages for their inputs: https://replicate.com/google/veo-3.1/api,
   https://replicate.com/google/veo-3-fast/api, https://replicate.com/kwaivgi/kling-v2.0/api,
   https://replicate.com/kwaivgi/kling-v2.5-turbo-pro/api
@@ -198,7 +200,7 @@ class ReplicateProvider(ProviderClient):
         progress=False,
         queue_position=False,
         eta=False,
-        webhook=True,  # predictions take ``webhook``; the workflow polls for now
+        webhook=True,  # ``webhook`` (+ ``webhook_events_filter``) on the create
         cancel=True,
         remix=False,
         reference_image=True,
@@ -259,6 +261,9 @@ class ReplicateProvider(ProviderClient):
                 f"Replicate model {request.model!r} is not 'owner/name' or 'owner/name:version'", code=INVALID_INPUT
             )
         body: dict[str, Any] = {"input": model_input(request)}
+        if request.webhook_url:
+            # Only the end: that is what wakes the task; "start", "output" and "logs" would be calls for nothing.
+            body.update(webhook=request.webhook_url, webhook_events_filter=["completed"])
         if version:
             return f"{self._path}/predictions", {"version": version, **body}
         owner, name = model.split("/")
