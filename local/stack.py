@@ -14,7 +14,7 @@ import httpx
 from aiohttp import web
 
 from local import aws_setup, iam, moto_seam
-from local.config import FAKE_ENTRY_PREFIXES, FAKE_PROVIDER_KEY, HOST, StackConfig
+from local.config import FAKE_ENTRY_PREFIXES, FAKE_PROVIDER_KEY, FAKE_WEBHOOK_SECRET, HOST, StackConfig
 from local.http_gateway import HttpGateway
 from local.lambdas import FunctionRegistry
 from local.stream_pump import StreamPump
@@ -45,6 +45,9 @@ def _parameters(config: StackConfig) -> dict[str, str]:
         "CorsAllowedOrigins": ",".join(origins),
         # Every other provider entry is the fake's, under its shape's prefix (SORA_BASE_URL moves only the relay).
         **{parameter: config.fake_provider_url + prefix for parameter, prefix in FAKE_ENTRY_PREFIXES.items()},
+        # Providers call back on the local HTTP API; the fake's fal signs with a key it publishes itself.
+        "PublicApiUrl": config.api_url,
+        "FalWebhookJwksUrl": f"{config.fake_provider_url}{FAKE_ENTRY_PREFIXES['FalBaseUrl']}/.well-known/jwks.json",
     }
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
@@ -81,6 +84,8 @@ def _secret_values(template: dict[str, Any], config: StackConfig) -> dict[str, s
             values[logical_id] = config.jwt_secret
         elif "cursor" in logical_id.lower():
             values[logical_id] = secrets.token_urlsafe(32)
+        elif "webhook" in logical_id.lower():  # the fake signs its Standard Webhooks with this one
+            values[logical_id] = FAKE_WEBHOOK_SECRET
         elif logical_id == "ProviderApiKeySecret" and config.uses_real_provider:
             values[logical_id] = config.sora_api_key  # type: ignore[assignment]
         else:  # every provider entry the fake provider plays
@@ -210,6 +215,7 @@ class LocalStack:
                 failure_rate=self.config.fake_failure_rate,
                 api_key=FAKE_PROVIDER_KEY,
                 fault=self.config.fake_fault,
+                webhooks=self.config.fake_webhooks,
             )
         )
 

@@ -31,7 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     provider = (event.get("pathParameters") or {}).get("provider", "")
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     try:
-        wiring.webhook_service().receive(provider, headers, _raw_body(event))
+        wiring.webhook_service().receive(provider, headers, _raw_body(event), event.get("queryStringParameters") or {})
     except VideoTasksError as exc:
         return envelope.as_proxy_result(envelope.from_error(exc))
     return envelope.as_proxy_result(envelope.success({"received": True}))

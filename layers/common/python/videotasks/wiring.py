@@ -23,13 +23,13 @@ from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
     from videotasks.adapters.executions import Waker
-    from videotasks.adapters.store.webhooks import WebhookStore
-    from videotasks.services.waits import WaitService
-    from videotasks.services.webhooks import WebhookService
     from videotasks.adapters.socket_push import ConnectionNotifier
     from videotasks.adapters.store.connections import ConnectionRepository
+    from videotasks.adapters.store.webhooks import WebhookStore
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.subscriptions import RealtimeService
+    from videotasks.services.waits import WaitService
+    from videotasks.services.webhooks import WebhookService
 
 
 @functools.cache

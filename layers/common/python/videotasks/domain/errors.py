@@ -48,6 +48,15 @@ class RateLimitedError(VideoTasksError):
     http_status = 429
 
 
+class UnavailableError(VideoTasksError):
+    """We cannot do it now for a reason of ours (a provider's signing keys could not be fetched); the caller
+    should retry later. Only the provider webhook route answers it: providers retry their deliveries."""
+
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+    retry_after_seconds = 60
+
+
 class TaskStoreBusyError(RateLimitedError):
     """DynamoDB refused a write for a moment (a transaction conflict or throttling) and went on refusing
     while the repository retried; nothing was written. Worth retrying soon.

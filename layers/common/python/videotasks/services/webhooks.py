@@ -13,16 +13,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from videotasks.adapters.executions import Waker
-from videotasks.adapters.providers.webhooks import WebhookRejected, read_webhook
+from videotasks.adapters.providers.webhooks import (
+    WebhookRejected,
+    WebhookVerificationUnavailableError,
+    read_webhook,
+    takes_webhooks,
+)
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.store.webhooks import WebhookStore
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.catalog import Catalog, ProviderEntry
-from videotasks.domain.errors import NotFoundError, UnauthorizedError
+from videotasks.domain.errors import NotFoundError, UnauthorizedError, UnavailableError
 from videotasks.domain.wire import task_ids
 
 logger = Logger(child=True)
@@ -44,7 +50,7 @@ class WebhookService:
         store: WebhookStore,
         waker: Waker,
         *,
-        verification: Callable[[ProviderEntry], Mapping[str, object]],
+        verification: Callable[[ProviderEntry], Mapping[str, Any]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``verification(entry)`` gives what ``read_webhook`` needs for the entry (its secret, its keys),
@@ -57,16 +63,22 @@ class WebhookService:
         self._clock = clock
 
     @tracer.capture_method(capture_response=False)
-    def receive(self, entry_id: str, headers: Mapping[str, str], body: bytes) -> Received:
+    def receive(
+        self, entry_id: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    ) -> Received:
+        """Take the webhook that came to ``/webhooks/<entry_id>?<query>`` with these headers and exact body."""
         entry = self._catalog.entries.get(entry_id)
-        if entry is None or not entry.takes_webhooks:
+        if entry is None or not takes_webhooks(entry):
             raise NotFoundError(f"No provider entry {entry_id!r} sends webhooks here")
         now = self._clock()
         try:
-            notice = read_webhook(entry.shape, headers, body, now=now, **self._verification(entry))  # type: ignore[arg-type]
+            notice = read_webhook(entry.shape, headers, body, now=now, query=query, **self._verification(entry))
         except WebhookRejected as exc:
             logger.warning("webhook refused", extra={"provider": entry_id, "reason": exc.reason})
             raise UnauthorizedError(f"Webhook refused: {exc.reason}") from exc
+        except WebhookVerificationUnavailableError as exc:
+            logger.error("cannot verify webhooks", extra={"provider": entry_id, "reason": str(exc)})
+            raise UnavailableError("Webhooks of this provider cannot be verified right now") from exc
         task = self._repository.find_by_external_id(notice.external_id, provider=entry_id)
         if task is None:
             logger.info("webhook for no task of ours", extra={"provider": entry_id})
