@@ -236,7 +236,7 @@ class Workflow:
             provider_error=job.error_message if job else None,
         )
         if decision.action is PollAction.ARCHIVE:
-            return StepResult(task.videoId, "ARCHIVE", 0)
+            return StepResult(task.videoId, "ARCHIVE", 0, polling.await_webhook if polling else False)
         if decision.action is PollAction.FAIL:
             code = job.error_code if job and job.state is ProviderState.FAILED and job.error_code else None
             error = TaskError(
