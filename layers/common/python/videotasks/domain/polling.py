@@ -207,7 +207,7 @@ def predicted_end(samples: Sequence[Sample]) -> float | None:
     if last.progress <= 0 or (len(samples) >= 2 and samples[-2].progress == last.progress):
         return None
     points = [Sample(0.0, 0), *samples]
-    rate = _rate(next(s for s in points if s.progress < last.progress), last)
+    rate = _rate(next((s for s in samples if s.progress < last.progress), points[0]), last)
     if rate is None:
         return None
     if len(points) >= 3:
