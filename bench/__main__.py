@@ -7,6 +7,8 @@ Prints figures and ratios, never asserts them (machines here are shared and nois
 2. Work per task, measured on the local stack from the real state machine's execution histories:
    state transitions and Lambda invocations per task, and what they cost per 1000 tasks at list prices,
    for our wait loop versus polling at a fixed short interval.
+3. What the poll interval costs, from those counts.
+4. The adaptive polling policy against the fixed 30 s loop, simulated (``bench/polling.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench import polling
 
 ROOT = Path(__file__).resolve().parents[1]
 # AWS list prices, us-east-1, as published in 2026: Step Functions Standard per state transition, Lambda
@@ -152,6 +156,7 @@ def main() -> None:
     base = rows[0][2]
     for label, n_polls, cost in rows:
         print(f"   {label:<44} {n_polls:3d} polls  ${cost:7.4f}  ({cost / base:4.1f}x)")
+    print("\n4. " + polling.report())
     print("\n" + json.dumps({"importMs": times, "transitionsPerTask": transitions, "invocationsPerTask": invocations}))
 
 

@@ -45,6 +45,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "sora_base_url": ("SORA_BASE_URL", str),
     "sora_api_key": ("SORA_API_KEY", str),
     "poll_interval_seconds": ("POLL_INTERVAL_SECONDS", int),
+    "poll_max_seconds": ("POLL_MAX_SECONDS", int),
+    "poll_webhook_max_seconds": ("POLL_WEBHOOK_MAX_SECONDS", int),
     "max_poll_attempts": ("MAX_POLL_ATTEMPTS", int),
     "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
     "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
@@ -67,6 +69,10 @@ class StackConfig:
     sora_base_url: str | None = None
     sora_api_key: str | None = field(default=None, repr=False)
     poll_interval_seconds: int = 2
+    # Local jobs take seconds, not minutes, while the catalog's typical times are the real providers':
+    # no adaptive wait may be longer than the fixed interval (unless set), and a webhook's fallback is short.
+    poll_max_seconds: int | None = None
+    poll_webhook_max_seconds: int = 30
     max_poll_attempts: int = 20
     task_timeout_seconds: int | None = None
     dynamodb_conflict_rate: float = 0.0

@@ -41,6 +41,9 @@ def _parameters(config: StackConfig) -> dict[str, str]:
         "Stage": "local",
         "ProviderBaseUrl": config.provider_url,
         "PollIntervalSeconds": str(config.poll_interval_seconds),
+        "PollMinSeconds": "1",
+        "PollMaxSeconds": str(config.poll_max_seconds or config.poll_interval_seconds),
+        "PollWebhookMaxSeconds": str(config.poll_webhook_max_seconds),
         "MaxPollAttempts": str(config.max_poll_attempts),
         "CorsAllowedOrigins": ",".join(origins),
         # Every other provider entry is the fake's, under its shape's prefix (SORA_BASE_URL moves only the relay).

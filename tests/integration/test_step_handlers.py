@@ -74,7 +74,13 @@ def test_a_video_task_goes_through_submit_poll_and_archive_into_s3(
     event = step_event(task.videoId)
 
     submitted = invoke("SubmitTaskFunction", event)
-    assert submitted == {"videoId": task.videoId, "next": "WAIT", "waitSeconds": wired.settings.poll_interval_seconds}
+    assert submitted == {
+        "videoId": task.videoId,
+        "next": "WAIT",
+        "waitSeconds": wired.settings.poll_interval_seconds,
+        "awaitWebhook": False,
+        "polling": {"polls": 0, "samples": []},
+    }
     (job,) = provider_jobs(provider_url)
     assert job["prompt"] == "a heron taking off"
     assert stored(tasks, task.videoId).externalTaskId == job["id"]
@@ -87,7 +93,7 @@ def test_a_video_task_goes_through_submit_poll_and_archive_into_s3(
 
     provider_clock.advance(VIDEO_SECONDS)
     polled = invoke("PollTaskFunction", submitted)
-    assert polled == {"videoId": task.videoId, "next": "ARCHIVE", "waitSeconds": 0}
+    assert polled == {"videoId": task.videoId, "next": "ARCHIVE", "waitSeconds": 0, "awaitWebhook": False}
 
     assert invoke("ArchiveTaskFunction", polled)["next"] == "DONE"
 
@@ -118,7 +124,12 @@ def test_the_fail_function_ends_the_task_failed_with_the_caught_errors_code_and_
     task = new_task()
     event = {**load_event("step_fail_task"), "videoId": task.videoId}  # the Catch result, as recorded
 
-    assert invoke("FailTaskFunction", event) == {"videoId": task.videoId, "next": "DONE", "waitSeconds": 0}
+    assert invoke("FailTaskFunction", event) == {
+        "videoId": task.videoId,
+        "next": "DONE",
+        "waitSeconds": 0,
+        "awaitWebhook": False,
+    }
 
     failed = stored(tasks, task.videoId)
     assert failed.status is TaskStatus.FAILED

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from videotasks.adapters.providers import ImagesProvider, JobRequest, ProviderJob, VideosProvider
+from videotasks.adapters.providers._http import retry_after_seconds
 from videotasks.domain.errors import ProviderError, ProviderJobLostError, ProviderPermanentError, ProviderTransientError
 from videotasks.domain.lifecycle import ProviderState
 
@@ -421,6 +422,31 @@ def test_429_is_transient_rate_limiting() -> None:
 
     assert caught.value.status_code == 429
     assert caught.value.code == "PROVIDER_RATE_LIMITED"
+    assert caught.value.retry_after == 7
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        ("Wed, 02 Dec 2026 10:00:30 GMT", 30.0),
+        ("Wed, 02 Dec 2026 09:59:00 GMT", 0.0),  # already past: no wait
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(header: str | None, seconds: float | None) -> None:
+    now = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds(header, now) == seconds
+
+
+def test_a_503_passes_its_retry_after_on_and_a_429_without_one_has_none() -> None:
+    with pytest.raises(ProviderTransientError) as unavailable:
+        videos(reply({}, 503, headers={"Retry-After": "12"})).get_job("video_abc")
+    with pytest.raises(ProviderTransientError) as limited:
+        videos(reply({}, 429)).get_job("video_abc")
+    assert (unavailable.value.retry_after, limited.value.retry_after) == (12, None)
 
 
 @pytest.mark.parametrize(

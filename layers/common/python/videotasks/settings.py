@@ -51,7 +51,12 @@ class Settings(BaseModel):
     jwt_issuer: str = Field("", alias="JWT_ISSUER")
     jwt_audience: str = Field("", alias="JWT_AUDIENCE")
 
+    # The fixed interval when the policy knows nothing about a model (videotasks.domain.polling); the
+    # adaptive delays are clamped between the min and max, a webhook's fallback up to its own max.
     poll_interval_seconds: int = Field(30, ge=1, le=3600, alias="POLL_INTERVAL_SECONDS")
+    poll_min_seconds: int = Field(5, ge=1, le=3600, alias="POLL_MIN_SECONDS")
+    poll_max_seconds: int = Field(120, ge=1, le=3600, alias="POLL_MAX_SECONDS")
+    poll_webhook_max_seconds: int = Field(900, ge=1, le=3600, alias="POLL_WEBHOOK_MAX_SECONDS")
     max_poll_attempts: int = Field(20, ge=1, le=10000, alias="MAX_POLL_ATTEMPTS")
     task_timeout_seconds: int = Field(900, ge=10, le=MAX_TASK_TIMEOUT_SECONDS, alias="TASK_TIMEOUT_SECONDS")
 

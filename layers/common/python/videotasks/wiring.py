@@ -6,7 +6,6 @@ Handlers ask for what they need here; tests replace pieces by building the class
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from videotasks.adapters.executions import Executions
@@ -18,7 +17,7 @@ from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
 from videotasks.domain.deadline import Deadline, InvocationContext
 from videotasks.edge.steps import StateEvent, StateHandler, state_handler
 from videotasks.services.tasks import TaskService
-from videotasks.services.workflow import StepResult, Workflow
+from videotasks.services.workflow import StepResult, Workflow, carried_polling
 from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
@@ -110,8 +109,11 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
 
     def run(event: StateEvent, context: Any) -> StepResult:
         # Looked up at each invocation: the local stack gives every function its own cached collaborators.
-        operation: Callable[[str, Deadline], StepResult] = getattr(workflow(), step)
-        return operation(event["videoId"], step_deadline(context))
+        flow = workflow()
+        if step == "archive":
+            return flow.archive(event["videoId"], step_deadline(context))
+        operation = flow.submit if step == "submit" else flow.poll
+        return operation(event["videoId"], step_deadline(context), carried_polling(event))
 
     return state_handler(run, log_event=True)
 

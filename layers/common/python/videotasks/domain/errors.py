@@ -94,9 +94,21 @@ class ProviderError(Exception):
 
 
 class ProviderTransientError(ProviderError):
-    """5xx, 429, timeouts, connection errors: worth retrying with backoff."""
+    """5xx, 429, timeouts, connection errors: worth retrying with backoff. ``retry_after``: the seconds the
+    provider asked us to wait (its ``Retry-After``), which the polling policy honours."""
 
     code = "PROVIDER_UNAVAILABLE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status_code=status_code)
+        self.retry_after = retry_after
 
 
 class ProviderPermanentError(ProviderError):

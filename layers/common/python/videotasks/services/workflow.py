@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -53,6 +53,7 @@ from videotasks.domain.lifecycle import (
 )
 from videotasks.domain.media_types import UnsafeMediaError, checked_media_type, content_disposition, peek
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso, parse_iso, utc_now
+from videotasks.domain.polling import Limits, Observation, PollState, Typical, next_delay, typical_time
 from videotasks.domain.submission import Wanted, adoptable_job, idempotency_key, matching_jobs
 from videotasks.domain.wire import task_ids
 from videotasks.settings import Settings
@@ -89,12 +90,31 @@ IMAGE_STORE_RESERVE_SECONDS = 20
 
 @dataclass(frozen=True)
 class StepResult:
+    """A step's answer, which the state machine passes whole to the next step. ``awaitWebhook``: the wait
+    ends on the provider's webhook, ``waitSeconds`` being its fallback; ``polling``: the polling policy's
+    state (``PollState.to_wire``), carried from poll to poll so that no poll reads it from a table."""
+
     videoId: str
     next: Next
     waitSeconds: int
+    awaitWebhook: bool = False
+    polling: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"videoId": self.videoId, "next": self.next, "waitSeconds": self.waitSeconds}
+        result: dict[str, Any] = {
+            "videoId": self.videoId,
+            "next": self.next,
+            "waitSeconds": self.waitSeconds,
+            "awaitWebhook": self.awaitWebhook,
+        }
+        if self.polling is not None:
+            result["polling"] = self.polling
+        return result
+
+
+def carried_polling(event: Mapping[str, Any]) -> PollState:
+    """The polling state a step's input carries (empty for an execution started before it was carried)."""
+    return PollState.from_wire(event.get("polling"), await_webhook=event.get("awaitWebhook") is True)
 
 
 def job_request(task: Task, provider_model: str) -> JobRequest:
@@ -157,7 +177,8 @@ class Workflow:
     # Each step takes the ``Deadline`` of its invocation (see videotasks.domain.deadline): every provider call
     # gives up by then, leaving the step time to record the outcome before Lambda would kill it.
     @tracer.capture_method
-    def submit(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
+    def submit(self, video_id: str, deadline: Deadline | None = None, polling: PollState | None = None) -> StepResult:
+        """``polling``: what the execution's input says (only whether a webhook is awaited, at submit)."""
         deadline = deadline or Deadline.none()
         task = self._load(video_id)
         if task.is_terminal:
@@ -165,7 +186,7 @@ class Workflow:
         if task.type is TaskType.IMAGE:
             return self._generate_image(task, deadline)
         if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
-            return self._wait(task)
+            return self._wait(task, self._first_polling(task, polling))
         adapter, provider_model = self._video_adapter(task)
         try:
             job = self._submit_video_once(task, adapter, provider_model, deadline)
@@ -183,22 +204,26 @@ class Workflow:
         except StaleWriteError:
             self._cancel_at_provider(adapter, job.id, deadline)
             return self._done(task)
-        return self._wait(task)
+        return self._wait(task, self._first_polling(task, polling))
 
     @tracer.capture_method
-    def poll(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
+    def poll(self, video_id: str, deadline: Deadline | None = None, polling: PollState | None = None) -> StepResult:
+        """``polling``: the state the previous step handed on; without one (an execution started before it
+        was carried) the catalog's typical time stands in for the learned one."""
         task = self._load(video_id)
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
         attempts = task.pollAttempts + 1
         adapter, _ = self._video_adapter(task)
         job: ProviderJob | None
+        retry_after = None
         try:
             job = adapter.get_job(task.externalTaskId, deadline=deadline)
         except ProviderTransientError as exc:
             # A relay outage is not the job's failure: keep polling, bounded by attempts and time.
             logger.warning("provider unavailable while polling", extra={"reason": exc.message})
             job = None
+            retry_after = exc.retry_after
         except ProviderPermanentError as exc:
             return self._fail(task, TaskError(code=exc.code, message=exc.message))
         decision = decide_after_poll(
@@ -211,7 +236,7 @@ class Workflow:
             provider_error=job.error_message if job else None,
         )
         if decision.action is PollAction.ARCHIVE:
-            return StepResult(task.videoId, "ARCHIVE", 0)
+            return StepResult(task.videoId, "ARCHIVE", 0, polling.await_webhook if polling else False)
         if decision.action is PollAction.FAIL:
             code = job.error_code if job and job.state is ProviderState.FAILED and job.error_code else None
             error = TaskError(
@@ -227,7 +252,17 @@ class Workflow:
             )
         except StaleWriteError:
             return self._done(task)
-        return self._wait(task)
+        observation = Observation(
+            elapsed=self._since_submit(task),
+            progress=job.progress if job else None,
+            queue_position=job.queue_position if job else None,
+            eta_seconds=job.eta_seconds if job else None,
+            retry_after=retry_after,
+        )
+        state = polling or PollState()
+        if state.typical is None:
+            state = replace(state, typical=self._prior_typical(task))
+        return self._wait(task, state.observe(observation), observation)
 
     @tracer.capture_method
     def archive(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
@@ -358,6 +393,9 @@ class Workflow:
                 metadata={**task.metadata, "mediaBytes": size},
             )
             metrics.task_ended(TaskStatus.COMPLETED, generation_seconds=completed.generation_seconds)
+            if task.type is TaskType.VIDEO and completed.completedAt:
+                generated = parse_iso(completed.completedAt) - self._submitted_at(task)
+                self._repository.record_generation_time(task.model, max(0.0, generated.total_seconds()))
         except StaleWriteError:
             current = self._repository.get(task.videoId)
             if current is not None and current.status is TaskStatus.COMPLETED and current.mediaKey == key:
@@ -406,14 +444,42 @@ class Workflow:
         logger.append_keys(**task_ids(task))
         return task
 
-    def _wait(self, task: Task) -> StepResult:
+    def _wait(self, task: Task, state: PollState, observation: Observation | None = None) -> StepResult:
+        """Wait as long as the polling policy says, never past the task's deadline."""
+        settings = self._settings
+        limits = Limits(
+            min_seconds=settings.poll_min_seconds,
+            max_seconds=max(settings.poll_min_seconds, settings.poll_max_seconds),
+            webhook_max_seconds=settings.poll_webhook_max_seconds,
+            unknown_seconds=settings.poll_interval_seconds,
+        )
+        delay = next_delay(state, self._since_submit(task), limits, observation)
         seconds = next_wait_seconds(
-            self._settings.poll_interval_seconds,
+            delay,
             created_at=parse_iso(task.createdAt),
             now=self._clock(),
-            timeout_seconds=self._settings.task_timeout_seconds,
+            timeout_seconds=settings.task_timeout_seconds,
         )
-        return StepResult(task.videoId, "WAIT", seconds)
+        return StepResult(task.videoId, "WAIT", seconds, state.await_webhook, state.to_wire())
+
+    def _first_polling(self, task: Task, carried: PollState | None) -> PollState:
+        """The policy's state at submit: the model's learned times, read once here and carried after."""
+        learned = self._repository.generation_times(task.model)
+        typical = typical_time(learned, self._catalog_typical_seconds(task))
+        return PollState(typical=typical, await_webhook=carried.await_webhook if carried else False)
+
+    def _prior_typical(self, task: Task) -> Typical | None:
+        return Typical.prior(self._catalog_typical_seconds(task))
+
+    def _catalog_typical_seconds(self, task: Task) -> int | None:
+        model = self._catalog.model(task.model)
+        return model.typical_seconds if model else None
+
+    def _submitted_at(self, task: Task) -> datetime:
+        return parse_iso(task.submitStartedAt or task.createdAt)
+
+    def _since_submit(self, task: Task) -> float:
+        return max(0.0, (self._clock() - self._submitted_at(task)).total_seconds())
 
     def _archive_timeout(self) -> TaskError:
         return TaskError(

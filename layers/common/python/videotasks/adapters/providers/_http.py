@@ -22,6 +22,8 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
@@ -74,6 +76,24 @@ class ProviderJob:
     error_code: str | None
     error_message: str | None
     queue_position: int | None = None  # requests ahead of this one, where the provider says
+    eta_seconds: float | None = None  # seconds until the provider expects the job done (no shape reports it yet)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header's delay in seconds (RFC 9110: delay-seconds or an HTTP date); ``None``
+    when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -357,10 +377,13 @@ class ProviderHttp:
             return
         reading = self._reading(response)
         message = f"{what} answered {status}" + (f": {reading.message}" if reading.message else "")
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status == 429:
-            raise ProviderTransientError(message, code="PROVIDER_RATE_LIMITED", status_code=status)
+            raise ProviderTransientError(
+                message, code="PROVIDER_RATE_LIMITED", status_code=status, retry_after=retry_after
+            )
         if (status >= 500 or status == 408) and not reading.final:
-            raise ProviderTransientError(message, code=reading.code, status_code=status)
+            raise ProviderTransientError(message, code=reading.code, status_code=status, retry_after=retry_after)
         if status in (401, 403):
             # A wrong or revoked key, on every call until someone changes the secret: not the request's fault.
             raise ProviderPermanentError(message, code=AUTH_FAILED, status_code=status)

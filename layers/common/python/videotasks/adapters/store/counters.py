@@ -3,6 +3,13 @@
 Stats table layout (key ``userId`` + ``bucket``): one ``TOTALS`` item of counters per user, and one
 item per hour of task creation (``H#YYYYMMDDHH``, expiring after two days) for "last 24 hours". The
 counters' names are this module's business: the rest of the code reads them as a ``UserCounters``.
+
+Per model (key ``MODEL#<model id>`` + ``GENERATION_TIMES``; no user's item has that bucket, so no user id can
+meet it), the generation times of its completed videos for the polling policy: a histogram over
+``polling.DURATION_BUCKETS`` (``b00``..``b36``) with ``completed`` and ``secondsSum``. Only ADDs: concurrent
+completions commute and none is lost, without a read before the write (an average kept up to date would
+need one, and a median or a 90th percentile cannot be kept that way at all). The histogram never forgets;
+a model that changes speed moves its quantiles only as fast as new completions outweigh the old.
 """
 
 from __future__ import annotations
@@ -16,10 +23,14 @@ from boto3.dynamodb.conditions import Key
 
 from videotasks.adapters.store.items import plain
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
+from videotasks.domain.polling import Histogram, duration_bucket
 
 TOTALS = "TOTALS"
 HOUR_BUCKET_PREFIX = "H#"
 HOUR_BUCKET_TTL = timedelta(days=2)
+MODEL_PREFIX = "MODEL#"
+GENERATION_TIMES = "GENERATION_TIMES"
+_TIME_BUCKET_PREFIX = "b"
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,27 @@ class CountersTable:
             ConsistentRead=True,
         ).get("Items", [])
         return plain(totals), sum(int(item.get("created", 0)) for item in hours)
+
+    def read_generation_times(self, model: str) -> Histogram:
+        """The model's completed generation times (an eventually consistent read: one completion more or
+        less does not move a quantile)."""
+        item = self._table.get_item(Key=_model_key(model)).get("Item") or {}
+        return Histogram(
+            {
+                int(name[len(_TIME_BUCKET_PREFIX) :]): int(count)
+                for name, count in item.items()
+                if name.startswith(_TIME_BUCKET_PREFIX) and name[len(_TIME_BUCKET_PREFIX) :].isdigit()
+            }
+        )
+
+    def record_generation_time(self, model: str, seconds: float) -> None:
+        """Count one completed generation of ``seconds`` for ``model``, in one atomic UpdateItem."""
+        self._table.update_item(
+            Key=_model_key(model),
+            UpdateExpression="ADD #bucket :one, completed :one, secondsSum :seconds SET updatedAt = :now",
+            ExpressionAttributeNames={"#bucket": f"{_TIME_BUCKET_PREFIX}{duration_bucket(seconds):02d}"},
+            ExpressionAttributeValues={":one": 1, ":seconds": max(0, round(seconds)), ":now": iso(utc_now())},
+        )
 
     def count_created(self, task: Task) -> list[dict[str, Any]]:
         """Transaction items that count a new task: in its status and type, and in its hour of creation."""
@@ -150,6 +182,10 @@ def _type_status_counter(task_type: TaskType, status: TaskStatus) -> str:
 
 def _type_counter(task_type: TaskType) -> str:
     return f"{task_type.value.lower()}_total"
+
+
+def _model_key(model: str) -> dict[str, str]:
+    return {"userId": f"{MODEL_PREFIX}{model}", "bucket": GENERATION_TIMES}
 
 
 def _hour_bucket(moment: datetime) -> str:

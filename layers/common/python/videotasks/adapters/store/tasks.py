@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
@@ -23,8 +25,10 @@ from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.lifecycle import can_transition
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
+from videotasks.domain.polling import Histogram
 from videotasks.settings import Settings
 
+logger = Logger(child=True)
 MAX_QUERY_PAGES = 10  # bounds the read cost of one listing page when filters skip many items
 _CHANGED_WHILE_WRITTEN = "The task changed while it was being written"
 
@@ -143,6 +147,24 @@ class TaskRepository:
     def get_counters(self, user_id: str, now: datetime) -> tuple[dict[str, Any], int]:
         """The user's counters item as stored, and the number of tasks created in the 24 hours before ``now``."""
         return self._counters.read(user_id, now)
+
+    @tracer.capture_method(capture_response=False)
+    def generation_times(self, model: str) -> Histogram | None:
+        """The model's learned generation times; ``None`` when they cannot be read now (the policy then
+        falls back to the catalog's guess: a hint is not worth failing a step for)."""
+        try:
+            return self._counters.read_generation_times(model)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("could not read the model's generation times", extra={"reason": type(exc).__name__})
+            return None
+
+    @tracer.capture_method(capture_response=False)
+    def record_generation_time(self, model: str, seconds: float) -> None:
+        """Add a completed generation to the model's times; best effort, for the same reason."""
+        try:
+            self._counters.record_generation_time(model, seconds)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("could not record the generation time", extra={"reason": type(exc).__name__})
 
     # writes ----------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
