@@ -12,11 +12,12 @@ from tests.clocks import ManualClock
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.errors import ProviderTransientError
 from videotasks.domain.models import Task
-from videotasks.domain.polling import FIRST_POLL_FRACTION, MIN_LEARNED, PollState
+from videotasks.domain.polling import FIRST_POLL_FRACTION, MIN_LEARNED
 from videotasks.services.workflow import Workflow, carried_polling
 
 StoredTask = Callable[..., Task]
 MODEL = "veo-3.1"  # the catalog's typical time: 120 s
+WEBHOOK_BASE = "https://api.example.com/api/video/webhooks"
 
 
 def test_submit_waits_a_share_of_the_models_catalog_time_and_hands_the_policy_state_on(
@@ -97,10 +98,10 @@ def test_a_rate_limited_poll_waits_at_least_as_long_as_the_provider_asked(
 def test_an_awaited_webhook_makes_the_wait_a_long_fallback_and_is_carried_from_step_to_step(
     make_workflow: Callable[..., Workflow], stored_task: StoredTask, fake_videos: Any
 ) -> None:
-    workflow = make_workflow(poll_webhook_max_seconds=600, task_timeout_seconds=3600)
+    workflow = make_workflow(lambda entry: True, poll_webhook_max_seconds=600, task_timeout_seconds=3600)
     task = stored_task(model=MODEL)
 
-    submitted = workflow.submit(task.videoId, polling=PollState(await_webhook=True)).as_dict()
+    submitted = workflow.submit(task.videoId, webhook_base=WEBHOOK_BASE).as_dict()
     fake_videos.report("in_progress", 10)
     polled = workflow.poll(task.videoId, polling=carried_polling(submitted))
 
@@ -114,10 +115,10 @@ def test_an_awaited_webhook_makes_the_wait_a_long_fallback_and_is_carried_from_s
 def test_no_wait_runs_past_the_tasks_deadline_whatever_the_policy_says(
     make_workflow: Callable[..., Workflow], stored_task: StoredTask
 ) -> None:
-    workflow = make_workflow(poll_webhook_max_seconds=900, task_timeout_seconds=100)
+    workflow = make_workflow(lambda entry: True, poll_webhook_max_seconds=900, task_timeout_seconds=100)
     task = stored_task(model=MODEL)
 
-    result = workflow.submit(task.videoId, polling=PollState(await_webhook=True))
+    result = workflow.submit(task.videoId, webhook_base=WEBHOOK_BASE)
 
     # The deadline counts from the task's creation, a moment before the test's clock started.
     assert 1 <= result.waitSeconds <= 101
@@ -134,3 +135,28 @@ def test_a_poll_without_carried_state_falls_back_to_the_catalogs_time(
 
     assert polled.polling is not None
     assert polled.polling["typical"][0] == 120
+
+
+def test_a_task_whose_provider_takes_webhooks_asks_to_be_called_back_on_its_entrys_route(
+    make_workflow: Callable[..., Workflow], stored_task: StoredTask, fake_videos: Any
+) -> None:
+    asked: list[str] = []
+    workflow = make_workflow(lambda entry: asked.append(entry.id) or True)
+    task = stored_task(model=MODEL)
+
+    result = workflow.submit(task.videoId, webhook_base=WEBHOOK_BASE + "/")
+
+    assert [request.webhook_url for request in fake_videos.created] == [f"{WEBHOOK_BASE}/{asked[0]}"]
+    assert result.awaitWebhook is True
+
+
+def test_without_our_address_or_a_ready_entry_a_task_only_polls(
+    make_workflow: Callable[..., Workflow], stored_task: StoredTask, fake_videos: Any
+) -> None:
+    not_ready = make_workflow(lambda entry: False)
+    first = not_ready.submit(stored_task(model=MODEL).videoId, webhook_base=WEBHOOK_BASE)
+    no_address = make_workflow(lambda entry: True)
+    second = no_address.submit(stored_task(model=MODEL).videoId, webhook_base=None)
+
+    assert [request.webhook_url for request in fake_videos.created] == [None, None]
+    assert (first.awaitWebhook, second.awaitWebhook) == (False, False)

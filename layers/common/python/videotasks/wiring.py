@@ -96,7 +96,26 @@ def task_service() -> TaskService:
 
 @functools.cache
 def workflow() -> Workflow:
-    return Workflow(get_settings(), repository(), catalog(), video_adapter, images_provider, media_store())
+    return Workflow(
+        get_settings(),
+        repository(),
+        catalog(),
+        video_adapter,
+        images_provider,
+        media_store(),
+        webhooks_ready=webhooks_ready,
+    )
+
+
+def webhooks_ready(entry: ProviderEntry) -> bool:
+    """Whether tasks of ``entry`` may ask to be called back: its shape sends webhooks, and what verifies them
+    is configured; a Standard Webhooks secret only once it holds one (a fresh deployment's generated
+    placeholder does not: those tasks poll until the deployer puts the provider's ``whsec_`` secret in)."""
+    from videotasks.adapters.providers.webhooks import takes_webhooks
+
+    if not takes_webhooks(entry):
+        return False
+    return not entry.webhook_secret_name or get_secret(entry.webhook_secret_name).startswith("whsec_")
 
 
 def step_deadline(context: InvocationContext) -> Deadline:
@@ -112,8 +131,9 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
         flow = workflow()
         if step == "archive":
             return flow.archive(event["videoId"], step_deadline(context))
-        operation = flow.submit if step == "submit" else flow.poll
-        return operation(event["videoId"], step_deadline(context), carried_polling(event))
+        if step == "submit":
+            return flow.submit(event["videoId"], step_deadline(context), event.get("webhookBase"))
+        return flow.poll(event["videoId"], step_deadline(context), carried_polling(event))
 
     return state_handler(run, log_event=True)
 

@@ -117,7 +117,7 @@ def carried_polling(event: Mapping[str, Any]) -> PollState:
     return PollState.from_wire(event.get("polling"), await_webhook=event.get("awaitWebhook") is True)
 
 
-def job_request(task: Task, provider_model: str) -> JobRequest:
+def job_request(task: Task, provider_model: str, webhook_url: str | None = None) -> JobRequest:
     """The provider's view of the task: its own model name, never our model id."""
     return JobRequest(
         prompt=task.prompt,
@@ -126,6 +126,7 @@ def job_request(task: Task, provider_model: str) -> JobRequest:
         size=task.size,
         input_reference=task.inputReference,
         idempotency_key=idempotency_key(task.videoId),
+        webhook_url=webhook_url,
     )
 
 
@@ -164,6 +165,8 @@ class Workflow:
         images: Callable[[ProviderEntry], ImagesProvider],
         media: MediaStore,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        webhooks_ready: Callable[[ProviderEntry], bool] = lambda entry: False,
     ) -> None:
         self._settings = settings
         self._repository = repository
@@ -172,24 +175,29 @@ class Workflow:
         self._images = images
         self._media = media
         self._clock = clock
+        self._webhooks_ready = webhooks_ready
 
     # steps ---------------------------------------------------------------------------------------
     # Each step takes the ``Deadline`` of its invocation (see videotasks.domain.deadline): every provider call
     # gives up by then, leaving the step time to record the outcome before Lambda would kill it.
     @tracer.capture_method
-    def submit(self, video_id: str, deadline: Deadline | None = None, polling: PollState | None = None) -> StepResult:
-        """``polling``: what the execution's input says (only whether a webhook is awaited, at submit)."""
+    def submit(self, video_id: str, deadline: Deadline | None = None, webhook_base: str | None = None) -> StepResult:
+        """``webhook_base``: where providers reach our webhook route (``…/api/video/webhooks``), from the
+        execution's input; a task whose provider entry takes webhooks asks to be called back there, and
+        its waits then end on the webhook (``awaitWebhook``), the poll delay being their fallback."""
         deadline = deadline or Deadline.none()
         task = self._load(video_id)
         if task.is_terminal:
             return self._done(task)
         if task.type is TaskType.IMAGE:
             return self._generate_image(task, deadline)
+        # The same on a retry (same task, same input): a job adopted from an earlier attempt asked for it too.
+        webhook_url = self._webhook_url(task, webhook_base)
         if task.status is TaskStatus.PROCESSING:  # a retried submit whose first write landed
-            return self._wait(task, self._first_polling(task, polling))
+            return self._wait(task, self._first_polling(task, await_webhook=webhook_url is not None))
         adapter, provider_model = self._video_adapter(task)
         try:
-            job = self._submit_video_once(task, adapter, provider_model, deadline)
+            job = self._submit_video_once(task, adapter, provider_model, deadline, webhook_url)
         except StaleWriteError:
             return self._done(task)  # cancelled before we asked the provider
         logger.info("submitted to provider", extra={"externalVideoId": job.id, "providerStatus": job.raw_status})
@@ -204,7 +212,7 @@ class Workflow:
         except StaleWriteError:
             self._cancel_at_provider(adapter, job.id, deadline)
             return self._done(task)
-        return self._wait(task, self._first_polling(task, polling))
+        return self._wait(task, self._first_polling(task, await_webhook=webhook_url is not None))
 
     @tracer.capture_method
     def poll(self, video_id: str, deadline: Deadline | None = None, polling: PollState | None = None) -> StepResult:
@@ -319,7 +327,12 @@ class Workflow:
         return self._done(task)
 
     def _submit_video_once(
-        self, task: Task, adapter: VideoAdapter, provider_model: str, deadline: Deadline | None
+        self,
+        task: Task,
+        adapter: VideoAdapter,
+        provider_model: str,
+        deadline: Deadline | None,
+        webhook_url: str | None = None,
     ) -> ProviderJob:
         """Create the task's job, unless an earlier attempt whose reply was lost already made it.
 
@@ -336,7 +349,7 @@ class Workflow:
         task = self._repository.update_running(
             task, submitStartedAt=task.submitStartedAt or iso(now), submitAttempts=task.submitAttempts + 1
         )
-        return adapter.create_job(job_request(task, provider_model), deadline=deadline)
+        return adapter.create_job(job_request(task, provider_model, webhook_url), deadline=deadline)
 
     def _find_submitted_job(
         self,
@@ -462,11 +475,18 @@ class Workflow:
         )
         return StepResult(task.videoId, "WAIT", seconds, state.await_webhook, state.to_wire())
 
-    def _first_polling(self, task: Task, carried: PollState | None) -> PollState:
+    def _first_polling(self, task: Task, *, await_webhook: bool) -> PollState:
         """The policy's state at submit: the model's learned times, read once here and carried after."""
         learned = self._repository.generation_times(task.model)
         typical = typical_time(learned, self._catalog_typical_seconds(task))
-        return PollState(typical=typical, await_webhook=carried.await_webhook if carried else False)
+        return PollState(typical=typical, await_webhook=await_webhook)
+
+    def _webhook_url(self, task: Task, webhook_base: str | None) -> str | None:
+        """Where the task's provider should call back, when its entry takes webhooks and we know our address."""
+        if not webhook_base:
+            return None
+        entry, _ = self._route(task)
+        return f"{webhook_base.rstrip('/')}/{entry.id}" if self._webhooks_ready(entry) else None
 
     def _prior_typical(self, task: Task) -> Typical | None:
         return Typical.prior(self._catalog_typical_seconds(task))
