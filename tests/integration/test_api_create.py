@@ -72,7 +72,9 @@ def test_create_stores_the_task_for_its_owner_counts_it_and_starts_one_execution
     assert [execution["name"] for execution in started] == [video_id]
     assert stored["executionArn"] == started[0]["executionArn"]
     described = aws_stack.execution(video_id)
-    assert json.loads(described["input"]) == {"videoId": video_id}
+    # Providers that call back are told the address the request came in on (API Gateway sets domainName).
+    webhooks = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/api/video/webhooks"
+    assert json.loads(described["input"]) == {"videoId": video_id, "webhookBase": webhooks}
     assert counters() == {"total": 1, "queued": 1, "video_total": 1, "video_queued": 1}
 
 

@@ -17,7 +17,7 @@ from videotasks.domain.errors import (
 )
 from videotasks.domain.failures import PROVIDER_FAILURES
 from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
-from videotasks.services.workflow import Workflow
+from videotasks.services.workflow import Workflow, carried_job
 
 StoredTask = Callable[..., Task]
 
@@ -348,13 +348,63 @@ def test_a_finished_job_goes_to_archive_without_completing_yet(
     task = submitted(workflow, stored_task)
     fake_videos.report("completed", 100)
 
-    assert workflow.poll(task.videoId).as_dict() == {
-        "videoId": task.videoId,
-        "next": "ARCHIVE",
-        "waitSeconds": 0,
-        "awaitWebhook": False,
-    }
+    result = workflow.poll(task.videoId).as_dict()
+
+    finished = result.pop("finishedJob")
+    assert result == {"videoId": task.videoId, "next": "ARCHIVE", "waitSeconds": 0, "awaitWebhook": False}
+    assert (finished["id"], finished["raw_status"]) == (task_external_id(repository, task), "completed")
+    assert carried_job(json.loads(json.dumps(result | {"finishedJob": finished}))) == carried_job(
+        {"finishedJob": finished}
+    ), "the state machine carries it as JSON"
     assert reload(repository, task).status is TaskStatus.PROCESSING
+
+
+def task_external_id(repository: TaskRepository, task: Task) -> str | None:
+    return reload(repository, task).externalTaskId
+
+
+def test_archive_takes_the_finished_job_the_poll_saw_without_asking_the_provider_again(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    polled = workflow.poll(task.videoId).as_dict()
+    calls = len(fake_videos.polled)
+
+    assert workflow.archive(task.videoId, finished=carried_job(polled)).next == "DONE"
+
+    assert len(fake_videos.polled) == calls
+    assert reload(repository, task).status is TaskStatus.COMPLETED
+
+
+def test_a_carried_finished_job_whose_media_address_went_stale_is_asked_for_once_more(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    polled = workflow.poll(task.videoId).as_dict()
+    fake_videos.content_errors.append(ProviderPermanentError("GET media answered 410", code="PROVIDER_CONTENT_GONE"))
+    calls = len(fake_videos.polled)
+
+    assert workflow.archive(task.videoId, finished=carried_job(polled)).next == "DONE"
+
+    assert len(fake_videos.polled) == calls + 1
+    assert reload(repository, task).status is TaskStatus.COMPLETED
+
+
+def test_a_carried_job_of_another_job_id_is_not_trusted(
+    workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
+) -> None:
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    polled = workflow.poll(task.videoId).as_dict()
+    polled["finishedJob"]["id"] = "somebody_elses_job"
+    calls = len(fake_videos.polled)
+
+    workflow.archive(task.videoId, finished=carried_job(polled))
+
+    assert len(fake_videos.polled) == calls + 1
+    assert fake_videos.opened[-1].id == task_external_id(repository, task)
 
 
 def test_a_provider_failure_fails_the_task_with_our_code_and_keeps_the_providers_words_in_details(

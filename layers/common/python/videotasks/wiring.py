@@ -17,7 +17,7 @@ from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
 from videotasks.domain.deadline import Deadline, InvocationContext
 from videotasks.edge.steps import StateEvent, StateHandler, state_handler
 from videotasks.services.tasks import TaskService
-from videotasks.services.workflow import StepResult, Workflow, carried_polling
+from videotasks.services.workflow import StepResult, Workflow, carried_job, carried_polling
 from videotasks.settings import get_settings
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
         # Looked up at each invocation: the local stack gives every function its own cached collaborators.
         flow = workflow()
         if step == "archive":
-            return flow.archive(event["videoId"], step_deadline(context))
+            return flow.archive(event["videoId"], step_deadline(context), carried_job(event))
         if step == "submit":
             return flow.submit(event["videoId"], step_deadline(context), event.get("webhookBase"))
         return flow.poll(event["videoId"], step_deadline(context), carried_polling(event))

@@ -12,6 +12,7 @@ step cancelling a provider job, deleting stored media or giving up on a task tha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from videotasks.adapters.providers import (
     ShapeUnavailableError,
     VideoAdapter,
 )
+from videotasks.adapters.providers.base import CONTENT_GONE
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
@@ -92,13 +94,15 @@ IMAGE_STORE_RESERVE_SECONDS = 20
 class StepResult:
     """A step's answer, which the state machine passes whole to the next step. ``awaitWebhook``: the wait
     ends on the provider's webhook, ``waitSeconds`` being its fallback; ``polling``: the polling policy's
-    state (``PollState.to_wire``), carried from poll to poll so that no poll reads it from a table."""
+    state (``PollState.to_wire``), carried from poll to poll so that no poll reads it from a table;
+    ``finishedJob``: the finished job the last poll saw, so that Archive need not ask the provider again."""
 
     videoId: str
     next: Next
     waitSeconds: int
     awaitWebhook: bool = False
     polling: dict[str, Any] | None = None
+    finishedJob: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -109,12 +113,25 @@ class StepResult:
         }
         if self.polling is not None:
             result["polling"] = self.polling
+        if self.finishedJob is not None:
+            result["finishedJob"] = self.finishedJob
         return result
 
 
 def carried_polling(event: Mapping[str, Any]) -> PollState:
     """The polling state a step's input carries (empty for an execution started before it was carried)."""
     return PollState.from_wire(event.get("polling"), await_webhook=event.get("awaitWebhook") is True)
+
+
+def carried_job(event: Mapping[str, Any]) -> ProviderJob | None:
+    """The finished job a step's input carries (None when there is none, or it is not readable)."""
+    wire = event.get("finishedJob")
+    if not isinstance(wire, dict):
+        return None
+    try:
+        return ProviderJob(**{**wire, "state": ProviderState(wire["state"])})
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def job_request(task: Task, provider_model: str, webhook_url: str | None = None) -> JobRequest:
@@ -244,7 +261,8 @@ class Workflow:
             provider_error=job.error_message if job else None,
         )
         if decision.action is PollAction.ARCHIVE:
-            return StepResult(task.videoId, "ARCHIVE", 0, polling.await_webhook if polling else False)
+            finished = dataclasses.asdict(job) if job else None
+            return StepResult(task.videoId, "ARCHIVE", 0, polling.await_webhook if polling else False, None, finished)
         if decision.action is PollAction.FAIL:
             code = job.error_code if job and job.state is ProviderState.FAILED and job.error_code else None
             error = TaskError(
@@ -273,9 +291,14 @@ class Workflow:
         return self._wait(task, state.observe(observation), observation)
 
     @tracer.capture_method
-    def archive(self, video_id: str, deadline: Deadline | None = None) -> StepResult:
+    def archive(
+        self, video_id: str, deadline: Deadline | None = None, finished: ProviderJob | None = None
+    ) -> StepResult:
         """Copy the finished media into S3, within the invocation's deadline and the task's own: past
-        ``archive_deadline`` the task ends FAILED with TIMEOUT instead of downloading (and retrying) on."""
+        ``archive_deadline`` the task ends FAILED with TIMEOUT instead of downloading (and retrying) on.
+
+        ``finished`` is the job as the poll that saw it finished reported it: no second status call. Should
+        its media address have gone stale meanwhile, the provider is asked for the job once more."""
         task = self._load(video_id)
         if task.status is not TaskStatus.PROCESSING or not task.externalTaskId:
             return self._done(task)
@@ -285,10 +308,16 @@ class Workflow:
             return self._fail(task, self._archive_timeout())
         deadline = (deadline or Deadline.none()).earliest(left)
         adapter, _ = self._video_adapter(task)
+        carried = finished if finished is not None and finished.id == task.externalTaskId else None
         try:
-            job = adapter.get_job(task.externalTaskId, deadline=deadline)
-            with adapter.open_content(job, deadline=deadline) as media:
-                key, content_type, size = self._store_media(task, media)
+            job = carried or adapter.get_job(task.externalTaskId, deadline=deadline)
+            try:
+                key, content_type, size = self._copy_media(task, adapter, job, deadline)
+            except ProviderPermanentError as exc:
+                if carried is None or exc.code != CONTENT_GONE:
+                    raise
+                job = adapter.get_job(task.externalTaskId, deadline=deadline)
+                key, content_type, size = self._copy_media(task, adapter, job, deadline)
         except ProviderTransientError:
             if self._clock() >= ends:  # the task's time is up: no retry can help
                 return self._fail(task, self._archive_timeout())
@@ -378,6 +407,12 @@ class Workflow:
             extra={"matching": len(matching), "claimed": len(claimed), "adopted": job_id},
         )
         return adapter.get_job(job_id, deadline=deadline) if job_id else None
+
+    def _copy_media(
+        self, task: Task, adapter: VideoAdapter, job: ProviderJob, deadline: Deadline
+    ) -> tuple[str, str, int]:
+        with adapter.open_content(job, deadline=deadline) as media:
+            return self._store_media(task, media)
 
     def _store_media(self, task: Task, media: MediaStream) -> tuple[str, str, int]:
         """Store the provider's media under its checked type: (key, content type, bytes). Media that is
