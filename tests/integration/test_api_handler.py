@@ -61,7 +61,11 @@ def test_the_sample_create_event_makes_a_queued_task_and_starts_its_execution(
     assert (task["status"], task["progress"], task["externalVideoId"]) == ("QUEUED", 0, None)
     assert (task["model"], task["seconds"], task["size"]) == ("veo-3.1-fast", 8, "1280x720")
     execution = aws_stack.execution(task["videoId"])
-    assert (execution["status"], json.loads(execution["input"])) == ("RUNNING", {"videoId": task["videoId"]})
+    webhooks = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/api/video/webhooks"  # the event's domainName
+    assert (execution["status"], json.loads(execution["input"])) == (
+        "RUNNING",
+        {"videoId": task["videoId"], "webhookBase": webhooks},
+    )
     assert execution["stateMachineArn"] == aws_stack.state_machine_arn
 
 

@@ -106,9 +106,9 @@ def test_create_in_flight_records_when_its_lambda_times_out_so_a_crashed_attempt
     seen: list[dict] = []
     original = Executions.start
 
-    def start_and_look(self, video_id):
+    def start_and_look(self, video_id, **options):
         seen.extend(aws_stack.table("IDEMPOTENCY_TABLE").scan()["Items"])
-        return original(self, video_id)
+        return original(self, video_id, **options)
 
     monkeypatch.setattr(Executions, "start", start_and_look)
 

@@ -93,7 +93,10 @@ def test_a_video_task_goes_through_submit_poll_and_archive_into_s3(
 
     provider_clock.advance(VIDEO_SECONDS)
     polled = invoke("PollTaskFunction", submitted)
+    finished = polled.pop("finishedJob")
     assert polled == {"videoId": task.videoId, "next": "ARCHIVE", "waitSeconds": 0, "awaitWebhook": False}
+    assert finished["raw_status"] == "completed"
+    polled["finishedJob"] = finished
 
     assert invoke("ArchiveTaskFunction", polled)["next"] == "DONE"
 
