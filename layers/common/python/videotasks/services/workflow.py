@@ -17,20 +17,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
 from videotasks.adapters import metrics
 from videotasks.adapters.media import MediaStore, media_key
-from videotasks.adapters.providers import (
-    ImagesProvider,
-    JobRequest,
-    MediaStream,
-    ProviderJob,
-    ShapeUnavailableError,
-    VideoAdapter,
-)
+from videotasks.adapters.providers import ShapeUnavailableError
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
@@ -56,6 +49,9 @@ from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType, iso,
 from videotasks.domain.submission import Wanted, adoptable_job, idempotency_key, matching_jobs
 from videotasks.domain.wire import task_ids
 from videotasks.settings import Settings
+
+if TYPE_CHECKING:  # the provider modules import httpx: fail_task, which never calls a provider, skips them
+    from videotasks.adapters.providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideoAdapter
 
 logger = Logger(child=True)
 
@@ -99,6 +95,8 @@ class StepResult:
 
 def job_request(task: Task, provider_model: str) -> JobRequest:
     """The provider's view of the task: its own model name, never our model id."""
+    from videotasks.adapters.providers import JobRequest
+
     return JobRequest(
         prompt=task.prompt,
         model=provider_model,
