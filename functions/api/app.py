@@ -30,7 +30,6 @@ from videotasks.services.tasks import StartFailedError
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(path=f"{openapi.BASE_PATH}/docs", compress=True, **openapi.DOCUMENT)
 
 VideoIdParam = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="Our task id: video_<uuid4>")]
 IdempotencyKey = Annotated[
@@ -59,7 +58,12 @@ def health() -> Response[Any]:
 
 @app.get(f"{openapi.BASE_PATH}/openapi.json", tags=["docs"], summary="This OpenAPI document", include_in_schema=False)
 def openapi_document() -> Response[Any]:
-    return Response(200, "application/json", app.get_openapi_json_schema(**openapi.DOCUMENT), compress=True)
+    return Response(200, "application/json", app.get_openapi_json_schema(**openapi.document()), compress=True)
+
+
+@app.get(f"{openapi.BASE_PATH}/docs", include_in_schema=False, compress=True)
+def swagger_ui() -> Response[Any]:
+    return Response(200, "text/html", openapi.swagger_page(app.get_openapi_json_schema(**openapi.document())))
 
 
 @app.post(
