@@ -37,8 +37,6 @@ from videotasks.settings import get_settings
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
-# The routes anyone may call; every other route key, the catch-all's included, needs a valid token.
-PUBLIC_ROUTES = frozenset(f"GET {openapi.BASE_PATH}/{name}" for name in ("health", "openapi.json", "docs"))
 
 VideoIdParam = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="Our task id: video_<uuid4>")]
 IdempotencyKey = Annotated[
@@ -216,7 +214,7 @@ def _not_found(error: Exception) -> Response[Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)  # tasks and presigned URLs
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("routeKey") not in PUBLIC_ROUTES:
+    if event.get("routeKey") not in openapi.PUBLIC_ROUTES:
         try:  # per request, so an expired token stops working at once
             user_id = verify_token(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here

@@ -139,6 +139,21 @@ def test_an_authorizer_context_in_the_event_is_never_taken_for_a_user(
     assert_error(*call(invoke, event), 401, "UNAUTHORIZED")
 
 
+def test_tokens_are_verified_with_the_secret_in_secrets_manager(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str], jwt_secret: str
+) -> None:
+    secret_arn = aws_stack.environment["JWT_SECRET_NAME"]
+    assert secret_arn.startswith("arn:aws:secretsmanager:")
+    rotated_secret = "not-the-secret-in-secrets-manager-0123456789"
+    aws_stack.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString=rotated_secret)
+
+    rotated = call(invoke, api_event("api_create_task", authorization=token("carol", secret=rotated_secret)))
+    stale = call(invoke, api_event("api_create_task", authorization=token("carol", secret=jwt_secret)))
+
+    assert rotated[0] == 201
+    assert assert_error(*stale, 401, "UNAUTHORIZED") == "Invalid token"
+
+
 def test_the_header_is_found_whatever_its_case(
     aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str]
 ) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 BASE_PATH = "/api/video"
+# The route keys anyone may call; every other one, the catch-all's included, needs a valid token.
+PUBLIC_ROUTES = frozenset(f"GET {BASE_PATH}/{name}" for name in ("health", "openapi.json", "docs"))
 
 
 @functools.cache
