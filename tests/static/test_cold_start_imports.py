@@ -49,7 +49,7 @@ def _loaded(function: Function) -> frozenset[str]:
 @functools.cache
 def _loaded_by(logical_id: str) -> frozenset[str]:
     (function,) = (candidate for candidate in FUNCTIONS if candidate.logical_id == logical_id)
-    result = subprocess.run(  # noqa: S603 - our own interpreter and handler
+    result = subprocess.run(
         [sys.executable, "-c", _LIST_MODULES],
         env=function.environment,
         cwd=function.folder,
