@@ -2,13 +2,13 @@
 
 Prints figures and ratios, never asserts them (machines here are shared and noisy):
 
-1. Cold-start import time of every function's handler, in a fresh interpreter each time (median of 5):
-   the part of a cold start our code controls.
+1. Cold starts (bench/cold_start.py): every function's whole-process cold init beside the floor of
+   ``import boto3`` plus one client, and what each way of authorising HTTP API calls costs.
 2. Work per task, measured on the local stack from the real state machine's execution histories:
-   state transitions and Lambda invocations per task, and what they cost per 1000 tasks at list prices,
-   for our wait loop versus polling at a fixed short interval.
-3. What the poll interval costs, from those counts.
-4. The adaptive polling policy against the fixed 30 s loop, simulated (``bench/polling.py``).
+   state transitions and Lambda invocations per task, against the model the cost section uses.
+3. The adaptive polling policy against the fixed 30 s loop, simulated (``bench/polling.py``).
+4. Webhooks end to end on the local stack (``bench/webhooks.py``): status calls, detection delay.
+5. The cost per 1,000 videos of each design at list prices, from counted operations (``bench/costs.py``).
 """
 
 from __future__ import annotations
@@ -16,57 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import polling
+from bench import cold_start, costs, polling, webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
-# AWS list prices, us-east-1, as published in 2026: Step Functions Standard per state transition, Lambda
-# arm64 per request and per GB-second. Only ratios between designs depend on nothing but counts.
-PRICE_PER_TRANSITION = 0.025 / 1000
-PRICE_PER_LAMBDA_REQUEST = 0.20 / 1_000_000
-PRICE_PER_GB_SECOND_ARM = 0.0000133334
-ASSUMED_STEP_SECONDS = 0.25  # a poll or submit step: one HTTPS call and one DynamoDB write
-
-_IMPORT = """
-import importlib.util, sys, time
-start = time.perf_counter()
-spec = importlib.util.spec_from_file_location("app", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-print((time.perf_counter() - start) * 1000)
-"""
-
-
-def import_times(runs: int) -> dict[str, float]:
-    env = {
-        "PYTHONPATH": str(ROOT / "layers" / "common" / "python"),
-        "POWERTOOLS_SERVICE_NAME": "videotasks",
-        "PATH": "/usr/bin:/bin",
-    }
-    results = {}
-    for app in sorted((ROOT / "functions").glob("*/app.py")):
-        samples = [
-            float(
-                subprocess.run(  # noqa: S603 - our own interpreter and files
-                    [sys.executable, "-c", _IMPORT, str(app)],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            for _ in range(runs)
-        ]
-        results[app.parent.name] = statistics.median(samples)
-    return results
 
 
 def task_histories(tasks: int, video_seconds: int, poll_seconds: int) -> list[list[dict[str, Any]]]:
@@ -113,23 +71,15 @@ def per_task(histories: list[list[dict[str, Any]]]) -> tuple[float, float]:
     return statistics.mean(transitions), statistics.mean(invocations)
 
 
-def cost_per_thousand(transitions: float, invocations: float, memory_gb: float = 0.5) -> float:
-    lambda_cost = invocations * (PRICE_PER_LAMBDA_REQUEST + ASSUMED_STEP_SECONDS * memory_gb * PRICE_PER_GB_SECOND_ARM)
-    return 1000 * (transitions * PRICE_PER_TRANSITION + lambda_cost)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=5)
-    parser.add_argument("--import-runs", type=int, default=5)
+    parser.add_argument("--cold-runs", type=int, default=9, help="interleaved rounds of cold starts")
+    parser.add_argument("--webhook-tasks", type=int, default=10, help="tasks of the webhooks bench")
     args = parser.parse_args()
 
-    print(f"1. Cold-start import of each handler (median of {args.import_runs} fresh interpreters)")
-    times = import_times(args.import_runs)
-    for name, ms in sorted(times.items(), key=lambda item: -item[1]):
-        print(f"   {name:<14} {ms:7.0f} ms")
-    heaviest = max(times.values())
-    print(f"   lightest/heaviest: {min(times.values()) / heaviest:.2f}")
+    print(f"1. Cold init, whole processes side by side with the floor (median of {args.cold_runs} interleaved rounds)")
+    cold = cold_start.report(args.cold_runs)
 
     video_seconds, poll_seconds = 6, 2
     print(
@@ -142,22 +92,22 @@ def main() -> None:
     model = 4 + 3 * polls  # Submit, AfterSubmit, Archive, Done + per poll: Wait, Poll, AfterPoll
     print(f"   model: transitions = 4 + 3 x polls = {model:.1f} (measured {transitions:.1f})")
 
-    print("\n3. What the poll interval costs: 1000 tasks of a 60 s video, at list prices")
-    print("   (Step Functions Standard + Lambda arm64, 512 MB, 0.25 s per step; the model above)")
-    rows = []
-    for label, interval in (
-        ("ours: wait loop, 30 s polls (cloud default)", 30),
-        ("polling every 5 s", 5),
-        ("polling every 1 s", 1),
-    ):
-        n_polls = -(-60 // interval)
-        cost = cost_per_thousand(4 + 3 * n_polls, 2 + n_polls)
-        rows.append((label, n_polls, cost))
-    base = rows[0][2]
-    for label, n_polls, cost in rows:
-        print(f"   {label:<44} {n_polls:3d} polls  ${cost:7.4f}  ({cost / base:4.1f}x)")
-    print("\n4. " + polling.report())
-    print("\n" + json.dumps({"importMs": times, "transitionsPerTask": transitions, "invocationsPerTask": invocations}))
+    simulated = polling.simulate()
+    print("\n3. " + polling.report(simulated))
+    print(f"\n4. {webhooks.report(hooked := webhooks.measure(args.webhook_tasks))}")
+    print(f"\n5. {costs.report(simulated)}")
+    print(
+        "\n"
+        + json.dumps(
+            {
+                "coldStart": cold,
+                "transitionsPerTask": transitions,
+                "invocationsPerTask": invocations,
+                "webhooks": hooked.__dict__,
+                "costPerThousand": {design.name: design.per_thousand for design in costs.designs(simulated)},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def current_document() -> dict[str, Any]:
     spec.loader.exec_module(module)
     from videotasks.edge import openapi
 
-    return dict(json.loads(module.app.get_openapi_json_schema(**openapi.DOCUMENT)))
+    return dict(json.loads(module.app.get_openapi_json_schema(**openapi.document())))
 
 
 def render(document: dict[str, Any]) -> str:

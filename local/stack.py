@@ -172,9 +172,9 @@ class LocalStack:
 
     def _http_app(self) -> web.Application:
         api = next(iter(resources(self.template, "AWS::Serverless::HttpApi").values()))
-        authorizers = api["Properties"]["Auth"]["Authorizers"]
-        default = api["Properties"]["Auth"].get("DefaultAuthorizer")
-        authorizer_arn = self.resolver.resolve(authorizers[default]["FunctionArn"]) if default else None
+        auth = api["Properties"].get("Auth") or {}  # none: the API function verifies tokens itself
+        default = auth.get("DefaultAuthorizer")
+        authorizer_arn = self.resolver.resolve(auth["Authorizers"][default]["FunctionArn"]) if default else None
         cors = self.resolver.resolve(self.template["Globals"].get("HttpApi", {}).get("CorsConfiguration", {}))
         gateway = HttpGateway(
             self.registry,

@@ -199,14 +199,18 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def http_routes(template: dict[str, Any]) -> list[HttpRoute]:
+    """Every HttpApi event's route; ``authorized`` when an authorizer runs before it: the route's own, else
+    the API's default (the template has one HTTP API)."""
+    apis = resources(template, "AWS::Serverless::HttpApi")
+    default = next(((api["Properties"].get("Auth") or {}).get("DefaultAuthorizer") for api in apis.values()), None)
     routes = []
     for name, body in functions(template).items():
         for event in (body["Properties"].get("Events") or {}).values():
             if event["Type"] != "HttpApi":
                 continue
             props = event["Properties"]
-            authorizer = (props.get("Auth") or {}).get("Authorizer")
-            routes.append(HttpRoute(props["Method"].upper(), props["Path"], name, authorizer != "NONE"))
+            authorizer = (props.get("Auth") or {}).get("Authorizer", default)
+            routes.append(HttpRoute(props["Method"].upper(), props["Path"], name, authorizer not in (None, "NONE")))
     return routes
 
 

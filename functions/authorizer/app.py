@@ -1,9 +1,6 @@
-"""Lambda authorizer for the HTTP API (simple responses) and the WebSocket API's $connect (policy).
+"""Lambda authorizer of the WebSocket API's $connect (REQUEST, IAM policy): a refused token is a deny.
 
-On the HTTP API a refused token is passed on as ``authError`` instead of a deny: API Gateway would
-answer a deny with a bare 403 ``{"message": "Forbidden"}``, while our contract is a 401 in the error
-envelope. The API function refuses such requests before routing (see functions/api/app.py), so no
-route ever runs without a verified ``userId``. The WebSocket handshake is denied outright.
+The HTTP API has none: its function verifies the token itself (functions/api/app.py).
 """
 
 from __future__ import annotations
@@ -34,27 +31,18 @@ def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous") ->
     return policy
 
 
-def _token(event: dict[str, Any], *, is_websocket: bool) -> str | None:
-    """The Authorization header; on the WebSocket handshake also ``?token=``, since browsers cannot set
-    headers there. The HTTP API never reads a token from its URL, which access logs, proxies and
-    browser history keep."""
+def _token(event: dict[str, Any]) -> str | None:
+    """The Authorization header, else ``?token=``: browsers cannot set headers on the WebSocket handshake."""
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-    if headers.get("authorization") or not is_websocket:
-        return headers.get("authorization")
-    return (event.get("queryStringParameters") or {}).get("token")
+    return headers.get("authorization") or (event.get("queryStringParameters") or {}).get("token")
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    is_websocket = "methodArn" in event
     try:
-        user_id = verify_token(_token(event, is_websocket=is_websocket), get_settings())
+        user_id = verify_token(_token(event), get_settings())
     except UnauthorizedError as exc:
         logger.info("refused", extra={"reason": exc.message})
-        if is_websocket:
-            return _websocket_policy("Deny", event["methodArn"])
-        return {"isAuthorized": True, "context": {"authError": exc.message}}
-    if is_websocket:
-        return _websocket_policy("Allow", event["methodArn"], user_id)
-    return {"isAuthorized": True, "context": {"userId": user_id}}
+        return _websocket_policy("Deny", event["methodArn"])
+    return _websocket_policy("Allow", event["methodArn"], user_id)

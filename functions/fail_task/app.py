@@ -9,13 +9,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
 from videotasks.edge.steps import state_handler
-from videotasks.services.workflow import StepResult
+
+if TYPE_CHECKING:
+    from videotasks.services.workflow import StepResult
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 _ERROR_OF_STATUS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Failed"}

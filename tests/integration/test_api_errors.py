@@ -8,6 +8,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from local.token import make_token
+from tests.fixtures.tokens import JWT_SECRET
 from tests.integration.api_harness import BASE, MISSING_VIDEO_ID, OTHER_USER, Api, media_objects
 from videotasks.adapters.store.tasks import TaskRepository
 
@@ -77,10 +79,10 @@ def test_an_authorised_route_without_a_user_is_a_401_envelope_and_writes_nothing
 
 
 @pytest.mark.parametrize("route", ALL_AUTHORISED_ROUTES)
-def test_a_token_the_authorizer_refused_is_a_401_naming_why(api: Api, route):
+def test_an_expired_token_is_a_401_naming_why(api: Api, route):
     method, path = route.format(base=BASE, id=MISSING_VIDEO_ID).split(" ")
-    event = api.event(method, path)
-    event["requestContext"]["authorizer"] = {"lambda": {"authError": "Token expired"}}
+    expired = make_token("alice", JWT_SECRET, ttl_seconds=-3600)
+    event = api.event(method, path, headers={"authorization": f"Bearer {expired}"})
 
     result = api.send(event)
 

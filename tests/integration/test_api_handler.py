@@ -37,7 +37,7 @@ def assert_error(status: int, body: dict[str, Any], expected_status: int, code: 
 # -- health -----------------------------------------------------------------------------------------
 
 
-def test_health_answers_200_without_any_authorizer_context(aws_stack: Any, invoke: Invoke, api_event: ApiEvent) -> None:
+def test_health_answers_200_without_a_token(aws_stack: Any, invoke: Invoke, api_event: ApiEvent) -> None:
     status, body = call(invoke, api_event("api_health", user=None))
 
     assert status == 200
@@ -96,18 +96,14 @@ def test_another_users_task_is_a_404_that_reveals_nothing(
 
 
 @pytest.mark.parametrize(
-    ("token", "message"), [(None, "Missing token"), ("Bearer not.a.jwt", "Invalid token")], ids=["missing", "invalid"]
+    ("authorization", "message"),
+    [(None, "Missing token"), ("Bearer not.a.jwt", "Invalid token"), ("Bearer", "Missing token")],
+    ids=["missing", "invalid", "bearer-alone"],
 )
-def test_a_request_the_authorizer_refused_is_a_401_envelope(
-    aws_stack: Any,
-    invoke: Invoke,
-    api_event: ApiEvent,
-    authorizer_event: Callable[..., dict[str, Any]],
-    token: str | None,
-    message: str,
+def test_a_refused_token_is_a_401_envelope_naming_why(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, authorization: str | None, message: str
 ) -> None:
-    decision = invoke("AuthorizerFunction", authorizer_event("http", token))
-    event = api_event("api_create_task", auth_error=decision["context"]["authError"])
+    event = api_event("api_create_task", user=None, authorization=authorization)
 
     status, reply = call(invoke, event)
 
@@ -115,15 +111,21 @@ def test_a_request_the_authorizer_refused_is_a_401_envelope(
     assert aws_stack.counters("alice") == {}
 
 
-def test_a_request_with_a_valid_token_reaches_the_route_as_its_user(
-    aws_stack: Any,
-    invoke: Invoke,
-    api_event: ApiEvent,
-    authorizer_event: Callable[..., dict[str, Any]],
-    token: Callable[..., str],
+def test_an_expired_token_is_refused_on_the_next_request(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str]
 ) -> None:
-    decision = invoke("AuthorizerFunction", authorizer_event("http", f"Bearer {token('carol')}"))
-    event = api_event("api_create_task", user=decision["context"]["userId"])
+    # Verified per request: nothing remembers that a token was good a moment ago.
+    expired = f"Bearer {token('carol', ttl_seconds=-3600)}"
+
+    status, reply = call(invoke, api_event("api_create_task", user=None, authorization=expired))
+
+    assert assert_error(status, reply, 401, "UNAUTHORIZED") == "Token expired"
+
+
+def test_a_request_with_a_valid_token_reaches_the_route_as_its_user(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str]
+) -> None:
+    event = api_event("api_create_task", user=None, authorization=token("carol"))  # "Bearer " is optional
 
     status, reply = call(invoke, event)
 
@@ -131,24 +133,56 @@ def test_a_request_with_a_valid_token_reaches_the_route_as_its_user(
     assert aws_stack.stored(reply["data"]["videoId"])["userId"] == "carol"
 
 
+def test_an_authorizer_context_in_the_event_is_never_taken_for_a_user(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent
+) -> None:
+    # The HTTP API has no authorizer: only a verified token names the caller.
+    event = api_event("api_create_task", user=None)
+    event["requestContext"]["authorizer"] = {"lambda": {"userId": "alice"}}
+
+    assert_error(*call(invoke, event), 401, "UNAUTHORIZED")
+
+
+def test_tokens_are_verified_with_the_secret_in_secrets_manager(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str], jwt_secret: str
+) -> None:
+    secret_arn = aws_stack.environment["JWT_SECRET_NAME"]
+    assert secret_arn.startswith("arn:aws:secretsmanager:")
+    rotated_secret = "not-the-secret-in-secrets-manager-0123456789"
+    aws_stack.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString=rotated_secret)
+
+    rotated = call(invoke, api_event("api_create_task", authorization=token("carol", secret=rotated_secret)))
+    stale = call(invoke, api_event("api_create_task", authorization=token("carol", secret=jwt_secret)))
+
+    assert rotated[0] == 201
+    assert assert_error(*stale, 401, "UNAUTHORIZED") == "Invalid token"
+
+
+def test_the_header_is_found_whatever_its_case(
+    aws_stack: Any, invoke: Invoke, api_event: ApiEvent, token: Callable[..., str]
+) -> None:
+    event = api_event("api_create_task", user=None, headers={"Authorization": f"Bearer {token('carol')}"})
+
+    assert call(invoke, event)[0] == 201
+
+
 def test_a_refused_request_to_an_unknown_route_is_still_a_401(
     aws_stack: Any, invoke: Invoke, api_event: ApiEvent
 ) -> None:
     event = api_event(
-        "api_health",
-        auth_error="Missing token",
-        route_key="ANY /api/video/{proxy+}",
-        path="/api/video/admin",
-        method="GET",
+        "api_health", user=None, route_key="ANY /api/video/{proxy+}", path="/api/video/admin", method="GET"
     )
 
     assert_error(*call(invoke, event), 401, "UNAUTHORIZED")
 
 
-def test_an_authorised_route_without_any_authorizer_context_is_a_401(
+def test_a_public_path_under_another_route_key_needs_a_token(
     aws_stack: Any, invoke: Invoke, api_event: ApiEvent
 ) -> None:
-    assert_error(*call(invoke, api_event("api_create_task", user=None)), 401, "UNAUTHORIZED")
+    # POST /health is not the public GET route: API Gateway sends it to the catch-all, which needs a token.
+    event = api_event("api_health", user=None, route_key="ANY /api/video/{proxy+}", method="POST")
+
+    assert_error(*call(invoke, event), 401, "UNAUTHORIZED")
 
 
 # -- routing ----------------------------------------------------------------------------------------

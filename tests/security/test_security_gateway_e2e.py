@@ -96,7 +96,7 @@ def test_a_bad_token_gets_the_401_envelope_on_every_route_and_is_refused_at_the_
         answer = request(local_stack, route, token.authorization)
         if name == "oversized" and answer.status_code != 401:
             # aiohttp caps a header at 8190 bytes and refuses a longer one before any code of ours
-            # runs: refused all the same. (API Gateway takes 10 KB, so in the cloud the authorizer
+            # runs: refused all the same. (API Gateway takes 10 KB, so in the cloud the API function
             # refuses it as too large, which test_security_tokens.py checks.)
             assert 400 <= answer.status_code < 500 and answer.status_code != 404, (str(route), answer.text)
             continue

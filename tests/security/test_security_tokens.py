@@ -1,5 +1,5 @@
-"""Hostile tokens against the authorizer and, with the context it hands on, against every route of the
-API function, in process, as API Gateway chains them. Both verification modes of auth.py:
+"""Hostile tokens against every route of the API function, which verifies them itself, and against the
+WebSocket handshake's authorizer, in process. Both verification modes of auth.py:
 
 * HS256 with the template's JwtSecret in (moto's) Secrets Manager, with JwtIssuer and JwtAudience set;
 * JWKS (RS256) against a real JWKS document served over HTTP by this module, so PyJWKClient really
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fixtures.aws import AwsStack
-from tests.fixtures.events import build_authorizer_event
+from tests.fixtures.events import build_api_event, build_authorizer_event
 from tests.fixtures.tokens import JWT_SECRET
 from tests.security.tokens import (
     HS256_CASES,
@@ -51,13 +51,28 @@ ISSUER = "https://auth.sora-ui.test/"
 AUDIENCE = "videotasks-api"
 
 
-# -- the chain: authorizer, then the API function with what the authorizer decided ------------------
+# -- the API function's verdict on a token, and the WebSocket authorizer's ----------------------------
 
 
-def http_decision(invoke: Invoke, authorization: str | None, **query: str) -> dict[str, Any]:
-    event = build_authorizer_event("http", authorization)
+def http_refusal(invoke: Invoke, authorization: str | None, **query: str) -> str | None:
+    """What the API function says of a token before any route runs: None when it lets the request on (to
+    an unknown path here, which then answers 404 without touching AWS), else its 401 envelope's message."""
+    event = build_api_event(
+        "api_health",
+        user=None,
+        authorization=authorization,
+        route_key="ANY /api/video/{proxy+}",
+        path="/api/video/no-such-route",
+        method="GET",
+    )
     event["queryStringParameters"] = query or None
-    return dict(invoke(AUTHORIZER, event))
+    result = invoke(API, event)
+    body = json.loads(result["body"])
+    if result["statusCode"] == 401:
+        assert body["error"]["code"] == "UNAUTHORIZED", body
+        return str(body["message"])
+    assert result["statusCode"] == 404, body
+    return None
 
 
 def websocket_effect(invoke: Invoke, token: str | None) -> str:
@@ -66,35 +81,32 @@ def websocket_effect(invoke: Invoke, token: str | None) -> str:
     return str(statement["Effect"])
 
 
-def call_route(invoke: Invoke, api_event: ApiEvent, route: Route, decision: dict[str, Any]) -> tuple[int, Any]:
-    """The API function as API Gateway calls it after the authorizer's ``decision``."""
-    assert decision["isAuthorized"] is True  # the HTTP authorizer never denies: see its docstring
+def call_route(invoke: Invoke, api_event: ApiEvent, route: Route, authorization: str | None) -> tuple[int, Any]:
+    """The API function as API Gateway calls it with this Authorization header (None: none at all)."""
     event = api_event(
         "api_create_task" if route.method == "POST" else "api_get_task",
+        user=None,
+        authorization=authorization,
         body=route.body,
         method=route.method,
         path=route.path,
         route_key=route.route_key,
     )
     event["pathParameters"] = route.path_parameters
-    event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
     result = invoke(API, event)
     return int(result["statusCode"]), json.loads(result["body"])
 
 
 def assert_refused_everywhere(invoke: Invoke, api_event: ApiEvent, token: BadToken) -> None:
-    """The HTTP authorizer passes no user on, every authorised route answers the 401 envelope, and the
-    WebSocket handshake is denied."""
-    decision = http_decision(invoke, token.authorization)
-    context = decision.get("context") or {}
-    assert "userId" not in context, (token.name, decision)
-    assert context.get("authError"), (token.name, decision)
+    """Every authorised route answers the same 401 envelope, and the WebSocket handshake is denied."""
+    refusal = http_refusal(invoke, token.authorization)
+    assert refusal, token.name
     for route in authorised_routes():
-        status, body = call_route(invoke, api_event, route, decision)
+        status, body = call_route(invoke, api_event, route, token.authorization)
         assert status == 401, (token.name, str(route), body)
         assert body["success"] is False
         assert body["error"]["code"] == "UNAUTHORIZED", (token.name, str(route), body)
-        assert body["message"] == body["error"]["message"] == context["authError"]
+        assert body["message"] == body["error"]["message"] == refusal
     assert websocket_effect(invoke, token.query_token) == "Deny", token.name
 
 
@@ -109,12 +121,15 @@ def strict_aws(start_aws: Callable[..., AwsStack]) -> AwsStack:
 def test_hs256_control_a_valid_token_reaches_every_route_as_its_user(
     strict_aws: AwsStack, invoke: Invoke, api_event: ApiEvent
 ) -> None:
-    decision = http_decision(invoke, valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE))
+    authorization = valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE)
 
-    assert decision["context"] == {"userId": USER}
-    statuses = {str(route): call_route(invoke, api_event, route, decision)[0] for route in authorised_routes()}
+    assert http_refusal(invoke, authorization) is None
+    replies = {str(route): call_route(invoke, api_event, route, authorization) for route in authorised_routes()}
+    statuses = {route: status for route, (status, _) in replies.items()}
     assert 401 not in statuses.values(), statuses
     assert statuses["POST /api/video/tasks"] == 201
+    created = replies["POST /api/video/tasks"][1]["data"]["videoId"]
+    assert strict_aws.table("TASKS_TABLE").get_item(Key={"videoId": created})["Item"]["userId"] == USER
     token = valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE).removeprefix("Bearer ")
     assert websocket_effect(invoke, token) == "Allow"
 
@@ -141,8 +156,8 @@ def test_hs256_a_not_before_within_the_clock_skew_leeway_is_accepted_beyond_it_r
         return "Bearer " + jwt.encode(payload, JWT_SECRET, algorithm="HS256")
 
     now = int(time.time())
-    assert http_decision(invoke, signed(now + 5))["context"] == {"userId": USER}
-    assert http_decision(invoke, signed(now + 600))["context"] == {"authError": "Invalid token"}
+    assert http_refusal(invoke, signed(now + 5)) is None
+    assert http_refusal(invoke, signed(now + 600)) == "Invalid token"
 
 
 def test_http_api_takes_the_token_from_the_authorization_header_only_never_from_the_query_string(
@@ -152,7 +167,7 @@ def test_http_api_takes_the_token_from_the_authorization_header_only_never_from_
     # handshake needs ?token= (browsers cannot set headers on it).
     token = valid_hs256(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE).removeprefix("Bearer ")
 
-    assert http_decision(invoke, None, token=token)["context"] == {"authError": "Missing token"}
+    assert http_refusal(invoke, None, token=token) == "Missing token"
     assert websocket_effect(invoke, token) == "Allow"
 
 
@@ -237,8 +252,8 @@ def attacker_site(keys: Keys) -> Iterator[JwksServer]:
 
 @pytest.fixture
 def jwks_mode(monkeypatch: pytest.MonkeyPatch, identity_provider: JwksServer) -> JwksServer:
-    """The functions' settings in JWKS mode. No AWS: the authorizer needs none in this mode, and every
-    test checks the decision before a route runs, so a route can only be reached by a refused token."""
+    """The functions' settings in JWKS mode. No AWS: verifying needs none in this mode, and every test
+    reaches a route with a refused token only, or an accepted one on an unknown path (a 404)."""
     environment = {
         "TASKS_TABLE": "tasks",
         "STATS_TABLE": "stats",
@@ -337,7 +352,7 @@ def test_jwks_control_a_token_signed_by_the_published_key_is_accepted_after_fetc
 ) -> None:
     token = rs256(keys.published, claims(USER, issuer=ISSUER, audience=AUDIENCE))
 
-    assert http_decision(invoke, token)["context"] == {"userId": USER}
+    assert http_refusal(invoke, token) is None
     assert websocket_effect(invoke, token.removeprefix("Bearer ")) == "Allow"
     assert JWKS_PATH in jwks_mode.requests
 
@@ -354,13 +369,13 @@ def test_jwks_a_forged_or_bad_token_is_refused_on_every_route_and_at_the_websock
     assert attacker_site.requests == []  # the key comes from the configured JWKS_URL, never the token
 
 
-def test_jwks_a_burst_of_unknown_key_ids_does_not_make_the_authorizer_hammer_the_identity_provider(
+def test_jwks_a_burst_of_unknown_key_ids_does_not_make_the_api_hammer_the_identity_provider(
     jwks_mode: JwksServer, keys: Keys, invoke: Invoke
 ) -> None:
     # An unknown kid makes PyJWKClient refetch the JWKS, but at most once per cooldown (30 s): forged
     # tokens cannot turn every request into a request to the identity provider.
     for number in range(20):
         token = rs256(keys.attacker, claims(USER, issuer=ISSUER, audience=AUDIENCE), kid=f"made-up-{number}")
-        assert http_decision(invoke, token)["context"] == {"authError": "Invalid token"}
+        assert http_refusal(invoke, token) == "Invalid token"
 
     assert 1 <= jwks_mode.requests.count(JWKS_PATH) <= 2

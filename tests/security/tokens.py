@@ -21,6 +21,7 @@ import jwt
 
 from local.template import HttpRoute, http_routes, load_template
 from videotasks.edge.auth import MAX_TOKEN_LENGTH
+from videotasks.edge.openapi import PUBLIC_ROUTES
 
 # A well-formed id nobody owns: the routes that take one are reached, and answer 404 when authorised.
 UNKNOWN_VIDEO_ID = "video_00000000-0000-4000-8000-000000000000"
@@ -150,9 +151,11 @@ class Route:
 
 
 def authorised_routes() -> list[Route]:
-    """Every HTTP route of template.yaml behind the authorizer, made concrete; the catch-all route is
-    reached by a path no other route takes. New routes join by being added to the template."""
-    routes = {str(route): route for route in map(_concrete, http_routes(load_template())) if route.authorized}
+    """Every HTTP route of template.yaml that needs a token (all but the API function's public ones), made
+    concrete; the catch-all route is reached by a path no other route takes. New routes join by being added
+    to the template."""
+    concrete = map(_concrete, http_routes(load_template()))
+    routes = {str(route): route for route in concrete if route.route_key not in PUBLIC_ROUTES}
     return [routes[name] for name in sorted(routes)]
 
 
@@ -164,4 +167,6 @@ def _concrete(route: HttpRoute) -> Route:
     assert not unknown, f"path parameters this module does not know: {route.path}"
     path = re.sub(r"\{([^}+]+)\+?\}", lambda found: values[found.group(1)], route.path)
     parameters = {name: values[name] for name in names} or None
-    return Route(method, path, f"{route.method} {route.path}", parameters, route.authorized)
+    return Route(
+        method, path, f"{route.method} {route.path}", parameters, f"{route.method} {route.path}" not in PUBLIC_ROUTES
+    )

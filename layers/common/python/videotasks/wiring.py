@@ -8,36 +8,41 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Literal
 
-from videotasks.adapters.executions import Executions
-from videotasks.adapters.media import MediaStore
-from videotasks.adapters.providers import IMAGE_SHAPES, ImagesProvider, VideoAdapter, adapter_class, unknown_shapes
-from videotasks.adapters.secrets import get_secret
-from videotasks.adapters.store.tasks import TaskRepository
-from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
-from videotasks.domain.deadline import Deadline, InvocationContext
-from videotasks.edge.steps import StateEvent, StateHandler, state_handler
-from videotasks.services.tasks import TaskService
-from videotasks.services.workflow import StepResult, Workflow, carried_job, carried_polling
 from videotasks.settings import get_settings
 
+# Every collaborator's module is imported by the factory that builds it, on first use: a function's cold
+# start pays only for what that function calls (fail_task and the API never load httpx or an adapter, the
+# WebSocket function never loads the workflow).
 if TYPE_CHECKING:
     from videotasks.adapters.executions import Waker
+    from videotasks.adapters.media import MediaStore
+    from videotasks.adapters.providers import ImagesProvider, VideoAdapter
     from videotasks.adapters.socket_push import ConnectionNotifier
     from videotasks.adapters.store.connections import ConnectionRepository
+    from videotasks.adapters.store.tasks import TaskRepository
     from videotasks.adapters.store.webhooks import WebhookStore
+    from videotasks.domain.catalog import Catalog, ProviderEntry
+    from videotasks.domain.deadline import Deadline, InvocationContext
+    from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.subscriptions import RealtimeService
+    from videotasks.services.tasks import TaskService
     from videotasks.services.waits import WaitService
     from videotasks.services.webhooks import WebhookService
+    from videotasks.services.workflow import StepResult, Workflow
 
 
 @functools.cache
 def repository() -> TaskRepository:
+    from videotasks.adapters.store.tasks import TaskRepository
+
     return TaskRepository(get_settings())
 
 
 @functools.cache
 def media_store() -> MediaStore:
+    from videotasks.adapters.media import MediaStore
+
     return MediaStore(get_settings().media_bucket)
 
 
@@ -45,6 +50,9 @@ def media_store() -> MediaStore:
 def catalog() -> Catalog:
     """The models this deployment offers and its provider entries. A configuration that cannot work (an
     unknown model or shape, a default not offered, an entry without a secret) fails the cold start."""
+    from videotasks.adapters.providers import unknown_shapes
+    from videotasks.domain.catalog import Catalog, CatalogError
+
     configured = Catalog.configured(get_settings())
     unknown = unknown_shapes(configured.shapes())
     if unknown:
@@ -59,6 +67,10 @@ def provider_client(entry: ProviderEntry) -> Any:
 
 @functools.cache
 def _client(entry: ProviderEntry) -> Any:
+    from videotasks.adapters.providers import IMAGE_SHAPES, adapter_class
+    from videotasks.adapters.secrets import get_secret
+    from videotasks.domain.catalog import CatalogError
+
     settings = get_settings()
     if not entry.secret_name:
         raise CatalogError(f"provider entry {entry.id!r} has no secret configured")
@@ -82,6 +94,10 @@ def images_provider(entry: ProviderEntry) -> ImagesProvider:
 
 @functools.cache
 def task_service() -> TaskService:
+    from videotasks.adapters.executions import Executions
+    from videotasks.adapters.secrets import get_secret
+    from videotasks.services.tasks import TaskService
+
     settings = get_settings()
     return TaskService(
         settings,
@@ -96,6 +112,8 @@ def task_service() -> TaskService:
 
 @functools.cache
 def workflow() -> Workflow:
+    from videotasks.services.workflow import Workflow
+
     return Workflow(
         get_settings(),
         repository(),
@@ -112,6 +130,7 @@ def webhooks_ready(entry: ProviderEntry) -> bool:
     is configured; a Standard Webhooks secret only once it holds one (a fresh deployment's generated
     placeholder does not: those tasks poll until the deployer puts the provider's ``whsec_`` secret in)."""
     from videotasks.adapters.providers.webhooks import takes_webhooks
+    from videotasks.adapters.secrets import get_secret
 
     if not takes_webhooks(entry):
         return False
@@ -120,11 +139,15 @@ def webhooks_ready(entry: ProviderEntry) -> bool:
 
 def step_deadline(context: InvocationContext) -> Deadline:
     """The deadline of a workflow step: its invocation's end, less the margin to record the outcome."""
+    from videotasks.domain.deadline import Deadline
+
     return Deadline.of_invocation(context, margin_seconds=get_settings().step_safety_margin_seconds)
 
 
 def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
     """The handler of the ``step`` state: that step of the event's task, within the invocation's deadline."""
+    from videotasks.edge.steps import state_handler
+    from videotasks.services.workflow import carried_job, carried_polling
 
     def run(event: StateEvent, context: Any) -> StepResult:
         # Looked up at each invocation: the local stack gives every function its own cached collaborators.
@@ -171,6 +194,7 @@ def webhook_service() -> WebhookService:
 def webhook_verification(entry: ProviderEntry) -> dict[str, Any]:
     """What checks ``entry``'s webhooks: its signing secret, or the keys it publishes (fetched on first use)."""
     from videotasks.adapters.providers.webhooks import FalKeys
+    from videotasks.adapters.secrets import get_secret
 
     return {
         "secret": get_secret(entry.webhook_secret_name) if entry.webhook_secret_name else None,
@@ -189,8 +213,8 @@ def reset() -> None:
     get_settings.cache_clear()
 
 
-# Live updates: modules imported on first use, so that the functions that never push (and the WebSocket
-# function, which never posts) do not pay for Powertools batch processing and the posting thread pool.
+# Live updates: the functions that never push (and the WebSocket function, which never posts) do not pay
+# for Powertools batch processing and the posting thread pool.
 @functools.cache
 def connections() -> ConnectionRepository:
     from videotasks.adapters.store.connections import ConnectionRepository

@@ -4,14 +4,16 @@ answers the state machine with the operation's ``StepResult``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
-from videotasks.services.workflow import StepResult
+
+if TYPE_CHECKING:
+    from videotasks.services.workflow import StepResult
 
 StateEvent = dict[str, Any]
 StateHandler = Callable[[StateEvent, LambdaContext], dict[str, Any]]

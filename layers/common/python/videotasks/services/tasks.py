@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from videotasks.adapters import metrics
 from videotasks.adapters.executions import Executions
 from videotasks.adapters.media import MediaStore
-from videotasks.adapters.providers import ShapeUnavailableError, VideoAdapter, shape_capabilities
+from videotasks.adapters.providers import ShapeUnavailableError, shape_capabilities
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
@@ -26,6 +26,7 @@ from videotasks.settings import Settings
 
 if TYPE_CHECKING:
     from videotasks.adapters.idempotency import IdempotentCreate
+    from videotasks.adapters.providers import VideoAdapter
 
 logger = Logger(child=True)
 

@@ -18,21 +18,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
 from videotasks.adapters import metrics
 from videotasks.adapters.media import MediaStore, media_key
-from videotasks.adapters.providers import (
-    ImagesProvider,
-    JobRequest,
-    MediaStream,
-    ProviderJob,
-    ShapeUnavailableError,
-    VideoAdapter,
-)
-from videotasks.adapters.providers.base import CONTENT_GONE
+from videotasks.adapters.providers import ShapeUnavailableError
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry
@@ -59,6 +51,9 @@ from videotasks.domain.polling import Limits, Observation, PollState, Typical, n
 from videotasks.domain.submission import Wanted, adoptable_job, idempotency_key, matching_jobs
 from videotasks.domain.wire import task_ids
 from videotasks.settings import Settings
+
+if TYPE_CHECKING:  # the provider modules import httpx: fail_task, which never calls a provider, skips them
+    from videotasks.adapters.providers import ImagesProvider, JobRequest, MediaStream, ProviderJob, VideoAdapter
 
 logger = Logger(child=True)
 
@@ -128,6 +123,8 @@ def carried_job(event: Mapping[str, Any]) -> ProviderJob | None:
     wire = event.get("finishedJob")
     if not isinstance(wire, dict):
         return None
+    from videotasks.adapters.providers import ProviderJob
+
     try:
         return ProviderJob(**{**wire, "state": ProviderState(wire["state"])})
     except (KeyError, TypeError, ValueError):
@@ -136,6 +133,8 @@ def carried_job(event: Mapping[str, Any]) -> ProviderJob | None:
 
 def job_request(task: Task, provider_model: str, webhook_url: str | None = None) -> JobRequest:
     """The provider's view of the task: its own model name, never our model id."""
+    from videotasks.adapters.providers import JobRequest
+
     return JobRequest(
         prompt=task.prompt,
         model=provider_model,
@@ -308,6 +307,8 @@ class Workflow:
             return self._fail(task, self._archive_timeout())
         deadline = (deadline or Deadline.none()).earliest(left)
         adapter, _ = self._video_adapter(task)
+        from videotasks.adapters.providers.base import CONTENT_GONE
+
         carried = finished if finished is not None and finished.id == task.externalTaskId else None
         try:
             job = carried or adapter.get_job(task.externalTaskId, deadline=deadline)

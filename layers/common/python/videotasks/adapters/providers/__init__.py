@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from videotasks.adapters.providers._http import JobRequest, MediaStream, ProviderJob
-from videotasks.adapters.providers.openai_images import ImagesProvider
-from videotasks.adapters.providers.openai_videos import VideosProvider
-from videotasks.adapters.providers.protocol import Capabilities, VideoAdapter
+if TYPE_CHECKING:
+    from videotasks.adapters.providers._http import JobRequest, MediaStream, ProviderJob
+    from videotasks.adapters.providers.openai_images import ImagesProvider
+    from videotasks.adapters.providers.openai_videos import VideosProvider
+    from videotasks.adapters.providers.protocol import VideoAdapter
 
 __all__ = [
     "SHAPES",
@@ -42,6 +43,25 @@ SHAPES: dict[str, str] = {
     "replicate": "replicate:ReplicateProvider",
 }
 IMAGE_SHAPES = frozenset({"openai_images"})
+
+
+# The package's names that live in its modules, imported when first asked for: every one of them imports
+# httpx, which the functions that never speak to a provider (and the API, until a cancel) need not load.
+_LAZY_NAMES = {
+    "JobRequest": "_http",
+    "MediaStream": "_http",
+    "ProviderJob": "_http",
+    "ImagesProvider": "openai_images",
+    "VideosProvider": "openai_videos",
+    "VideoAdapter": "protocol",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{_PACKAGE}.{module}"), name)
 
 
 class ShapeUnavailableError(LookupError):
@@ -71,5 +91,7 @@ def adapter_class(shape: str) -> type[Any]:
 
 def shape_capabilities(shape: str) -> dict[str, bool]:
     """What an adapter of ``shape`` declares it can do (image shapes declare nothing: all false)."""
+    from videotasks.adapters.providers.protocol import Capabilities
+
     declared = getattr(adapter_class(shape), "CAPABILITIES", None)
     return dataclasses.asdict(declared) if isinstance(declared, Capabilities) else {}
