@@ -33,5 +33,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         wiring.webhook_service().receive(provider, headers, _raw_body(event), event.get("queryStringParameters") or {})
     except VideoTasksError as exc:
-        return envelope.as_proxy_result(envelope.from_error(exc))
-    return envelope.as_proxy_result(envelope.success({"received": True}))
+        return envelope.proxy_error(exc)
+    return envelope.proxy_success({"received": True})

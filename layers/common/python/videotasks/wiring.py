@@ -147,9 +147,10 @@ def step_deadline(context: InvocationContext) -> Deadline:
 def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
     """The handler of the ``step`` state: that step of the event's task, within the invocation's deadline."""
     from videotasks.edge.steps import state_handler
-    from videotasks.services.workflow import carried_job, carried_polling
 
     def run(event: StateEvent, context: Any) -> StepResult:
+        from videotasks.services.workflow import carried_job, carried_polling
+
         # Looked up at each invocation: the local stack gives every function its own cached collaborators.
         flow = workflow()
         if step == "archive":

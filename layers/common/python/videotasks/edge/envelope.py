@@ -1,41 +1,56 @@
-"""The HTTP reply envelope, shared by the API function and its exception handlers."""
+"""The HTTP reply envelope, shared by the API function and its exception handlers, and by the functions
+that answer HTTP without the resolver (``proxy_success``/``proxy_error``: Powertools' event handler is not
+imported for them)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response, content_types
+from typing import TYPE_CHECKING, Any
 
 from videotasks.domain.errors import VideoTasksError
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
-def success(data: Any, status_code: int = 200) -> Response[Any]:
+JSON = "application/json"
+
+
+def _success_body(data: Any) -> str:
     """``{success, data}`` as the old frontend reads it; an object's fields are also repeated at the top
     level, where docs/API.md's route table (and clients written from it) expect them."""
     body: dict[str, Any] = {"success": True, "data": data}
     if isinstance(data, dict):
         body = {**data, **body}
-    return Response(
-        status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-    )
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _failure_body(code: str, message: str, details: Any = None) -> str:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False)
+
+
+def _retry_after(seconds: int | None) -> dict[str, str] | None:
+    return {"Retry-After": str(seconds)} if seconds is not None else None
+
+
+def success(data: Any, status_code: int = 200) -> Response[Any]:
+    from aws_lambda_powertools.event_handler import Response
+
+    return Response(status_code=status_code, content_type=JSON, body=_success_body(data))
 
 
 def failure(
     status_code: int, code: str, message: str, details: Any = None, *, retry_after_seconds: int | None = None
 ) -> Response[Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
+    from aws_lambda_powertools.event_handler import Response
+
     return Response(
         status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(
-            {"success": False, "message": message, "error": error}, separators=(",", ":"), ensure_ascii=False
-        ),
-        headers={"Retry-After": str(retry_after_seconds)} if retry_after_seconds is not None else None,
+        content_type=JSON,
+        body=_failure_body(code, message, details),
+        headers=_retry_after(retry_after_seconds),
     )
 
 
@@ -45,11 +60,31 @@ def from_error(error: VideoTasksError) -> Response[Any]:
     )
 
 
+def proxy_success(data: Any, status_code: int = 200) -> dict[str, Any]:
+    """``success`` in the payload 2.0 result shape, for a function without the resolver."""
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": JSON},
+        "body": _success_body(data),
+        "isBase64Encoded": False,
+    }
+
+
+def proxy_error(error: VideoTasksError) -> dict[str, Any]:
+    """``from_error`` in the payload 2.0 result shape, for a function without the resolver."""
+    return {
+        "statusCode": error.http_status,
+        "headers": {"Content-Type": JSON, **(_retry_after(error.retry_after_seconds) or {})},
+        "body": _failure_body(error.code, error.message, error.details),
+        "isBase64Encoded": False,
+    }
+
+
 def as_proxy_result(response: Response[Any]) -> dict[str, Any]:
     """A reply built outside the resolver (before routing), in the payload 2.0 result shape."""
     return {
         "statusCode": response.status_code,
-        "headers": {"Content-Type": response.headers.get("Content-Type", content_types.APPLICATION_JSON)},
+        "headers": {"Content-Type": response.headers.get("Content-Type", JSON)},
         "body": response.body,
         "isBase64Encoded": False,
     }
