@@ -22,6 +22,7 @@ import jwt
 from local.template import HttpRoute, http_routes, load_template
 from videotasks.edge.auth import MAX_TOKEN_LENGTH
 from videotasks.edge.openapi import PUBLIC_ROUTES
+from videotasks.edge.public_url import WEBHOOK_ROUTE
 
 # A well-formed id nobody owns: the routes that take one are reached, and answer 404 when authorised.
 UNKNOWN_VIDEO_ID = "video_00000000-0000-4000-8000-000000000000"
@@ -155,13 +156,14 @@ def authorised_routes() -> list[Route]:
     concrete; the catch-all route is reached by a path no other route takes. New routes join by being added
     to the template."""
     concrete = map(_concrete, http_routes(load_template()))
-    routes = {str(route): route for route in concrete if route.route_key not in PUBLIC_ROUTES}
+    # Provider webhooks carry a provider's signature, never a user's token (tests/e2e/test_webhooks_e2e.py).
+    routes = {str(route): route for route in concrete if route.route_key not in PUBLIC_ROUTES | {WEBHOOK_ROUTE}}
     return [routes[name] for name in sorted(routes)]
 
 
 def _concrete(route: HttpRoute) -> Route:
     method = "POST" if route.method == "ANY" else route.method
-    values = {"videoId": UNKNOWN_VIDEO_ID, "proxy": "no-such-route"}
+    values = {"videoId": UNKNOWN_VIDEO_ID, "proxy": "no-such-route", "provider": "replicate"}
     names = [name.rstrip("+") for name in re.findall(r"\{([^}]+)\}", route.path)]
     unknown = set(names) - set(values)
     assert not unknown, f"path parameters this module does not know: {route.path}"

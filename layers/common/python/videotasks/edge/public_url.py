@@ -8,6 +8,8 @@ from typing import Any
 from videotasks.edge.openapi import BASE_PATH
 
 WEBHOOKS_PATH = f"{BASE_PATH}/webhooks"
+# Public like the docs, but not anyone's: the provider's signature authenticates it (functions/provider_webhook).
+WEBHOOK_ROUTE = f"POST {WEBHOOKS_PATH}/{{provider}}"
 
 
 def webhook_base(event: Mapping[str, Any], public_api_url: str = "") -> str | None:
