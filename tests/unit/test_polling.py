@@ -20,6 +20,7 @@ from videotasks.domain.polling import (
     fixed_delay,
     next_delay,
     predicted_end,
+    predicted_start,
     typical_time,
 )
 
@@ -236,3 +237,52 @@ def test_learned_times_replace_the_catalogs_only_once_there_are_enough() -> None
 
 def test_the_fixed_poller_ignores_everything() -> None:
     assert fixed_delay(30) == 30
+
+
+# -- a queue that moves -------------------------------------------------------------------------------
+
+
+def queued(state: PollState, *readings: tuple[float, int]) -> tuple[PollState, Observation]:
+    """The state after status calls of a queued job that read ``(elapsed, queue position)``."""
+    observation = Observation(elapsed=0)
+    for elapsed, position in readings:
+        observation = Observation(elapsed=elapsed, queue_position=position)
+        state = state.observe(observation)
+    return state, observation
+
+
+def test_a_moving_queue_predicts_the_start_and_the_poll_aims_a_typical_generation_past_it() -> None:
+    state, observation = queued(PollState(typical=Typical(median=60, slow=90)), (10, 8), (20, 6))
+
+    # two places in 10 s: six more take 30 s, so the job starts at 50 s and should end at 110 s
+    assert predicted_start(state.queue) == 50
+    assert next_delay(state, 20, LIMITS, observation) == pytest.approx(90 * 1.04 + 1, abs=1)
+
+
+def test_a_queue_that_does_not_move_predicts_nothing_and_the_typical_schedule_stands() -> None:
+    still, observation = queued(PollState(typical=TYPICAL), (10, 5), (20, 5))
+    plain, _ = queued(PollState(typical=TYPICAL), (20, 5))
+
+    assert predicted_start(still.queue) is None
+    assert next_delay(still, 20, LIMITS, observation) == next_delay(
+        PollState(typical=TYPICAL, polls=2), 20, LIMITS, observation
+    )
+    assert predicted_start(plain.queue) is None, "one reading gives no pace"
+
+
+def test_a_job_out_of_the_queue_is_timed_by_its_progress_not_its_old_queue() -> None:
+    was_queued, _ = queued(PollState(typical=TYPICAL), (10, 8), (20, 6))
+    running = Observation(elapsed=30, progress=10, queue_position=0)
+    never_queued = PollState(typical=TYPICAL, polls=2)
+
+    assert next_delay(was_queued.observe(running), 30, LIMITS, running) == next_delay(
+        never_queued.observe(running), 30, LIMITS, running
+    )
+
+
+def test_the_queue_readings_travel_in_the_payload() -> None:
+    state, _ = queued(PollState(typical=TYPICAL), (10, 8), (20, 6), (30, 3))
+
+    back = PollState.from_wire(state.to_wire())
+
+    assert back.queue == state.queue == (Sample(20, 6), Sample(30, 3))

@@ -11,7 +11,8 @@ What drives the answer, in order:
    model, ``WEBHOOK_FALLBACK_FACTOR`` times its slow time), clamped at the webhook maximum. A task whose
    webhook arrives costs one status call; one whose webhook is lost is still found by polling.
 2. ``Retry-After`` after a 429 is a floor: the provider asked us not to come back earlier.
-3. A provider ETA: aim just past it.
+3. A provider ETA: aim just past it. A queue that moves (a position that fell between two readings): the
+   job should start when the queue reaches it, and end a typical generation later; aim just past that.
 4. Progress that moves: the slope between readings predicts completion; aim just past it. With a single
    reading the job is assumed to have started at submit, which a second reading corrects.
 5. Nothing that moves (no progress, stalled progress, a relay that jumps from 0 to 100): a schedule from
@@ -110,6 +111,7 @@ class PollState:
     typical: Typical | None = None
     await_webhook: bool = False
     polls: int = 0
+    queue: tuple[Sample, ...] = ()  # the last two queue positions read (``progress`` holds the position)
 
     def observe(self, observation: Observation) -> PollState:
         """The state after a status call. A reading equal to the last one is kept too: that is a stall."""
@@ -117,13 +119,18 @@ class PollState:
         if observation.progress is not None:
             progress = max(observation.progress, samples[-1].progress if samples else 0)
             samples = (*samples, Sample(observation.elapsed, min(100, max(0, progress))))[-KEPT_SAMPLES:]
-        return replace(self, samples=samples, polls=self.polls + 1)
+        queue = self.queue
+        if observation.queue_position is not None:
+            queue = (*queue, Sample(observation.elapsed, max(0, observation.queue_position)))[-2:]
+        return replace(self, samples=samples, polls=self.polls + 1, queue=queue)
 
     # The payload's form: short keys, plain JSON.
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"polls": self.polls, "samples": [[s.elapsed, s.progress] for s in self.samples]}
         if self.typical is not None:
             wire["typical"] = [self.typical.median, self.typical.slow, self.typical.learned_from]
+        if self.queue:
+            wire["queue"] = [[s.elapsed, s.progress] for s in self.queue]
         return wire
 
     @classmethod
@@ -135,6 +142,10 @@ class PollState:
             samples = tuple(Sample(float(t), int(p)) for t, p in wire.get("samples") or ())[-KEPT_SAMPLES:]
         except (TypeError, ValueError):
             samples = ()
+        try:
+            queue = tuple(Sample(float(t), int(p)) for t, p in wire.get("queue") or ())[-2:]
+        except (TypeError, ValueError):
+            queue = ()
         typical = None
         raw = wire.get("typical")
         if isinstance(raw, Sequence) and len(raw) == 3:
@@ -144,7 +155,7 @@ class PollState:
             except (TypeError, ValueError):
                 typical = None
         polls = wire.get("polls")
-        return cls(samples, typical, await_webhook, polls if isinstance(polls, int) and polls >= 0 else 0)
+        return cls(samples, typical, await_webhook, polls if isinstance(polls, int) and polls >= 0 else 0, queue)
 
 
 # -- the delay ---------------------------------------------------------------------------------------
@@ -174,6 +185,9 @@ def clamp(seconds: int, low: int, high: int) -> int:
 def _adaptive(state: PollState, elapsed: float, limits: Limits, observation: Observation | None) -> float:
     if observation is not None and observation.eta_seconds is not None and observation.eta_seconds >= 0:
         return _aim(observation.eta_seconds)
+    starts = predicted_start(state.queue) if observation is not None and observation.queue_position else None
+    if starts is not None and state.typical is not None:
+        return _aim(starts + state.typical.median - elapsed)
     predicted = predicted_end(state.samples)
     if predicted is not None:
         return _aim(predicted - elapsed)
@@ -184,6 +198,18 @@ def _adaptive(state: PollState, elapsed: float, limits: Limits, observation: Obs
         return FIRST_POLL_FRACTION * typical.median - elapsed
     # Past the model's slow time the job is an outlier (or stuck): back off in proportion to its age.
     return NO_HINT_FRACTION * (elapsed if elapsed > typical.slow else typical.median)
+
+
+def predicted_start(queue: Sequence[Sample]) -> float | None:
+    """When a queued job should start, in seconds since submit, from a queue position that fell between the
+    last two readings; ``None`` when there are not two, or the queue did not move."""
+    if len(queue) < 2:
+        return None
+    first, last = queue[-2], queue[-1]
+    moved, span = first.progress - last.progress, last.elapsed - first.elapsed
+    if moved <= 0 or span <= 0:
+        return None
+    return last.elapsed + last.progress * span / moved
 
 
 def _aim(remaining: float) -> float:
