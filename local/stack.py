@@ -249,6 +249,8 @@ class LocalStack:
                 f"  @connections   {self.config.connections_url}/@connections/{{connectionId}}",
                 "  Task stream    " + ", ".join(f"{s.table} -> {s.function}" for s in stream_sources(self.template)),
                 f"  Provider       {provider}",
+                f"  Webhooks       {self.config.api_url}/webhooks/{{provider}}: the fake's fal and replicate call back"
+                + ("" if self.config.fake_webhooks else " (off: FAKE_WEBHOOKS=0)"),
                 f"  AWS (moto)     {self.config.moto_url}",
                 *conflicts,
                 "  Dev token (user dev-user; `make token USER=alice` for others):",
