@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start, costs, polling, webhooks
+from bench.executions import finished_histories
+from bench.executions import transitions as count_transitions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,23 +50,13 @@ def task_histories(tasks: int, video_seconds: int, poll_seconds: int) -> list[li
                     if all(state in {"COMPLETED", "FAILED", "CANCELLED"} for state in states):
                         break
                     time.sleep(1)
-            sfn = stack.boto3_client("stepfunctions")
-            machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-            histories = []
-            for video_id in ids:
-                arn = machine.replace(":stateMachine:", ":execution:") + f":{video_id}"
-                for _ in range(30):  # the execution finishes just after the task's last write
-                    if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                        break
-                    time.sleep(0.5)
-                histories.append(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
-            return histories
+            return finished_histories(stack, ids)
         finally:
             stack.stop()
 
 
 def per_task(histories: list[list[dict[str, Any]]]) -> tuple[float, float]:
-    transitions = [sum(1 for e in history if e["type"].endswith("StateEntered")) for history in histories]
+    transitions = [count_transitions(history) for history in histories]
     invocations = [
         sum(1 for e in history if e["type"] in {"TaskScheduled", "LambdaFunctionScheduled"}) for history in histories
     ]

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench.executions import finished_histories, transitions
 from bench.polling import TARGET_CALLS_WEBHOOK, TARGET_MEAN_DELAY_WEBHOOK
 from bench.reliability import Listener
 from bench.reliability_judge import TERMINAL_MESSAGES, about
@@ -102,18 +103,7 @@ async def _run(stack: RunningStack, tasks: int) -> Measured:
 
 
 def _transitions(stack: RunningStack, ids: list[str]) -> float:
-    sfn = stack.boto3_client("stepfunctions")
-    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-    counts = []
-    for video_id in ids:
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{video_id}"
-        for _ in range(40):  # the execution ends just after the task's last write
-            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                break
-            time.sleep(0.25)
-        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        counts.append(sum(1 for event in events if event["type"].endswith("StateEntered")))
-    return statistics.fmean(counts)
+    return statistics.fmean(transitions(history) for history in finished_histories(stack, ids))
 
 
 def measure(tasks: int) -> Measured:
