@@ -41,7 +41,7 @@ def create(client: httpx.Client, model: str, prompt: str) -> str:
 def test_the_providers_webhook_wakes_the_task_which_then_needs_one_status_call(
     local_stack_factory, user_id, wait_for_terminal, model
 ):
-    stack = local_stack_factory(POLL_WEBHOOK_MAX_SECONDS=LONG_FALLBACK)
+    stack = local_stack_factory(private=True, POLL_WEBHOOK_MAX_SECONDS=LONG_FALLBACK)
     with stack.http(user_id) as client:
         video_id = create(client, model, "a lighthouse at dawn")
         task = wait_for_terminal(client, video_id, stack.completion_deadline())
@@ -53,7 +53,7 @@ def test_the_providers_webhook_wakes_the_task_which_then_needs_one_status_call(
 
 
 def test_a_dropped_webhook_costs_only_the_fallback_wait(local_stack_factory, user_id, wait_for_terminal):
-    stack = local_stack_factory(POLL_WEBHOOK_MAX_SECONDS="3")
+    stack = local_stack_factory(private=True, POLL_WEBHOOK_MAX_SECONDS="3")
     with stack.http(user_id) as client:
         video_id = create(client, FAL_MODEL, "a quiet harbour [fault:drop_webhook]")
         task = wait_for_terminal(client, video_id, stack.completion_deadline(extra_polls=10))
@@ -72,7 +72,9 @@ def standard_webhook(body: bytes, *, secret: str = FAKE_WEBHOOK_SECRET, at: int 
 
 def test_bad_webhooks_are_refused_and_change_nothing_and_a_good_one_is_taken_once(local_stack_factory, user_id):
     # Jobs long enough to stay running through the test; webhooks off, so only ours arrive.
-    stack = local_stack_factory(FAKE_VIDEO_SECONDS="120", FAKE_WEBHOOKS="0", POLL_WEBHOOK_MAX_SECONDS=LONG_FALLBACK)
+    stack = local_stack_factory(
+        private=True, FAKE_VIDEO_SECONDS="120", FAKE_WEBHOOKS="0", POLL_WEBHOOK_MAX_SECONDS=LONG_FALLBACK
+    )
     with stack.http(user_id) as client:
         video_id = create(client, REPLICATE_MODEL, "a slow sunset")
         deadline = time.monotonic() + 30
