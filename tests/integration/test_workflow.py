@@ -363,12 +363,17 @@ def task_external_id(repository: TaskRepository, task: Task) -> str | None:
     return reload(repository, task).externalTaskId
 
 
+def seen_finished(workflow: Workflow, stored_task: StoredTask, fake_videos: Any) -> tuple[Task, dict[str, Any]]:
+    """A task whose poll saw its job finished, and that poll's output (what Archive is handed)."""
+    task = submitted(workflow, stored_task)
+    fake_videos.report("completed", 100)
+    return task, workflow.poll(task.videoId).as_dict()
+
+
 def test_archive_takes_the_finished_job_the_poll_saw_without_asking_the_provider_again(
     workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
 ) -> None:
-    task = submitted(workflow, stored_task)
-    fake_videos.report("completed", 100)
-    polled = workflow.poll(task.videoId).as_dict()
+    task, polled = seen_finished(workflow, stored_task, fake_videos)
     calls = len(fake_videos.polled)
 
     assert workflow.archive(task.videoId, finished=carried_job(polled)).next == "DONE"
@@ -380,9 +385,7 @@ def test_archive_takes_the_finished_job_the_poll_saw_without_asking_the_provider
 def test_a_carried_finished_job_whose_media_address_went_stale_is_asked_for_once_more(
     workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
 ) -> None:
-    task = submitted(workflow, stored_task)
-    fake_videos.report("completed", 100)
-    polled = workflow.poll(task.videoId).as_dict()
+    task, polled = seen_finished(workflow, stored_task, fake_videos)
     fake_videos.content_errors.append(ProviderPermanentError("GET media answered 410", code="PROVIDER_CONTENT_GONE"))
     calls = len(fake_videos.polled)
 
@@ -395,9 +398,7 @@ def test_a_carried_finished_job_whose_media_address_went_stale_is_asked_for_once
 def test_a_carried_job_of_another_job_id_is_not_trusted(
     workflow: Workflow, stored_task: StoredTask, fake_videos: Any, repository: TaskRepository
 ) -> None:
-    task = submitted(workflow, stored_task)
-    fake_videos.report("completed", 100)
-    polled = workflow.poll(task.videoId).as_dict()
+    task, polled = seen_finished(workflow, stored_task, fake_videos)
     polled["finishedJob"]["id"] = "somebody_elses_job"
     calls = len(fake_videos.polled)
 
