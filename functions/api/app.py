@@ -108,13 +108,22 @@ def create_task(
 def list_tasks(
     status: Annotated[str | None, Query(description="QUEUED, PROCESSING, COMPLETED, FAILED or CANCELLED")] = None,
     type: Annotated[str | None, Query(description="VIDEO or IMAGE")] = None,
+    mediaType: Annotated[str | None, Query(description="Old clients: the name of type")] = None,
     limit: Annotated[str | None, Query(description="1-100, default 20")] = None,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
     page: Annotated[str | None, Query(description="Old clients: page number from 1")] = None,
     pageSize: Annotated[str | None, Query(description="Old clients: 1-100")] = None,
 ) -> Response[Any]:
     query = ListTasksQuery.model_validate(
-        {"status": status, "type": type, "limit": limit, "cursor": cursor, "page": page, "pageSize": pageSize}
+        {
+            "status": status,
+            "type": type,
+            "mediaType": mediaType,
+            "limit": limit,
+            "cursor": cursor,
+            "page": page,
+            "pageSize": pageSize,
+        }
     )
     return envelope.success(wiring.task_service().list(_user_id(), query))
 

@@ -135,12 +135,13 @@ def test_a_full_last_page_says_there_is_no_more(api: Api, make_tasks):
         ({"status": "COMPLETED"}, lambda task: task.status is TaskStatus.COMPLETED),
         ({"status": "in_progress"}, lambda task: task.status is TaskStatus.PROCESSING),  # the old backend's wire name
         ({"type": "IMAGE"}, lambda task: task.type is TaskType.IMAGE),
+        ({"mediaType": "image"}, lambda task: task.type is TaskType.IMAGE),  # the old frontend's name
         (
             {"status": "completed", "type": "video"},
             lambda task: (task.status, task.type) == (TaskStatus.COMPLETED, TaskType.VIDEO),
         ),
     ],
-    ids=["status", "status-alias", "type", "status-and-type"],
+    ids=["status", "status-alias", "type", "type-alias", "status-and-type"],
 )
 def test_filtered_paging_across_several_pages_returns_exactly_the_matches(api: Api, make_tasks, query, matches):
     tasks = make_tasks(35, kinds=MIX)
@@ -356,3 +357,10 @@ def test_page_mode_applies_the_filters(api: Api, make_tasks):
 
     assert _ids(first["items"]) + _ids(second["items"]) == _ids(completed)
     assert (first["hasMore"], second["hasMore"]) == (True, False)
+
+
+def test_the_filter_under_both_its_names_is_refused_naming_them(api: Api):
+    reply = api.list(type="VIDEO", mediaType="IMAGE")
+
+    assert reply.status == 400
+    assert "mediaType" in reply.body["error"]["message"] and "type" in reply.body["error"]["message"]

@@ -148,6 +148,10 @@ class ListTasksQuery(BaseModel):
     def _normalise(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = {key: value for key, value in data.items() if value not in (None, "")}
+            if "mediaType" in data:  # the old frontend's name of the filter (as in its create body)
+                if "type" in data:
+                    raise ValueError("give either 'mediaType' or 'type', not both")
+                data["type"] = data.pop("mediaType")
             if isinstance(data.get("status"), str):
                 # An unknown word goes on to the enum, whose error names the statuses.
                 data["status"] = status_of_word(data["status"]) or data["status"].strip().upper()
