@@ -117,3 +117,16 @@ def test_an_oversized_frame_is_refused_before_parsing() -> None:
 
     with pytest.raises(ProtocolError, match="too large"):
         parse_frame("subscribe", body)
+
+
+@pytest.mark.parametrize("legacy", ["subscribe_task", "unsubscribe_task"])
+@pytest.mark.parametrize("payload", [{}, None, {"videoId": None}])
+def test_an_old_message_without_a_video_id_is_refused_not_read_as_every_task(legacy: str, payload: Any) -> None:
+    with pytest.raises(ProtocolError, match=r"payload\.videoId") as refused:
+        parse_frame("$default", _frame(type=legacy, payload=payload))
+
+    assert refused.value.code == "VALIDATION_ERROR"
+
+
+def test_the_new_action_without_a_video_id_still_means_every_task() -> None:
+    assert parse_frame("subscribe", _frame(action="subscribe")) == Command(Action.SUBSCRIBE)

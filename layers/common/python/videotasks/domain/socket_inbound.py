@@ -80,7 +80,11 @@ def _action_of(route_key: str, data: dict[str, Any]) -> tuple[Action, dict[str, 
         payload = data.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise ProtocolError("VALIDATION_ERROR", f"{legacy}: payload must be an object")
-        return LEGACY_TYPES[legacy], {**data, **(payload or {})}
+        fields = {**data, **(payload or {})}
+        if legacy != "ping" and fields.get("videoId") is None:
+            # The old protocol named one task per message; "every task" is only our new action's meaning.
+            raise ProtocolError("VALIDATION_ERROR", f"{legacy} needs payload.videoId (one task per message)")
+        return LEGACY_TYPES[legacy], fields
     if named is not None:
         shown = f"{named!r}"[:60]
         raise ProtocolError("VALIDATION_ERROR", _expected(f"Unknown action {shown}"), name_actions=True)
