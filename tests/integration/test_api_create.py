@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+from datetime import datetime
 
 import pytest
 from botocore.exceptions import ClientError
@@ -52,7 +53,7 @@ def test_create_answers_201_with_a_queued_task_in_the_contract_shape(api: Api):
     )  # the default model's defaults
     assert task["externalVideoId"] is None
     assert task["externalTaskId"] is None
-    assert task["metadata"] == {"externalTaskId": None}
+    assert task["metadata"] == {"externalTaskId": None, "createdAt": created_seconds(task)}
     assert task["videoUrl"] is None
     assert task["error"] is None
     assert task["completedAt"] is None
@@ -98,7 +99,12 @@ def test_create_keeps_client_request_id_and_metadata_and_echoes_them(api: Api, a
 
     assert reply.status == 201, reply.body
     assert reply.data["clientRequestId"] == "ui-42"
-    assert reply.data["metadata"] == {"project": "teaser", "take": 3, "externalTaskId": None}
+    assert reply.data["metadata"] == {
+        "project": "teaser",
+        "take": 3,
+        "externalTaskId": None,
+        "createdAt": created_seconds(reply.data),
+    }
     assert aws_stack.stored(reply.data["videoId"])["clientRequestId"] == "ui-42"
 
 
@@ -146,6 +152,7 @@ TOO_BIG_METADATA = {"notes": "x" * MAX_METADATA_BYTES}
         pytest.param({"prompt": "x", "metadata": "notes"}, "metadata", id="metadata-not-an-object"),
         pytest.param({"prompt": "x", "metadata": TOO_BIG_METADATA}, "metadata", id="metadata-too-big"),
         pytest.param({"prompt": "x", "metadata": {"externalTaskId": "x"}}, "metadata", id="metadata-reserved-key"),
+        pytest.param({"prompt": "x", "metadata": {"createdAt": 1}}, "metadata", id="metadata-reserved-time"),
         pytest.param({"prompt": "x", "clientRequestId": "has spaces"}, "clientRequestId", id="bad-client-request-id"),
         pytest.param({"prompt": "x", "aspectRatio": "4:3"}, "aspectRatio", id="unknown-aspect-ratio"),
         pytest.param({"prompt": "x", "duration": 8, "seconds": 8}, "duration", id="alias-and-name-together"),
@@ -235,7 +242,12 @@ def test_metadata_with_fractional_numbers_is_kept_as_sent(api: Api):
 
     assert reply.status == 201, reply.body
     stored = api.get(reply.data["videoId"]).data["metadata"]
-    assert stored == {"ratio": 1.5, "scores": [0.25, 2], "externalTaskId": None}
+    assert stored == {
+        "ratio": 1.5,
+        "scores": [0.25, 2],
+        "externalTaskId": None,
+        "createdAt": created_seconds(reply.data),
+    }
 
 
 def test_metadata_with_an_empty_key_is_refused_or_kept_listable(api: Api):
@@ -247,3 +259,8 @@ def test_metadata_with_an_empty_key_is_refused_or_kept_listable(api: Api):
         assert reply.status == 201, reply.body
         assert api.list().status == 200
         assert api.get(reply.data["videoId"]).status == 200
+
+
+def created_seconds(task: dict) -> int:
+    """The task's ``createdAt`` as the Unix seconds ``metadata.createdAt`` carries (the old dual-id document)."""
+    return int(datetime.fromisoformat(task["createdAt"].replace("Z", "+00:00")).timestamp())

@@ -3,6 +3,8 @@ under its three names, made from the one stored field, and the status words."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.fixtures.tasks import new_task
@@ -25,15 +27,27 @@ def test_the_provider_id_goes_out_under_all_three_names_from_the_one_stored_fiel
 
     assert body["videoId"] == task.videoId
     assert body["externalVideoId"] == body["externalTaskId"] == body["metadata"]["externalTaskId"] == "ext_9"
-    assert body["metadata"] == {"project": "teaser", "externalTaskId": "ext_9"}
+    assert body["metadata"] == {"project": "teaser", "externalTaskId": "ext_9", "createdAt": unix(task.createdAt)}
     assert task.metadata == {"project": "teaser"}, "shaping the reply must not change the task"
 
 
 def test_before_submission_every_name_of_the_provider_id_is_null() -> None:
-    body = task_json(new_task(metadata={}), video_url=None)
+    task = new_task(metadata={})
+    body = task_json(task, video_url=None)
 
     assert (body["externalVideoId"], body["externalTaskId"]) == (None, None)
-    assert body["metadata"] == {"externalTaskId": None}
+    assert body["metadata"] == {"externalTaskId": None, "createdAt": unix(task.createdAt)}
+
+
+def test_metadata_created_at_is_the_tasks_creation_in_unix_seconds_as_the_old_backend_sent_it() -> None:
+    body = task_json(new_task(createdAt="2025-11-13T09:58:12.345Z"), video_url=None)
+
+    assert body["metadata"]["createdAt"] == 1763027892
+    assert body["createdAt"] == "2025-11-13T09:58:12.345Z", "the top-level time stays ISO 8601"
+
+
+def unix(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
 
 
 def test_an_item_stored_with_the_old_metadata_copy_reads_the_same() -> None:

@@ -15,6 +15,8 @@ from videotasks.domain.models import TaskStatus, TaskType
 from videotasks.domain.wire import status_of_word
 
 MAX_METADATA_BYTES = 2048
+# What replies put into a task's metadata themselves (the old backend's dual-id document).
+SERVICE_METADATA_KEYS = ("externalTaskId", "createdAt")
 MAX_INPUT_REFERENCE_CHARS = 2048
 
 # Old clients' names -> ours (docs/API.md).
@@ -105,8 +107,9 @@ class CreateTaskRequest(BaseModel):
             _check_metadata_keys(self.metadata, depth=0)
         if self.metadata is not None and len(json.dumps(self.metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
-        if self.metadata and "externalTaskId" in self.metadata:
-            raise ValueError("metadata.externalTaskId is set by the service")
+        for key in SERVICE_METADATA_KEYS:
+            if self.metadata and key in self.metadata:
+                raise ValueError(f"metadata.{key} is set by the service")
         return self
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videotasks.domain.models import Task, TaskStatus
+from videotasks.domain.models import Task, TaskStatus, parse_iso
 
 # The old backend's lowercase status words (docs/LEGACY_CONTRACT.md), which every WebSocket payload carries.
 WIRE_STATUS: dict[TaskStatus, str] = {
@@ -61,6 +61,11 @@ def task_ids(task: Task) -> dict[str, str | None]:
     return {"videoId": task.videoId, "externalVideoId": task.externalTaskId}
 
 
+def unix_seconds(stamp: str) -> int:
+    """An ISO 8601 time as whole Unix seconds."""
+    return int(parse_iso(stamp).timestamp())
+
+
 def task_json(task: Task, *, video_url: str | None) -> dict[str, Any]:
     """The HTTP API's Task: internal fields dropped, the provider's id under its three names.
     ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None."""
@@ -69,6 +74,7 @@ def task_json(task: Task, *, video_url: str | None) -> dict[str, Any]:
         **task_ids(task),
         "externalTaskId": external_id,
         **task.model_dump(mode="json", exclude={*INTERNAL_FIELDS, "videoId", "externalTaskId", "metadata"}),
-        "metadata": {**task.metadata, "externalTaskId": external_id},
+        # The old backend's dual-id document: metadata.createdAt in Unix seconds beside the provider's id.
+        "metadata": {**task.metadata, "externalTaskId": external_id, "createdAt": unix_seconds(task.createdAt)},
         "videoUrl": video_url,
     }
