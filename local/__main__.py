@@ -17,7 +17,7 @@ if _LAYER not in sys.path:
 
 from jwt.warnings import InsecureKeyLengthWarning  # noqa: E402
 
-from local.config import StackConfig  # noqa: E402
+from local.config import StackConfig, StackConfigError  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
 
 
@@ -26,11 +26,20 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
     # The default local secret is shorter than RFC 7518 recommends; it never leaves this machine.
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
-    stack = LocalStack(StackConfig.from_env())
+    try:
+        config = StackConfig.from_env()
+        config.check_ports_free()
+    except StackConfigError as error:
+        sys.exit(f"make dev: {error}")
+    stack = LocalStack(config)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stack.start()
+    try:
+        stack.start()
+    except StackConfigError as error:  # a port taken between the check and the bind
+        print(f"make dev: {error}", file=sys.stderr, flush=True)
+        os._exit(1)  # moto's server thread is up; nothing else needs a clean teardown
     print(stack.banner(), flush=True)
     stopped.wait()
     print("stopping…", file=sys.stderr, flush=True)

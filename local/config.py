@@ -6,7 +6,10 @@ other ports with these names, and reads a started stack's addresses back through
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +29,31 @@ def _seconds_or_none(raw: str) -> int | None:
     return int(raw) or None  # 0: no limit of our own (the template's default applies)
 
 
+class StackConfigError(ValueError):
+    """A variable the stack cannot run with; its text is one line naming the variable and what to do."""
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated browser origins (``scheme://host[:port]``, no path), or ``*``."""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(f"{origin!r} is not an origin like http://localhost:5173 (scheme, host, port; no path)")
+    return origins
+
+
 def switch(raw: str) -> bool:
     """``0``, ``false``, ``no``, ``off`` (any case) turn a switch off; anything else leaves it on."""
     return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def port_busy(variable: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use: stop what listens on it, or set {variable} to a free port"
+    return f"cannot listen on {HOST}:{port} ({error.strerror}): set {variable} to another port"
 
 
 # StackConfig's field -> (the variable that sets it, how to read it); unset or empty keeps the field's default.
@@ -50,6 +75,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "max_poll_attempts": ("MAX_POLL_ATTEMPTS", int),
     "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
     "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
+    "cors_origins": ("CORS_ORIGINS", _origins),
 }
 STACK_VARIABLES = tuple(name for name, _ in _VARIABLES.values())
 PORT_VARIABLES = tuple(_VARIABLES[port][0] for port in ("http_port", "ws_port", "provider_port", "moto_port"))
@@ -76,11 +102,46 @@ class StackConfig:
     max_poll_attempts: int = 20
     task_timeout_seconds: int | None = None
     dynamodb_conflict_rate: float = 0.0
+    # Browser origins allowed to call the APIs besides the console's own (e.g. a Vite dev server's).
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
+        """The stack's settings; a value it cannot read is a ``StackConfigError`` naming the variable."""
         env = os.environ if environ is None else environ
-        return cls(**{key: read(env[name]) for key, (name, read) in _VARIABLES.items() if env.get(name)})
+        values: dict[str, Any] = {}
+        for key, (name, read) in _VARIABLES.items():
+            if not env.get(name):
+                continue
+            try:
+                values[key] = read(env[name])
+            except ValueError as error:
+                reason = str(error) if read is _origins else f"expected {getattr(read, '__name__', 'a value')}"
+                raise StackConfigError(f"{name}={env[name]!r}: {reason}") from None
+        return cls(**values)
+
+    def ports(self) -> dict[str, int]:
+        """Each port the stack listens on, by the variable that moves it."""
+        fields = ("http_port", "ws_port", "provider_port", "moto_port")
+        return {_VARIABLES[key][0]: getattr(self, key) for key in fields}
+
+    def check_ports_free(self) -> None:
+        """Fail before anything starts when a port is taken: moto's server would otherwise wait forever for
+        a socket it cannot bind, and aiohttp's error is a traceback."""
+        for variable, port in self.ports().items():
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                # As the servers bind: a port in TIME_WAIT is free, one something listens on is not.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((HOST, port))
+                except OSError as error:
+                    raise StackConfigError(port_busy(variable, port, error)) from None
+
+    @property
+    def browser_origins(self) -> list[str]:
+        """The origins CORS allows: the console's own two spellings, then ``CORS_ORIGINS``."""
+        own = [self.http_url, f"http://localhost:{self.http_port}"]
+        return own + [origin for origin in self.cors_origins if origin not in own]
 
     @property
     def uses_real_provider(self) -> bool:

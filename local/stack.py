@@ -14,7 +14,15 @@ import httpx
 from aiohttp import web
 
 from local import aws_setup, iam, moto_seam
-from local.config import FAKE_ENTRY_PREFIXES, FAKE_PROVIDER_KEY, FAKE_WEBHOOK_SECRET, HOST, StackConfig
+from local.config import (
+    FAKE_ENTRY_PREFIXES,
+    FAKE_PROVIDER_KEY,
+    FAKE_WEBHOOK_SECRET,
+    HOST,
+    StackConfig,
+    StackConfigError,
+    port_busy,
+)
 from local.http_gateway import HttpGateway
 from local.lambdas import FunctionRegistry
 from local.stream_pump import StreamPump
@@ -36,7 +44,6 @@ log = logging.getLogger("videotasks.local")
 
 
 def _parameters(config: StackConfig) -> dict[str, str]:
-    origins = [config.http_url, f"http://localhost:{config.http_port}"]
     values = {
         "Stage": "local",
         "ProviderBaseUrl": config.provider_url,
@@ -45,7 +52,7 @@ def _parameters(config: StackConfig) -> dict[str, str]:
         "PollMaxSeconds": str(config.poll_max_seconds or config.poll_interval_seconds),
         "PollWebhookMaxSeconds": str(config.poll_webhook_max_seconds),
         "MaxPollAttempts": str(config.max_poll_attempts),
-        "CorsAllowedOrigins": ",".join(origins),
+        "CorsAllowedOrigins": ",".join(config.browser_origins),
         # Every other provider entry is the fake's, under its shape's prefix (SORA_BASE_URL moves only the relay).
         **{parameter: config.fake_provider_url + prefix for parameter, prefix in FAKE_ENTRY_PREFIXES.items()},
         # Providers call back on the local HTTP API; the fake's fal signs with a key it publishes itself.
@@ -229,7 +236,12 @@ class LocalStack:
             await web.TCPSite(runner, HOST, port).start()
             return runner
 
-        self._runners.append(asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=30))
+        try:
+            runner = asyncio.run_coroutine_threadsafe(start(), self._loop).result(timeout=30)
+        except OSError as error:  # taken since check_ports_free looked
+            variable = next(name for name, number in self.config.ports().items() if number == port)
+            raise StackConfigError(port_busy(variable, port, error)) from None
+        self._runners.append(runner)
 
     def dev_token(self, user: str = "dev-user") -> str:
         return make_token(user, self.config.jwt_secret)
@@ -252,6 +264,7 @@ class LocalStack:
                 f"  Webhooks       {self.config.api_url}/webhooks/{{provider}}: the fake's fal and replicate call back"
                 + ("" if self.config.fake_webhooks else " (off: FAKE_WEBHOOKS=0)"),
                 f"  AWS (moto)     {self.config.moto_url}",
+                f"  CORS origins   {', '.join(self.config.browser_origins)}   (more: CORS_ORIGINS)",
                 *conflicts,
                 "  Dev token (user dev-user; `make token USER=alice` for others):",
                 f"  {self.dev_token()}",

@@ -1,10 +1,14 @@
-"""What the local stack hands the template: every provider entry on the fake, unless SORA_BASE_URL moves the relay."""
+"""What the local stack hands the template (every provider entry on the fake, unless SORA_BASE_URL moves the
+relay; CORS for the console and CORS_ORIGINS), and the one-line refusals of settings it cannot run with."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from local.config import FAKE_ENTRY_PREFIXES, StackConfig
+from local.config import FAKE_ENTRY_PREFIXES, HOST, StackConfig, StackConfigError
+from local.launcher import free_ports
 from local.stack import _parameters
 
 
@@ -27,3 +31,58 @@ def test_a_real_relay_takes_the_relay_entry_and_new_tasks_default_to_its_model(m
     assert values["DefaultModel"] == "sora_video2"
     assert values["ProviderAuthScheme"] == "raw"
     assert values["GeminiBaseUrl"] == config.fake_provider_url + FAKE_ENTRY_PREFIXES["GeminiBaseUrl"]
+
+
+def test_cors_origins_join_the_consoles_own_which_stay_allowed() -> None:
+    config = StackConfig.from_env({"HTTP_PORT": "4100", "CORS_ORIGINS": "http://localhost:5173, https://app.example/"})
+
+    assert _parameters(config)["CorsAllowedOrigins"].split(",") == [
+        "http://127.0.0.1:4100",
+        "http://localhost:4100",
+        "http://localhost:5173",
+        "https://app.example",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("CORS_ORIGINS", "localhost:5173", "'localhost:5173' is not an origin"),
+        ("CORS_ORIGINS", "http://localhost:5173/app", "'http://localhost:5173/app' is not an origin"),
+        ("HTTP_PORT", "three thousand", "expected int"),
+        ("FAKE_FAILURE_RATE", "often", "expected float"),
+    ],
+)
+def test_a_value_the_stack_cannot_read_is_one_line_naming_its_variable(variable: str, value: str, named: str) -> None:
+    with pytest.raises(StackConfigError) as refused:
+        StackConfig.from_env({variable: value})
+
+    message = str(refused.value)
+    assert message.startswith(f"{variable}={value!r}: ")
+    assert named in message
+    assert "\n" not in message
+
+
+def test_a_port_something_listens_on_is_refused_naming_the_variable_that_moves_it() -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = StackConfig.from_env({"WS_PORT": str(port), **_free_other_ports()})
+
+        with pytest.raises(StackConfigError) as refused:
+            config.check_ports_free()
+
+    assert str(refused.value) == (
+        f"port {port} is already in use: stop what listens on it, or set WS_PORT to a free port"
+    )
+
+
+def test_free_ports_pass_the_check() -> None:
+    StackConfig.from_env(_free_other_ports()).check_ports_free()
+    StackConfig.from_env({"WS_PORT": str(free_ports(1)[0]), **_free_other_ports()}).check_ports_free()
+
+
+def _free_other_ports() -> dict[str, str]:
+    names = ("HTTP_PORT", "PROVIDER_PORT", "MOTO_PORT")
+    return dict(zip(names, map(str, free_ports(len(names))), strict=True))
