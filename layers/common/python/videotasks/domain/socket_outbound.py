@@ -212,6 +212,15 @@ SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
 )
 
 
+class GatewayFault(BaseModel):
+    """API Gateway's own answer when our function fails (never built here; documented so clients expect it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: Literal["Internal server error"]
+    connectionId: str
+    requestId: str
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
