@@ -72,9 +72,7 @@ def _server_examples() -> dict[type[outbound.ServerMessage], list[dict[str, Any]
         outbound.Pong: [outbound.pong(**stamp)],
         outbound.Error: [
             outbound.error("NOT_FOUND", f"Task {_VIDEO_ID} not found", video_id=_VIDEO_ID, **stamp),
-            outbound.error(
-                "VALIDATION_ERROR", "Unknown action 'dance'", known_actions=KNOWN_ACTIONS, **stamp
-            ),
+            outbound.error("VALIDATION_ERROR", "Unknown action 'dance'", known_actions=KNOWN_ACTIONS, **stamp),
         ],
         outbound.Authenticated: [outbound.authenticated("user-123", **stamp)],
     }
@@ -176,7 +174,9 @@ def current_document() -> dict[str, Any]:
             "messages": message_refs([key]),
             "reply": {
                 "channel": channel_ref,
-                "messages": message_refs([_message_key(reply) for reply in (*REPLIES[model.ACTION], outbound.GatewayFault)]),
+                "messages": message_refs(
+                    [_message_key(reply) for reply in (*REPLIES[model.ACTION], outbound.GatewayFault)]
+                ),
             },
         }
     for key, message in server.items():

@@ -28,6 +28,7 @@ import pytest
 
 from local import grants
 from local.launcher import DEFAULT_ENV, STOP_TIMEOUT_SECONDS, RunningStack, StackStartError, start_stack
+from tests.e2e import socket_contract
 
 __all__ = ["DEFAULT_ENV", "RunningStack", "start_stack"]  # other suites import these from here
 

@@ -142,7 +142,10 @@ class SubscribeFrame(_TaskFrame):
     """Follow one task (answered with its current state) or, without ``videoId``, all of your tasks."""
 
     ROUTE = ACTION = Action.SUBSCRIBE
-    EXAMPLES = ({"action": "subscribe", "videoId": "video_e7a620c7-2829-40d8-bbfb-77891f4621cc"}, {"action": "subscribe"})
+    EXAMPLES = (
+        {"action": "subscribe", "videoId": "video_e7a620c7-2829-40d8-bbfb-77891f4621cc"},
+        {"action": "subscribe"},
+    )
     action: Literal["subscribe"]
 
 
