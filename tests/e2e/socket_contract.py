@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from local.asyncapi_export import DOCUMENT_PATH
 
 
-class ContractViolation(AssertionError):
+class ContractViolationError(AssertionError):
     """A received WebSocket message the AsyncAPI document does not describe."""
 
 
@@ -54,21 +54,21 @@ def _validators() -> dict[str, Draft202012Validator]:
 
 
 def check(frame: str | bytes) -> dict[str, Any]:
-    """The message in ``frame``, or ``ContractViolation`` saying why no server message schema matches it."""
+    """The message in ``frame``, or ``ContractViolationError`` saying why no server message schema matches it."""
     try:
         message = json.loads(frame)
     except ValueError:
-        raise ContractViolation(f"a WebSocket message that is not JSON: {frame[:300]!r}") from None
+        raise ContractViolationError(f"a WebSocket message that is not JSON: {frame[:300]!r}") from None
     if not isinstance(message, dict):
-        raise ContractViolation(f"a WebSocket message that is not a JSON object: {message!r}")
+        raise ContractViolationError(f"a WebSocket message that is not a JSON object: {message!r}")
     kind = message.get("type", "")  # untyped: only API Gateway's own fault message is
     validator = _validators().get(kind) if isinstance(kind, str) else None
     if validator is None:
-        raise ContractViolation(f"a WebSocket message of no type docs/asyncapi.yaml documents: {message}")
+        raise ContractViolationError(f"a WebSocket message of no type docs/asyncapi.yaml documents: {message}")
     problem = best_match(validator.iter_errors(message))
     if problem is not None:
         path = "/".join(map(str, problem.absolute_path)) or "(the message)"
-        raise ContractViolation(
+        raise ContractViolationError(
             f"a {kind or 'untyped'} message breaks docs/asyncapi.yaml at {path}: {problem.message}; got {message}"
         )
     return message

@@ -12,7 +12,7 @@ import websockets
 
 from local.asyncapi_export import current_document
 from tests.e2e import socket_contract
-from tests.e2e.socket_contract import ContractViolation, check
+from tests.e2e.socket_contract import ContractViolationError, check
 from videotasks.domain.socket_outbound import SERVER_MESSAGES
 
 FAILED = {
@@ -61,7 +61,7 @@ def test_every_documented_server_example_passes() -> None:
     ],
 )
 def test_a_malformed_message_is_refused_saying_where(frame: str, said: str) -> None:
-    with pytest.raises(ContractViolation, match=said):
+    with pytest.raises(ContractViolationError, match=said):
         check(frame)
 
 
@@ -78,7 +78,7 @@ def test_every_receive_of_a_client_connection_is_checked(monkeypatch: pytest.Mon
             port = next(iter(server.sockets)).getsockname()[1]
             async with websockets.connect(f"ws://127.0.0.1:{port}") as client:
                 assert json.loads(await client.recv())["type"] == "taskFailed"
-                with pytest.raises(ContractViolation):
+                with pytest.raises(ContractViolationError):
                     await client.recv()
 
     asyncio.run(scenario())

@@ -45,7 +45,8 @@ def parse(path: Path) -> list[dict[str, Any]]:
 
 
 def errors(diagnostics: list[dict[str, Any]]) -> list[str]:
-    return [f"{d['code']} at {'.'.join(map(str, d['path']))}: {d['message']}" for d in diagnostics if d["severity"] == ERROR]
+    found = (d for d in diagnostics if d["severity"] == ERROR)
+    return [f"{d['code']} at {'.'.join(map(str, d['path']))}: {d['message']}" for d in found]
 
 
 def test_the_committed_asyncapi_document_matches_the_models() -> None:
