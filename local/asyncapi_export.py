@@ -17,7 +17,14 @@ from pydantic.json_schema import models_json_schema
 from local.config import StackConfig
 from videotasks.domain import socket_outbound as outbound
 from videotasks.domain.models import Task, TaskError, TaskStatus
-from videotasks.domain.socket_inbound import CLIENT_FRAMES, KNOWN_ACTIONS, Action, ClientFrame
+from videotasks.domain.socket_inbound import (
+    CLIENT_FRAMES,
+    KNOWN_ACTIONS,
+    Action,
+    ClientFrame,
+    ProtocolError,
+    parse_frame,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_PATH = ROOT / "docs" / "asyncapi.yaml"
@@ -53,6 +60,16 @@ def _task(status: TaskStatus, **fields: Any) -> Task:
     )
 
 
+def _refusal(frame: str, *, timestamp_ms: int) -> dict[str, Any]:
+    """The error the WebSocket function answers ``frame`` with, worded as it is."""
+    try:
+        parse_frame("$default", frame)
+    except ProtocolError as refused:
+        known = KNOWN_ACTIONS if refused.name_actions else None
+        return outbound.error(refused.code, refused.message, timestamp_ms=timestamp_ms, known_actions=known)
+    raise AssertionError(f"{frame} is accepted")
+
+
 def _server_examples() -> dict[type[outbound.ServerMessage], list[dict[str, Any]]]:
     """Examples made by the builders themselves, so an example is exactly what a client receives."""
     stamp = {"timestamp_ms": _STAMP_MS}
@@ -72,7 +89,7 @@ def _server_examples() -> dict[type[outbound.ServerMessage], list[dict[str, Any]
         outbound.Pong: [outbound.pong(**stamp)],
         outbound.Error: [
             outbound.error("NOT_FOUND", f"Task {_VIDEO_ID} not found", video_id=_VIDEO_ID, **stamp),
-            outbound.error("VALIDATION_ERROR", "Unknown action 'dance'", known_actions=KNOWN_ACTIONS, **stamp),
+            _refusal('{"action": "dance"}', **stamp),
         ],
         outbound.Authenticated: [outbound.authenticated("user-123", **stamp)],
     }
@@ -143,8 +160,9 @@ def _servers() -> dict[str, Any]:
 _CONNECT = (
     "Open the socket with the user's JWT as `?token=` (browsers cannot set headers on a WebSocket handshake; a "
     "`Bearer ` prefix is accepted). The `$connect` authorizer checks it once, before the connection opens: no "
-    "`token` is refused with HTTP 401, a bad or expired one with 403 (a browser sees `error`, then `close` with "
-    "code 1006). The connection's user is fixed there; an open connection outlives the token's expiry.\n\n"
+    "`token` is refused with HTTP 401 (API Gateway's identity source is the query string, so an `Authorization` "
+    "header alone does not do), a bad or expired one with 403 (a browser sees `error`, then `close` with code "
+    "1006). The connection's user is fixed there; an open connection outlives the token's expiry.\n\n"
     "Every client message is answered by exactly one reply on the same socket; task messages are also pushed, "
     "unasked, for every task the connection follows. A fault of ours is answered by API Gateway itself with "
     "`gatewayFault`."
