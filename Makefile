@@ -13,20 +13,24 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 # The outside judges of the template (cfn-lint, checkov): checkov pins an older boto3 again, so a third venv.
 JUDGES_VENV := .venv-judges
-# asl-validator (npm) for the state machine definition, installed into a folder of its own.
+# asl-validator (npm) for the state machine definition and @asyncapi/parser for docs/asyncapi.yaml, installed
+# into a folder of its own, by one npm call (so a version change reinstalls both).
 JUDGES_NPM := .judges-npm
 ASL_VALIDATOR_VERSION := 4.0.0
+ASYNCAPI_PARSER_VERSION := 3.6.6
+NPM_JUDGES := asl-validator@$(ASL_VALIDATOR_VERSION) @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION)
+NPM_JUDGES_STAMP := $(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION)-asyncapi-$(ASYNCAPI_PARSER_VERSION)
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build judges judges-install openapi bench reliability clean
+.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build judges judges-install openapi asyncapi bench reliability clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
-	@echo "integration e2e browser browser-deps sam-validate sam-build judges openapi bench reliability clean"
+	@echo "integration e2e browser browser-deps sam-validate sam-build judges openapi asyncapi bench reliability clean"
 	@echo "smoke API_URL=… WS_URL=… TOKEN=… [MODEL=…] [TYPE=IMAGE|VIDEO]   (a deployed stack end to end)"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
@@ -56,13 +60,13 @@ $(JUDGES_VENV)/.installed: requirements-judges.txt .python-version
 	$(JUDGES_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-judges.txt
 	@touch $@
 
-# Without npm the ASL check is skipped (tests/static says so); everything else still runs.
-$(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION):
+# Without npm the ASL and AsyncAPI checks are skipped (tests/static says so); everything else still runs.
+$(NPM_JUDGES_STAMP):
 	@if command -v npm >/dev/null; then \
-		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent asl-validator@$(ASL_VALIDATOR_VERSION) \
-		&& touch $@; else echo "npm not found: the asl-validator check will be skipped" >&2; fi
+		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent $(NPM_JUDGES) \
+		&& touch $@; else echo "npm not found: the asl-validator and AsyncAPI parser checks will be skipped" >&2; fi
 
-judges-install: $(JUDGES_VENV)/.installed $(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION)
+judges-install: $(JUDGES_VENV)/.installed $(NPM_JUDGES_STAMP)
 
 install: $(BIN)/.installed $(SAM_VENV)/.installed judges-install
 
@@ -127,6 +131,9 @@ smoke: $(BIN)/.installed
 
 openapi: $(BIN)/.installed
 	$(BIN)/python -m local.openapi_export
+
+asyncapi: $(BIN)/.installed
+	$(BIN)/python -m local.asyncapi_export
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

@@ -28,6 +28,7 @@ import pytest
 
 from local import grants
 from local.launcher import DEFAULT_ENV, STOP_TIMEOUT_SECONDS, RunningStack, StackStartError, start_stack
+from tests.e2e import socket_contract
 
 __all__ = ["DEFAULT_ENV", "RunningStack", "start_stack"]  # other suites import these from here
 
@@ -117,15 +118,20 @@ def _stack_pool(pytestconfig: pytest.Config) -> Iterator[StackPool]:
 
 @pytest.fixture
 def local_stack_factory(
-    _stack_pool: StackPool, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    _stack_pool: StackPool,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., RunningStack]:
     """``local_stack_factory(FAKE_FAILURE_RATE=1)`` → a running stack with those variables set.
 
     The same overrides give the same stack for the whole session; all are stopped at its end.
     ``private=True`` gives a stack of the calling test alone, stopped when it ends: for a test that
     leaves a stack in a state others should not meet. A failing test gets the logs of the stacks it
-    used in its report.
+    used in its report. Every WebSocket message the test receives must be one docs/asyncapi.yaml
+    documents (`socket_contract`).
     """
+    socket_contract.validating_receives(monkeypatch)
     used: list[RunningStack] = request.node.stash.setdefault(STACKS_USED, [])
 
     def factory(*, private: bool = False, **overrides: str | float) -> RunningStack:

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 TASK_MESSAGES = {"taskProgress", "taskCompleted", "taskFailed", "taskCancelled"}
 TERMINAL_MESSAGES = {"taskCompleted", "taskFailed", "taskCancelled"}
 STATUS_ORDER = {"queued": 0, "in_progress": 1, "completed": 2, "failed": 2, "cancelled": 2}
-CONTROL_REPLIES = frozenset({"subscribed", "unsubscribed", "pong", "error"})
+CONTROL_REPLIES = frozenset({"subscribed", "unsubscribed", "pong", "error", "authenticated"})
 TASK_ANSWERS = frozenset(TASK_MESSAGES | {"error"})
 QUIET_SECONDS = 2.0  # after the end, how long to listen for anything that should not come
 
@@ -245,6 +245,23 @@ def test_the_old_backends_socket_messages_work(local_stack: Any, user_id: str) -
             assert state["type"] in TASK_MESSAGES and state["payload"]["videoId"] == video_id
             assert pong["type"] == "pong"
             assert gone["type"] == "unsubscribed"
+
+    run(scenario())
+
+
+def test_the_old_backends_auth_message_is_acknowledged_and_never_changes_the_connections_user(
+    local_stack: Any, user_id: str
+) -> None:
+    async def scenario() -> None:
+        async with connected(local_stack, user_id) as tab:
+            own = await tab.ask({"type": "auth", "token": local_stack.token(user_id)})
+            other = await tab.ask({"type": "auth", "token": local_stack.token(f"{user_id}-other")})
+            video_id = await tab.create_task()
+            state = await tab.subscribe(video_id)
+
+            assert own["type"] == "authenticated" and own["payload"] == {"userId": user_id}
+            assert other["type"] == "error" and other["payload"]["code"] == "UNAUTHORIZED"
+            assert state["type"] in TASK_MESSAGES  # still the handshake's user: their task is theirs to follow
 
     run(scenario())
 

@@ -305,3 +305,56 @@ def test_a_change_between_the_ownership_check_and_the_subscription_is_in_the_ans
     )
 
     assert reply["type"] == "taskCompleted"
+
+
+# the old backend's auth message ----------------------------------------------------------------------
+def test_the_old_auth_message_with_the_connections_own_token_is_acknowledged(
+    socket: Socket, token: Callable[..., str]
+) -> None:
+    reply = socket.send({"type": "auth", "token": token("alice")})
+
+    assert reply["type"] == "authenticated"
+    assert reply["payload"] == {"userId": "alice"}
+    assert isinstance(reply["timestamp"], int)
+
+
+def test_the_old_auth_message_reads_a_bearer_token_in_its_payload_too(
+    socket: Socket, token: Callable[..., str]
+) -> None:
+    reply = socket.send({"type": "auth", "payload": {"token": f"Bearer {token('alice')}"}})
+
+    assert reply == {**reply, "type": "authenticated", "payload": {"userId": "alice"}}
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        pytest.param(lambda sign: {"type": "auth", "token": sign("mallory")}, "not this connection", id="other-user"),
+        pytest.param(lambda sign: {"type": "auth", "token": sign("alice", secret="x" * 40)}, "Invalid", id="forged"),
+        pytest.param(lambda sign: {"type": "auth", "token": sign("alice", ttl_seconds=-3600)}, "expired", id="expired"),
+        pytest.param(lambda sign: {"type": "auth"}, "Missing", id="missing"),
+        pytest.param(lambda sign: {"type": "auth", "token": 42}, "Missing", id="not-a-string"),
+    ],
+)
+def test_an_auth_message_with_any_other_token_is_unauthorized_and_the_connection_stays_its_users(
+    socket: Socket,
+    token: Callable[..., str],
+    connections: ConnectionRepository,
+    stored_task: Callable[..., Task],
+    frame: Callable[[Callable[..., str]], dict[str, Any]],
+    reason: str,
+) -> None:
+    reply = socket.send(frame(token))
+    sent = frame(token).get("token")
+
+    assert reply["type"] == "error"
+    assert reply["payload"]["code"] == "UNAUTHORIZED"
+    assert reason in reply["payload"]["message"]
+    assert not isinstance(sent, str) or sent not in json.dumps(reply)
+    # Nothing changed: the connection is still alice's, and follows alice's tasks only.
+    stored = connections.get(socket.connection_id)
+    assert stored is not None and stored.user_id == "alice"
+    own = stored_task("alice", status=TaskStatus.PROCESSING)
+    assert socket.send({"action": "subscribe", "videoId": own.videoId})["type"] == "taskProgress"
+    theirs = stored_task("mallory", status=TaskStatus.PROCESSING)
+    assert socket.send({"action": "subscribe", "videoId": theirs.videoId})["payload"]["code"] == "NOT_FOUND"

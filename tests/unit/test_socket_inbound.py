@@ -9,9 +9,12 @@ import pytest
 
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.socket_inbound import (
+    CLIENT_FRAMES,
     KNOWN_ACTIONS,
+    LEGACY_TYPES,
     MAX_FRAME_CHARS,
     Action,
+    ClientFrame,
     Command,
     ProtocolError,
     parse_frame,
@@ -130,3 +133,53 @@ def test_an_old_message_without_a_video_id_is_refused_not_read_as_every_task(leg
 
 def test_the_new_action_without_a_video_id_still_means_every_task() -> None:
     assert parse_frame("subscribe", _frame(action="subscribe")) == Command(Action.SUBSCRIBE)
+
+
+# the old backend's auth message ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "frame",
+    [{"type": "auth", "token": "t.o.k"}, {"type": "auth", "payload": {"token": "t.o.k"}}],
+    ids=["top-level", "in-payload"],
+)
+def test_the_old_auth_message_is_a_command_carrying_its_token(frame: dict[str, Any]) -> None:
+    command = parse_frame("$default", json.dumps(frame))
+
+    assert command == Command(Action.AUTH, token="t.o.k")
+    assert "t.o.k" not in repr(command)  # commands end up in log lines; tokens must not
+
+
+def test_an_auth_message_without_a_string_token_is_a_command_without_one() -> None:
+    assert parse_frame("$default", json.dumps({"type": "auth", "token": 7})) == Command(Action.AUTH)
+    assert parse_frame("$default", json.dumps({"type": "auth"})) == Command(Action.AUTH)
+
+
+def test_auth_is_no_action_of_the_new_protocol() -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse_frame("$default", json.dumps({"action": "auth", "token": "t"}))
+
+    assert refused.value.name_actions
+    assert "auth" not in KNOWN_ACTIONS
+
+
+# the frames' models (docs/asyncapi.yaml) agree with the parser -------------------------------------------
+@pytest.mark.parametrize(
+    ("model", "example"),
+    [(model, example) for model in CLIENT_FRAMES for example in model.EXAMPLES],
+    ids=lambda value: value.__name__ if isinstance(value, type) else "",
+)
+def test_every_documented_frame_is_valid_for_its_model_and_parses_to_its_action(
+    model: type[ClientFrame], example: dict[str, Any]
+) -> None:
+    model.model_validate(example)
+
+    command = parse_frame(model.ROUTE, json.dumps(example))
+
+    assert command.action is model.ACTION
+
+
+def test_the_models_cover_every_action_and_old_type() -> None:
+    new = {model.ROUTE for model in CLIENT_FRAMES if model.ROUTE != "$default"}
+    old = {example["type"] for model in CLIENT_FRAMES for example in model.EXAMPLES if "type" in example}
+
+    assert new == set(KNOWN_ACTIONS)
+    assert old == set(LEGACY_TYPES)

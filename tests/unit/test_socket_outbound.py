@@ -129,6 +129,28 @@ def test_an_error_can_name_the_known_actions() -> None:
     assert reply["payload"]["knownActions"] == ["a", "b"]
 
 
+def test_the_auth_acknowledgement_names_the_connections_user() -> None:
+    reply = socket_outbound.authenticated("alice", timestamp_ms=STAMP)
+
+    assert reply == {"type": "authenticated", "timestamp": STAMP, "payload": {"userId": "alice"}}
+
+
+def test_a_failed_task_without_a_recorded_error_still_carries_one_without_details() -> None:
+    payload = _message(_task(TaskStatus.FAILED, error=None))["payload"]
+
+    assert payload["error"] == {"code": "INTERNAL", "message": "The task failed"}
+
+
+def test_every_message_type_has_one_model_and_the_builders_refuse_what_their_model_refuses() -> None:
+    assert {model.KIND for model in socket_outbound.SERVER_MESSAGES} == set(socket_outbound.MessageType)
+    with pytest.raises(ValueError, match="progress"):
+        _message(_task(TaskStatus.PROCESSING, progress=101))
+    with pytest.raises(ValueError, match="status"):
+        socket_outbound.TaskCompleted.build(
+            {**_message(_task(TaskStatus.CANCELLED))["payload"], "result": {"videoUrl": None}}, timestamp_ms=STAMP
+        )
+
+
 def test_contract_message_types_are_exactly_the_designed_ones() -> None:
     assert {kind.value for kind in socket_outbound.TASK_MESSAGE_TYPES.values()} == CONTRACT_TYPES
 

@@ -227,7 +227,14 @@ def connections() -> ConnectionRepository:
 def realtime() -> RealtimeService:
     from videotasks.services.subscriptions import RealtimeService
 
-    return RealtimeService(get_settings(), connections(), repository(), media_store())
+    return RealtimeService(get_settings(), connections(), repository(), media_store(), verify_token=_verify_token)
+
+
+def _verify_token(raw: str | None) -> str:
+    # Imported on the first old-client auth message only: jwt stays out of the WebSocket function's cold start.
+    from videotasks.edge.auth import verify_token
+
+    return verify_token(raw, get_settings())
 
 
 @functools.cache

@@ -16,9 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from videotasks.domain.models import Task, TaskStatus, TaskType
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from videotasks.domain.ids import VIDEO_ID_PATTERN
+from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
 from videotasks.domain.wire import WIRE_STATUS, task_ids
 
 
@@ -32,6 +36,7 @@ class MessageType(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     PONG = "pong"
     ERROR = "error"
+    AUTHENTICATED = "authenticated"
 
 
 TASK_MESSAGE_TYPES: dict[TaskStatus, MessageType] = {
@@ -43,12 +48,181 @@ TASK_MESSAGE_TYPES: dict[TaskStatus, MessageType] = {
 }
 
 
+# The models: every message we send is built through one of them, so docs/asyncapi.yaml (generated from
+# them by local/asyncapi_export.py) cannot drift from the wire. ``extra="forbid"`` makes each schema closed.
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class TaskPayload(_Wire):
+    """Where a task stands: a snapshot, never a delta."""
+
+    videoId: str = Field(pattern=VIDEO_ID_PATTERN, description="Our task id, `video_<uuid4>`")
+    externalVideoId: str | None = Field(description="The provider's id; null until the provider has the job")
+    status: str
+    progress: int = Field(ge=0, le=100)
+    message: str = Field(description="A short human sentence about the task")
+    updatedAt: str = Field(description="When the change was written (ISO 8601, UTC)")
+
+
+class ProgressPayload(TaskPayload):
+    status: Literal["queued", "in_progress"]
+
+
+class MediaResult(_Wire):
+    videoUrl: str | None = Field(description="The playable URL (a video or an image), presigned and short-lived")
+
+
+class CompletedPayload(TaskPayload):
+    status: Literal["completed"]
+    result: MediaResult
+
+
+class FailedPayload(TaskPayload):
+    status: Literal["failed"]
+    error: TaskError
+
+
+class CancelledPayload(TaskPayload):
+    status: Literal["cancelled"]
+
+
+class ScopePayload(_Wire):
+    videoId: str | None = Field(description="The task; null for all of the caller's tasks")
+    scope: Literal["all", "task"]
+
+
+class EmptyPayload(_Wire):
+    pass
+
+
+class ErrorPayload(_Wire):
+    code: str = Field(description="One of the HTTP API's error codes")
+    message: str
+    # Absent (not null) when there is nothing to say: the shape clients have always read.
+    videoId: str | SkipJsonSchema[None] = Field(default=None, exclude_if=_is_none, description="The task it was about")
+    knownActions: list[str] | SkipJsonSchema[None] = Field(
+        default=None, exclude_if=_is_none, description="The actions we understand, when the message named none of them"
+    )
+
+
+class AuthenticatedPayload(_Wire):
+    userId: str = Field(description="The user this connection was opened as (at the handshake)")
+
+
+class ServerMessage(_Wire):
+    """``{"type", "timestamp" (ms, when it was sent), "payload"}``."""
+
+    KIND: ClassVar[MessageType]
+    timestamp: int = Field(description="When the message was sent, in Unix milliseconds")
+
+    @classmethod
+    def build(cls, payload: BaseModel | dict[str, Any], *, timestamp_ms: int) -> dict[str, Any]:
+        """The message as sent: validated against this model, then dumped as JSON-ready data."""
+        message = cls.model_validate({"type": cls.KIND.value, "timestamp": timestamp_ms, "payload": payload})
+        return message.model_dump(mode="json")
+
+
+class TaskProgress(ServerMessage):
+    """The task was created, started, or its progress moved."""
+
+    KIND = MessageType.TASK_PROGRESS
+    type: Literal["taskProgress"]
+    payload: ProgressPayload
+
+
+class TaskCompleted(ServerMessage):
+    """The task finished: its media is at ``result.videoUrl``."""
+
+    KIND = MessageType.TASK_COMPLETED
+    type: Literal["taskCompleted"]
+    payload: CompletedPayload
+
+
+class TaskFailed(ServerMessage):
+    """The task failed (provider failure, timeout, lost job)."""
+
+    KIND = MessageType.TASK_FAILED
+    type: Literal["taskFailed"]
+    payload: FailedPayload
+
+
+class TaskCancelled(ServerMessage):
+    """The task was cancelled."""
+
+    KIND = MessageType.TASK_CANCELLED
+    type: Literal["taskCancelled"]
+    payload: CancelledPayload
+
+
+class Subscribed(ServerMessage):
+    """Answers a subscription to all of the caller's tasks (one task is answered with its task message)."""
+
+    KIND = MessageType.SUBSCRIBED
+    type: Literal["subscribed"]
+    payload: ScopePayload
+
+
+class Unsubscribed(ServerMessage):
+    """Answers an unsubscription, from one task or from all."""
+
+    KIND = MessageType.UNSUBSCRIBED
+    type: Literal["unsubscribed"]
+    payload: ScopePayload
+
+
+class Pong(ServerMessage):
+    """Answers a ping."""
+
+    KIND = MessageType.PONG
+    type: Literal["pong"]
+    payload: EmptyPayload
+
+
+class Error(ServerMessage):
+    """A refused client message; nothing changed."""
+
+    KIND = MessageType.ERROR
+    type: Literal["error"]
+    payload: ErrorPayload
+
+
+class Authenticated(ServerMessage):
+    """Answers the old client's ``auth`` message whose token is this connection's user's."""
+
+    KIND = MessageType.AUTHENTICATED
+    type: Literal["authenticated"]
+    payload: AuthenticatedPayload
+
+
+TASK_MESSAGES: dict[MessageType, type[TaskProgress | TaskCompleted | TaskFailed | TaskCancelled]] = {
+    model.KIND: model for model in (TaskProgress, TaskCompleted, TaskFailed, TaskCancelled)
+}
+SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
+    *TASK_MESSAGES.values(),
+    Subscribed,
+    Unsubscribed,
+    Pong,
+    Error,
+    Authenticated,
+)
+
+
+class GatewayFault(BaseModel):
+    """API Gateway's own answer when our function fails (never built here; documented so clients expect it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: Literal["Internal server error"]
+    connectionId: str
+    requestId: str
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def envelope(kind: MessageType, payload: dict[str, Any], *, timestamp_ms: int) -> dict[str, Any]:
-    return {"type": kind.value, "timestamp": timestamp_ms, "payload": payload}
 
 
 def task_message(task: Task, *, video_url: str | None, timestamp_ms: int) -> dict[str, Any]:
@@ -64,9 +238,9 @@ def task_message(task: Task, *, video_url: str | None, timestamp_ms: int) -> dic
     if task.status is TaskStatus.COMPLETED:
         payload["result"] = {"videoUrl": video_url}
     elif task.status is TaskStatus.FAILED:
-        error = task.error.model_dump() if task.error else {"code": "INTERNAL", "message": "The task failed"}
-        payload["error"] = error
-    return envelope(TASK_MESSAGE_TYPES[task.status], payload, timestamp_ms=timestamp_ms)
+        payload["error"] = task.error or TaskError(code="INTERNAL", message="The task failed")
+    model = TASK_MESSAGES[TASK_MESSAGE_TYPES[task.status]]
+    return model.build(payload, timestamp_ms=timestamp_ms)
 
 
 def status_text(task: Task) -> str:
@@ -100,15 +274,19 @@ def is_worth_sending(old: Task | None, new: Task | None) -> bool:
 # replies to the client ------------------------------------------------------------------------------
 def subscribed(video_id: str | None, *, timestamp_ms: int) -> dict[str, Any]:
     """Acknowledges a subscription to all of the caller's tasks (one task is answered with its state)."""
-    return envelope(MessageType.SUBSCRIBED, _scope(video_id), timestamp_ms=timestamp_ms)
+    return Subscribed.build(_scope(video_id), timestamp_ms=timestamp_ms)
 
 
 def unsubscribed(video_id: str | None, *, timestamp_ms: int) -> dict[str, Any]:
-    return envelope(MessageType.UNSUBSCRIBED, _scope(video_id), timestamp_ms=timestamp_ms)
+    return Unsubscribed.build(_scope(video_id), timestamp_ms=timestamp_ms)
 
 
 def pong(*, timestamp_ms: int) -> dict[str, Any]:
-    return envelope(MessageType.PONG, {}, timestamp_ms=timestamp_ms)
+    return Pong.build(EmptyPayload(), timestamp_ms=timestamp_ms)
+
+
+def authenticated(user_id: str, *, timestamp_ms: int) -> dict[str, Any]:
+    return Authenticated.build(AuthenticatedPayload(userId=user_id), timestamp_ms=timestamp_ms)
 
 
 def error(
@@ -120,13 +298,14 @@ def error(
     known_actions: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """A refused client message; nothing changed. ``code`` is one of the HTTP API's error codes."""
-    payload: dict[str, Any] = {"code": code, "message": message}
-    if video_id is not None:
-        payload["videoId"] = video_id
-    if known_actions is not None:
-        payload["knownActions"] = list(known_actions)
-    return envelope(MessageType.ERROR, payload, timestamp_ms=timestamp_ms)
+    payload = ErrorPayload(
+        code=code,
+        message=message,
+        videoId=video_id,
+        knownActions=list(known_actions) if known_actions is not None else None,
+    )
+    return Error.build(payload, timestamp_ms=timestamp_ms)
 
 
-def _scope(video_id: str | None) -> dict[str, Any]:
-    return {"videoId": video_id, "scope": "all" if video_id is None else "task"}
+def _scope(video_id: str | None) -> ScopePayload:
+    return ScopePayload(videoId=video_id, scope="all" if video_id is None else "task")

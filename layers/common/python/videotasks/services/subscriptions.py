@@ -18,7 +18,7 @@ from videotasks.adapters.store.connections import ConnectionRepository
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
-from videotasks.domain.errors import ConflictError, NotFoundError
+from videotasks.domain.errors import ConflictError, NotFoundError, UnauthorizedError
 from videotasks.domain.models import utc_now
 from videotasks.domain.socket_inbound import KNOWN_ACTIONS, Action, Command, ProtocolError, parse_frame
 from videotasks.domain.wire import task_ids
@@ -28,6 +28,13 @@ from videotasks.settings import Settings
 logger = Logger(child=True)
 
 MAX_SUBSCRIPTIONS = 100  # per connection, one by one; beyond that, subscribe to all tasks
+
+# A raw token → its user id, or UnauthorizedError (videotasks.edge.auth.verify_token, given by wiring).
+TokenVerifier = Callable[[str | None], str]
+
+
+def _no_verifier(raw: str | None) -> str:
+    raise UnauthorizedError("Tokens cannot be checked on this connection")
 
 
 class RealtimeService:
@@ -41,12 +48,14 @@ class RealtimeService:
         media: MediaStore,
         *,
         clock: Callable[[], datetime] = utc_now,
+        verify_token: TokenVerifier = _no_verifier,
     ) -> None:
         self._settings = settings
         self._connections = connections
         self._tasks = tasks
         self._media = media
         self._clock = clock
+        self._verify_token = verify_token
 
     @tracer.capture_method
     def connect(self, connection_id: str, user_id: str) -> None:
@@ -75,17 +84,28 @@ class RealtimeService:
             )
         try:
             return self._run(connection_id, user_id, command, stamp)
-        except (NotFoundError, ConflictError) as exc:
+        except (NotFoundError, ConflictError, UnauthorizedError) as exc:
             return socket_outbound.error(exc.code, exc.message, timestamp_ms=stamp, video_id=command.video_id)
 
     def _run(self, connection_id: str, user_id: str, command: Command, stamp: int) -> dict[str, Any]:
         if command.action is Action.PING:
             self._connections.touch(connection_id, self._clock())
             return socket_outbound.pong(timestamp_ms=stamp)
+        if command.action is Action.AUTH:
+            return self._authenticate(user_id, command.token, stamp)
         if command.action is Action.SUBSCRIBE:
             return self._subscribe(connection_id, user_id, command.video_id, stamp)
         self._connections.unfollow(connection_id, user_id, self._clock(), video_id=command.video_id)
         return socket_outbound.unsubscribed(command.video_id, timestamp_ms=stamp)
+
+    def _authenticate(self, user_id: str, token: str | None, stamp: int) -> dict[str, Any]:
+        """The old client's ``auth`` message. The handshake fixed the connection's user and nothing here
+        changes it: a token of that user is acknowledged; any other (missing, invalid, expired, another
+        user's) is refused with UNAUTHORIZED, and the connection goes on as its handshake's user."""
+        if self._verify_token(token) != user_id:
+            logger.info("refused an auth message naming another user")
+            raise UnauthorizedError("The token is not this connection's user's; reconnect with it to switch users")
+        return socket_outbound.authenticated(user_id, timestamp_ms=stamp)
 
     def _subscribe(self, connection_id: str, user_id: str, video_id: str | None, stamp: int) -> dict[str, Any]:
         now = self._clock()
