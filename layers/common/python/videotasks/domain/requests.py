@@ -72,7 +72,8 @@ def _document_aliases(schema: dict[str, Any]) -> None:
             ratios = sorted({ratio for sizes in ASPECT_RATIO_SIZES.values() for ratio in sizes})
             properties[old] = {"type": "string", "enum": ratios, "description": f"Old clients: instead of {new}"}
         else:
-            properties[old] = {**properties[new], "title": old, "description": f"Old clients: the name of {new}"}
+            documented = {key: value for key, value in properties[new].items() if key != "default"}
+            properties[old] = {**documented, "title": old, "description": f"Old clients: the name of {new}"}
 
 
 class CreateTaskRequest(BaseModel):
