@@ -99,7 +99,7 @@ class RouteTable:
     def of(cls, resolver: Any) -> RouteTable:
         by_path: dict[str, set[str]] = {}
         public: set[str] = set()
-        for route in [*resolver._static_routes, *resolver._dynamic_routes]:
+        for route in _registered_routes(resolver):
             by_path.setdefault(route.openapi_path, set()).add(route.method)
             if route.security == PUBLIC:
                 public.add(f"{route.method} {route.openapi_path}")
@@ -119,6 +119,31 @@ class RouteTable:
             if pattern.match(path):
                 return methods
         return None
+
+
+# Powertools lists a resolver's routes only in private attributes: read here and nowhere else, pinned like
+# adapters/powertools_internals (which the API function cannot import at start: it loads the batch utility).
+PIN = ("layers/common/requirements.txt", "aws-lambda-powertools")  # (requirements file, distribution)
+
+
+def _registered_routes(resolver: Any) -> list[Any]:
+    return [*resolver._static_routes, *resolver._dynamic_routes]
+
+
+def relied_on() -> list[tuple[object, str, tuple[str, ...] | None]]:
+    """Each (owner, attribute, leading parameter names or None) this module uses, for the pin's test."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    resolver = APIGatewayHttpResolver()
+    resolver.get("/things/<thing>")(lambda thing: thing)
+    (route,) = _registered_routes(resolver)
+    return [
+        (resolver, "_static_routes", None),
+        (resolver, "_dynamic_routes", None),
+        (route, "method", None),
+        (route, "openapi_path", None),
+        (route, "security", None),
+    ]
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
