@@ -13,13 +13,17 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 # The outside judges of the template (cfn-lint, checkov): checkov pins an older boto3 again, so a third venv.
 JUDGES_VENV := .venv-judges
-# asl-validator (npm) for the state machine definition and @asyncapi/parser for docs/asyncapi.yaml, installed
-# into a folder of its own, by one npm call (so a version change reinstalls both).
+# npm judges, installed into a folder of their own: asl-validator for the state machine definition,
+# @asyncapi/parser for docs/asyncapi.yaml, openapi-typescript and typescript for the client generated from
+# docs/openapi.json.
 JUDGES_NPM := .judges-npm
 ASL_VALIDATOR_VERSION := 4.0.0
 ASYNCAPI_PARSER_VERSION := 3.6.6
-NPM_JUDGES := asl-validator@$(ASL_VALIDATOR_VERSION) @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION)
-NPM_JUDGES_STAMP := $(JUDGES_NPM)/.installed-$(ASL_VALIDATOR_VERSION)-asyncapi-$(ASYNCAPI_PARSER_VERSION)
+OPENAPI_TYPESCRIPT_VERSION := 7.13.0
+TYPESCRIPT_VERSION := 5.9.3
+JUDGES_NPM_PACKAGES := asl-validator@$(ASL_VALIDATOR_VERSION) @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION) \
+	openapi-typescript@$(OPENAPI_TYPESCRIPT_VERSION) typescript@$(TYPESCRIPT_VERSION)
+JUDGES_NPM_STAMP := $(JUDGES_NPM)/.installed-$(subst /,-,$(subst @,-,$(subst $() ,_,$(strip $(JUDGES_NPM_PACKAGES)))))
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := layers/common/python:.
@@ -60,13 +64,14 @@ $(JUDGES_VENV)/.installed: requirements-judges.txt .python-version
 	$(JUDGES_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-judges.txt
 	@touch $@
 
-# Without npm the ASL and AsyncAPI checks are skipped (tests/static says so); everything else still runs.
-$(NPM_JUDGES_STAMP):
+# Without npm the ASL, AsyncAPI and generated-client checks are skipped (tests/static says so); everything else still
+# runs. One install of all of them: an `npm install --no-save` of one package removes the others.
+$(JUDGES_NPM_STAMP):
 	@if command -v npm >/dev/null; then \
-		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent $(NPM_JUDGES) \
-		&& touch $@; else echo "npm not found: the asl-validator and AsyncAPI parser checks will be skipped" >&2; fi
+		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent $(JUDGES_NPM_PACKAGES) \
+		&& touch $@; else echo "npm not found: the asl-validator, AsyncAPI parser and generated-client checks will be skipped" >&2; fi
 
-judges-install: $(JUDGES_VENV)/.installed $(NPM_JUDGES_STAMP)
+judges-install: $(JUDGES_VENV)/.installed $(JUDGES_NPM_STAMP)
 
 install: $(BIN)/.installed $(SAM_VENV)/.installed judges-install
 

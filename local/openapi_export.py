@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from pathlib import Path
@@ -11,15 +12,21 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_PATH = ROOT / "docs" / "openapi.json"
 
 
-def current_document() -> dict[str, Any]:
+@functools.cache
+def api_module() -> Any:
+    """functions/api/app.py, loaded once: its resolver (``app``) and route table (``ROUTES``)."""
     spec = importlib.util.spec_from_file_location("_api_for_openapi", ROOT / "functions" / "api" / "app.py")
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def current_document() -> dict[str, Any]:
     from videotasks.edge import openapi
 
-    return dict(json.loads(module.app.get_openapi_json_schema(**openapi.document())))
+    return dict(json.loads(openapi.render(api_module().app)))
 
 
 def render(document: dict[str, Any]) -> str:

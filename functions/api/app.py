@@ -21,6 +21,7 @@ from pydantic import ValidationError as ModelValidationError
 from videotasks import wiring
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
+from videotasks.domain import replies
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -67,26 +68,32 @@ def _authorization(event: dict[str, Any]) -> str | None:
     return None
 
 
-@app.get(f"{openapi.BASE_PATH}/health", tags=["health"], summary="Liveness check (no auth)")
+@app.get(
+    f"{openapi.BASE_PATH}/health",
+    tags=["health"],
+    summary="Liveness check (no auth)",
+    security=openapi.PUBLIC,
+    responses=openapi.responses(replies.HealthReply),
+)
 def health() -> Response[Any]:
     return envelope.success({"status": "ok", "service": "videotasks"})
 
 
-@app.get(f"{openapi.BASE_PATH}/openapi.json", tags=["docs"], summary="This OpenAPI document", include_in_schema=False)
+@app.get(f"{openapi.BASE_PATH}/openapi.json", include_in_schema=False, security=openapi.PUBLIC)
 def openapi_document() -> Response[Any]:
-    return Response(200, "application/json", app.get_openapi_json_schema(**openapi.document()), compress=True)
+    return Response(200, "application/json", openapi.render(app), compress=True)
 
 
-@app.get(f"{openapi.BASE_PATH}/docs", include_in_schema=False, compress=True)
+@app.get(f"{openapi.BASE_PATH}/docs", include_in_schema=False, compress=True, security=openapi.PUBLIC)
 def swagger_ui() -> Response[Any]:
-    return Response(200, "text/html", openapi.swagger_page(app.get_openapi_json_schema(**openapi.document())))
+    return Response(200, "text/html", openapi.swagger_page(openapi.render(app)))
 
 
 @app.post(
     f"{openapi.BASE_PATH}/tasks",
     tags=["tasks"],
     summary="Create a video or image task",
-    responses=openapi.errors(400, 401, 409, 429, 500),
+    responses=openapi.responses(replies.TaskReply, 400, 401, 409, 429, created=True),
 )
 def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
@@ -103,7 +110,7 @@ def create_task(
     f"{openapi.BASE_PATH}/tasks",
     tags=["tasks"],
     summary="List the caller's tasks, newest first",
-    responses=openapi.errors(400, 401),
+    responses=openapi.responses(replies.TaskPageReply | replies.NumberedTaskPageReply, 400, 401),
 )
 def list_tasks(
     status: Annotated[str | None, Query(description="QUEUED, PROCESSING, COMPLETED, FAILED or CANCELLED")] = None,
@@ -132,7 +139,7 @@ def list_tasks(
     f"{openapi.BASE_PATH}/tasks/<videoId>",
     tags=["tasks"],
     summary="One task of the caller",
-    responses=openapi.errors(400, 401, 404),
+    responses=openapi.responses(replies.TaskReply, 400, 401, 404),
 )
 def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
@@ -143,7 +150,7 @@ def get_task(videoId: VideoIdParam) -> Response[Any]:
     f"{openapi.BASE_PATH}/tasks/<videoId>/content",
     tags=["tasks"],
     summary="A playable URL of the result",
-    responses=openapi.errors(400, 401, 404, 409),
+    responses=openapi.responses(replies.TaskContentReply, 400, 401, 404, 409),
 )
 def get_content(videoId: VideoIdParam) -> Response[Any]:
     return envelope.success(wiring.task_service().content(_user_id(), videoId))
@@ -153,7 +160,7 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
     f"{openapi.BASE_PATH}/tasks/<videoId>/cancel",
     tags=["tasks"],
     summary="Cancel a queued or running task",
-    responses=openapi.errors(400, 401, 404, 409, 429),
+    responses=openapi.responses(replies.TaskReply, 400, 401, 404, 409, 429),
 )
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
@@ -164,7 +171,7 @@ def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     f"{openapi.BASE_PATH}/models",
     tags=["models"],
     summary="The models the caller may request, with their seconds, sizes and capabilities",
-    responses=openapi.errors(401),
+    responses=openapi.responses(replies.ModelListReply, 401),
 )
 def list_models() -> Response[Any]:
     _user_id()
@@ -172,7 +179,10 @@ def list_models() -> Response[Any]:
 
 
 @app.get(
-    f"{openapi.BASE_PATH}/stats", tags=["stats"], summary="The caller's task statistics", responses=openapi.errors(401)
+    f"{openapi.BASE_PATH}/stats",
+    tags=["stats"],
+    summary="The caller's task statistics",
+    responses=openapi.responses(replies.TaskStatsReply, 401),
 )
 def stats() -> Response[Any]:
     return envelope.success(wiring.task_service().stats(_user_id()))
@@ -213,7 +223,7 @@ def _unexpected(error: Exception) -> Response[Any]:
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
-    methods = openapi.allowed_methods(event.path)
+    methods = ROUTES.allowed_methods(event.path)
     if methods is None:
         return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
     if event.http_method not in methods:
@@ -222,11 +232,15 @@ def _not_found(error: Exception) -> Response[Any]:
     return envelope.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
 
 
+# Read from the routes above: the checks before and after routing never list routes by hand.
+ROUTES = openapi.RouteTable.of(app)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)  # tasks and presigned URLs
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("routeKey") not in openapi.PUBLIC_ROUTES:
+    if event.get("routeKey") not in ROUTES.public:
         try:  # per request, so an expired token stops working at once
             user_id = verify_token(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here

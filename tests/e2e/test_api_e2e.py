@@ -236,3 +236,17 @@ def test_unknown_routes_wrong_methods_and_bad_ids_get_the_envelope_through_the_g
     body = answer.json()
     assert (body["success"], body["error"]["code"]) == (False, code)
     assert body["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("trailing_slash", ["", "/"])
+def test_the_api_root_gets_the_envelope_through_the_gateway(patient_stack, user_id, method, trailing_slash):
+    # {proxy+} needs a segment: only the template's own `ANY /api/video` route keeps this out of the
+    # gateway's bare {"message": "Not Found"}.
+    with patient_stack.http(user_id) as client:
+        answer = client.request(method, f"{patient_stack.api_url}{trailing_slash}")
+
+    assert answer.status_code == 404, answer.text
+    body = answer.json()
+    assert (body["success"], body["error"]["code"]) == (False, "NOT_FOUND"), body
+    assert "/api/video" in body["message"]

@@ -5,8 +5,8 @@ what landed in moto.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +16,11 @@ from urllib.parse import urlencode
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from openapi_schema_validator import OAS31Validator
 
+from local.http_gateway import CompiledRoute
+from local.openapi_export import DOCUMENT_PATH, api_module
+from local.template import http_routes, load_template
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.models import TaskStatus, TaskType
 from videotasks.services.workflow import Workflow
@@ -27,28 +31,49 @@ OTHER_USER = "mallory"
 MISSING_VIDEO_ID = "video_00000000-0000-4000-8000-000000000000"
 _UNSET: Any = object()
 
-# The template's routes (HTTP API route keys), so events carry the routeKey and pathParameters that
-# API Gateway would put there; anything else reaches the function through the {proxy+} route.
-_ROUTES: list[tuple[str, str]] = [
-    ("GET", "/api/video/health"),
-    ("GET", "/api/video/openapi.json"),
-    ("GET", "/api/video/docs"),
-    ("POST", "/api/video/tasks"),
-    ("GET", "/api/video/tasks"),
-    ("GET", "/api/video/tasks/{videoId}"),
-    ("GET", "/api/video/tasks/{videoId}/content"),
-    ("POST", "/api/video/tasks/{videoId}/cancel"),
-    ("GET", "/api/video/stats"),
-]
+# The template's routes of the API function, matched as API Gateway matches them, so events carry the
+# routeKey and pathParameters that API Gateway would put there.
+_ROUTES = sorted(
+    (CompiledRoute.compile(route) for route in http_routes(load_template()) if route.function == "ApiFunction"),
+    key=lambda compiled: compiled.rank,
+)
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str] | None]:
-    for route_method, template in _ROUTES:
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
-        found = re.match(pattern, path)
-        if route_method == method and found:
-            return f"{method} {template}", found.groupdict() or None
-    return "ANY /api/video/{proxy+}", {"proxy": path.removeprefix(f"{BASE}/")}
+    for compiled in _ROUTES:
+        found = compiled.pattern.match(path)
+        if compiled.route.method in (method, "ANY") and found:
+            return f"{compiled.route.method} {compiled.route.path}", found.groupdict() or None
+    raise AssertionError(f"no route of the template takes {method} {path}")
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return dict(json.loads(DOCUMENT_PATH.read_text(encoding="utf-8")))
+
+
+def contract_problem(route_key: str, status: int, body: Any) -> str | None:
+    """What is wrong with a reply under docs/openapi.json, or None: its status must be one the operation
+    documents and its body must match that status's schema. Routes outside the document (the catch-all, the
+    API's root) answer only errors, in the envelope."""
+    document = _document()
+    method, path = route_key.split(" ", 1)
+    operation = document["paths"].get(path, {}).get(method.lower())
+    if operation is None and route_key in api_module().ROUTES.route_keys():
+        return None  # /openapi.json and /docs: the document itself and its page, outside the document
+    if operation is None:
+        schema = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    elif str(status) not in operation["responses"]:
+        return f"{route_key} answered {status}, which its operation does not document"
+    else:
+        schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+    errors = sorted(
+        OAS31Validator({**schema, "components": document["components"]}).iter_errors(body), key=lambda e: e.path
+    )
+    if errors:
+        where = "/".join(str(part) for part in errors[0].absolute_path)
+        return f"{route_key} {status} does not match the document at '{where}': {errors[0].message}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -123,9 +148,14 @@ class Api:
         return dict(self._invoke("ApiFunction", event))
 
     def call(self, method: str, path: str, **parts: Any) -> Reply:
-        result = self.send(self.event(method, path, **parts))
+        """The reply to one request; every reply must be what docs/openapi.json says the route answers."""
+        event = self.event(method, path, **parts)
+        result = self.send(event)
         assert result["isBase64Encoded"] is False, result
-        return Reply(result["statusCode"], json.loads(result["body"]), dict(result.get("headers") or {}))
+        body = json.loads(result["body"])
+        problem = contract_problem(event["routeKey"], result["statusCode"], body)
+        assert problem is None, (problem, str(body)[:1000])
+        return Reply(result["statusCode"], body, dict(result.get("headers") or {}))
 
     # the routes
     def create(self, body: dict[str, Any] | None = None, *, key: str | None = None, **fields: Any) -> Reply:

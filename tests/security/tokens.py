@@ -19,9 +19,9 @@ from typing import Any
 
 import jwt
 
+from local.openapi_export import api_module
 from local.template import HttpRoute, http_routes, load_template
 from videotasks.edge.auth import MAX_TOKEN_LENGTH
-from videotasks.edge.openapi import PUBLIC_ROUTES
 from videotasks.edge.public_url import WEBHOOK_ROUTE
 
 # A well-formed id nobody owns: the routes that take one are reached, and answer 404 when authorised.
@@ -149,6 +149,10 @@ class Route:
     def body(self) -> dict[str, Any] | None:
         """A valid body where the route takes one, so only the token can be what is wrong."""
         return {"prompt": "a paper boat on a rainy street"} if self.method == "POST" else None
+
+
+# The API function's public route keys, as its own route table says.
+PUBLIC_ROUTES: frozenset[str] = api_module().ROUTES.public
 
 
 def authorised_routes() -> list[Route]:

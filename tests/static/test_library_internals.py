@@ -16,7 +16,12 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERNALS_MODULES = ("local.moto_seam", "local.botocore_internals", "videotasks.adapters.powertools_internals")
+INTERNALS_MODULES = (
+    "local.moto_seam",
+    "local.botocore_internals",
+    "videotasks.adapters.powertools_internals",
+    "videotasks.edge.openapi",
+)
 
 
 def _load(name: str) -> ModuleType:

@@ -63,10 +63,23 @@ InputReference = Annotated[
 ClientRequestId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
+def _document_aliases(schema: dict[str, Any]) -> None:
+    """The body's JSON schema names the old clients' fields too, each documented as the field it stands for
+    (giving both is a 400); ``aspectRatio`` takes the ratios of ASPECT_RATIO_SIZES."""
+    properties = schema["properties"]
+    for old, new in ALIASES.items():
+        if old == "aspectRatio":
+            ratios = sorted({ratio for sizes in ASPECT_RATIO_SIZES.values() for ratio in sizes})
+            properties[old] = {"type": "string", "enum": ratios, "description": f"Old clients: instead of {new}"}
+        else:
+            documented = {key: value for key, value in properties[new].items() if key != "default"}
+            properties[old] = {**documented, "title": old, "description": f"Old clients: the name of {new}"}
+
+
 class CreateTaskRequest(BaseModel):
     """Body of ``POST /api/video/tasks``."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_aliases)
 
     prompt: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None

@@ -1,0 +1,192 @@
+"""The HTTP API's replies as types: what the OpenAPI document says each route answers, and what the
+replies are checked against (tests validate real replies against the document these make).
+
+Every field the server sends is declared and nothing else is allowed (``extra="forbid"`` becomes
+``additionalProperties: false``), so a reply that gains or loses a field no longer matches its document.
+A field the server always sends, possibly as null, is required and nullable. The success envelope
+repeats the data object's fields at its top level (``edge/envelope.py``), and its models say exactly that.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from videotasks.domain.models import TaskStatus, TaskType
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskFailure(_Reply):
+    """Why a FAILED task failed. ``details`` (what the provider said) is there only when known."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = Field(None, description="What the provider said; absent when nothing")
+
+
+class TaskMetadata(BaseModel):
+    """The caller's metadata, plus what the service adds (the old backend's dual-id document)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    externalTaskId: str | None = Field(description="The provider's job id; null until the job is submitted")
+    createdAt: int = Field(description="When the task was created, in Unix seconds")
+
+
+class Task(_Reply):
+    """A task as the HTTP API shows it (``domain/wire.task_json``)."""
+
+    videoId: str = Field(description="Our id: video_<uuid4>")
+    externalVideoId: str | None = Field(description="The provider's job id; null until the job is submitted")
+    externalTaskId: str | None = Field(description="The same id under the old backend's name")
+    type: TaskType
+    status: TaskStatus
+    progress: int = Field(ge=0, le=100)
+    prompt: str
+    model: str
+    seconds: int | None
+    size: str | None
+    inputReference: str | None
+    clientRequestId: str | None
+    providerStatus: str | None = Field(description="The provider's own status word, for display")
+    error: TaskFailure | None
+    metadata: TaskMetadata
+    createdAt: str = Field(description="ISO 8601, UTC")
+    updatedAt: str = Field(description="ISO 8601, UTC")
+    completedAt: str | None = Field(description="ISO 8601, UTC; set once the task has ended")
+    videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
+
+
+class TaskPage(_Reply):
+    """``GET /tasks`` with ``cursor``/``limit``: pass ``nextCursor`` back to get the next page."""
+
+    items: list[Task]
+    nextCursor: str | None
+    hasMore: bool
+    total: int = Field(description="How many of the caller's tasks match the filters")
+    limit: int
+
+
+class NumberedTaskPage(_Reply):
+    """``GET /tasks`` with the old clients' ``page``/``pageSize``."""
+
+    items: list[Task]
+    nextCursor: None = Field(description="Always null: numbered pages are not chained by cursor")
+    hasMore: bool
+    total: int
+    page: int
+    pageSize: int
+    totalPages: int
+
+
+class TaskContent(_Reply):
+    """Where a COMPLETED task's media can be fetched until ``expiresAt``."""
+
+    videoId: str
+    externalVideoId: str | None
+    type: TaskType
+    contentType: str | None = Field(description="The media's MIME type")
+    url: str
+    expiresAt: str = Field(description="ISO 8601, UTC")
+
+
+class TaskCountsByStatus(_Reply):
+    QUEUED: int
+    PROCESSING: int
+    COMPLETED: int
+    FAILED: int
+    CANCELLED: int
+
+
+class TaskCountsByType(_Reply):
+    VIDEO: int
+    IMAGE: int
+
+
+class TaskStats(_Reply):
+    """The caller's task statistics."""
+
+    total: int
+    byStatus: TaskCountsByStatus
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    cancelled: int
+    byType: TaskCountsByType
+    active: int = Field(description="Tasks not yet ended")
+    successRate: float | None = Field(description="COMPLETED / (COMPLETED + FAILED); null before any ended")
+    averageGenerationSeconds: float | None
+    last24Hours: int = Field(description="Tasks created in the last 24 hours")
+    updatedAt: str | None
+
+
+class ModelCapabilities(_Reply):
+    webhook: bool
+    cancel: bool
+    remix: bool
+    progress: bool
+
+
+class ModelDescription(_Reply):
+    id: str
+    provider: str
+    type: TaskType
+    seconds: list[int]
+    sizes: list[str]
+    capabilities: ModelCapabilities
+    typicalSeconds: int | None
+
+
+class ModelList(_Reply):
+    items: list[ModelDescription]
+    default: str = Field(description="The model a VIDEO task gets when it names none")
+    defaultImage: str = Field(description="The model an IMAGE task gets when it names none")
+
+
+class Health(_Reply):
+    status: Literal["ok"]
+    service: str
+
+
+ErrorCode = Literal[
+    "VALIDATION_ERROR", "UNAUTHORIZED", "NOT_FOUND", "METHOD_NOT_ALLOWED", "CONFLICT", "RATE_LIMITED", "INTERNAL"
+]
+
+
+class ErrorBody(_Reply):
+    code: ErrorCode
+    message: str
+    details: Any = Field(None, description="More about the error: the offending fields of a 400, for example")
+
+
+class ErrorEnvelope(_Reply):
+    """Every error reply of the API."""
+
+    success: Literal[False]
+    message: str
+    error: ErrorBody
+
+
+def enveloped(data: type[_Reply]) -> type[_Reply]:
+    """The success envelope of ``data``: ``{success: true, data}`` plus ``data``'s fields at the top level."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{data.__name__}Reply",
+        __base__=data,
+        __doc__=f"``{{success: true, data: {data.__name__}}}``, with the fields of data repeated at the top level.",
+        success=(Literal[True], ...),
+        data=(data, ...),
+    )
+
+
+TaskReply = enveloped(Task)
+TaskPageReply = enveloped(TaskPage)
+NumberedTaskPageReply = enveloped(NumberedTaskPage)
+TaskContentReply = enveloped(TaskContent)
+TaskStatsReply = enveloped(TaskStats)
+ModelListReply = enveloped(ModelList)
+HealthReply = enveloped(Health)
