@@ -19,7 +19,7 @@ from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, desc
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
-from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
+from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
 from videotasks.services.media_links import media_link, playable_url
 from videotasks.settings import Settings
@@ -32,6 +32,8 @@ logger = Logger(child=True)
 
 
 CANCEL_ATTEMPTS = 3
+# Reads of the repository (each itself bounded) that one page-mode listing may make to fill its window.
+PAGE_MODE_MAX_READS = 10
 # Where providers that call back reach this deployment, for the length of one create: the idempotent path
 # calls ``create`` through Powertools, which passes on only the user and the body.
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
@@ -177,19 +179,50 @@ class TaskService:
         }
 
     def _list_page(self, user_id: str, query: ListTasksQuery, total: int) -> dict[str, Any]:
-        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest)."""
+        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest).
+
+        ``hasMore`` promises that ``page + 1`` has tasks: an old client pages on while it is true, so it
+        is false at the window's edge (the next page would be refused) and never a guess. ``nextCursor``
+        goes on from this page's last task whenever older ones exist, the window's edge included."""
         size, number = query.page_size, query.page_number
-        page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
-        items = page.items[size * (number - 1) :]
+        wanted = size * number
+        items, position = self._read_exactly(user_id, query, wanted)
+        more = position is not None
+        next_cursor = (
+            cursor.encode(position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())
+            if position is not None
+            else None
+        )
         return {
-            "items": [self.public(task) for task in items],
-            "nextCursor": None,
-            "hasMore": page.position is not None,
+            "items": [self.public(task) for task in items[size * (number - 1) :]],
+            "nextCursor": next_cursor,
+            "hasMore": more and (number + 1) * size <= MAX_PAGE_WINDOW,
             "total": total,
             "page": number,
             "pageSize": size,
             "totalPages": -(-total // size) if total else 0,
         }
+
+    def _read_exactly(
+        self, user_id: str, query: ListTasksQuery, wanted: int
+    ) -> tuple[list[Task], dict[str, Any] | None]:
+        """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
+
+        A read of the repository stops early (its read bound) when filters skip many tasks, returning a
+        position with fewer tasks than asked and no knowledge of what lies beyond: page on from there
+        until it knows. A position returned with all ``wanted`` tasks means it saw one more."""
+        items: list[Task] = []
+        position: dict[str, Any] | None = None
+        for _ in range(PAGE_MODE_MAX_READS):
+            page = self._repository.list_owned(
+                user_id, limit=wanted - len(items), status=query.status, task_type=query.type, start=position
+            )
+            items.extend(page.items)
+            position = page.position
+            if position is None or len(items) == wanted:
+                return items, position
+        # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
+        return items, None
 
     # models --------------------------------------------------------------------------------------
     def models(self) -> dict[str, Any]:
@@ -266,7 +299,7 @@ class TaskService:
         task = self.get(user_id, video_id)
         link = media_link(task, self._media, self._settings.media_url_ttl_seconds)
         if link is None:
-            raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
+            raise _no_content(task)
         return {
             **task_ids(task),
             "type": task.type.value,
@@ -274,3 +307,18 @@ class TaskService:
             "url": link.url,
             "expiresAt": iso(link.expires_at),
         }
+
+
+def _no_content(task: Task) -> ConflictError:
+    """The 409 for content that is not there: whether waiting helps is what the caller needs to know."""
+    status = task.status.value
+    if task.status is TaskStatus.CANCELLED:
+        reason, message = "content_never_cancelled", f"Task {task.videoId} was cancelled; it will never have content"
+    elif task.status is TaskStatus.FAILED:
+        reason, message = "content_never_failed", f"Task {task.videoId} failed; it will never have content"
+    elif task.is_terminal:  # COMPLETED without stored media: nothing will come later either
+        reason, message = "content_missing", f"Task {task.videoId} is {status} but has no stored content"
+    else:
+        reason = "content_not_ready"
+        message = f"Task {task.videoId} is {status}; its content is not ready yet (it is once the task is COMPLETED)"
+    return ConflictError(message, details={"status": status, "reason": reason})
