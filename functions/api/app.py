@@ -194,6 +194,12 @@ def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
     return envelope.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
 
 
+@app.exception_handler(UnicodeDecodeError)
+def _not_text(error: UnicodeDecodeError) -> Response[Any]:
+    # A binary body (API Gateway passes it base64-encoded) decodes to bytes that are no UTF-8 text.
+    return envelope.validation_failure([{"type": "json_invalid", "ctx": {"error": "it is not UTF-8 text"}}])
+
+
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
     return envelope.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
@@ -213,6 +219,8 @@ def _unexpected(error: Exception) -> Response[Any]:
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
+    if event.path.endswith("/"):  # routes are matched without one; blaming a path parameter would mislead
+        return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path} (drop the trailing /)"))
     methods = openapi.allowed_methods(event.path)
     if methods is None:
         return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
