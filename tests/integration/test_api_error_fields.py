@@ -139,3 +139,26 @@ def test_a_trailing_slash_is_a_404_saying_so_not_a_bad_video_id(api: Api, aws_st
     reply.error(404, "NOT_FOUND")
     assert "trailing /" in reply.body["message"]
     assert_nothing_written(aws_stack)
+
+
+# -- the model's own rules, told in the names the client sent, on both create paths ---------------------------
+
+
+@pytest.mark.parametrize("key", [None, "retry-1"], ids=["plain", "idempotent"])
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"aspectRatio": "1:1"}, "aspectRatio", "aspectRatio must be one of 16:9, 9:16 for model 'veo-3.1-fast'"),
+        ({"duration": 5}, "duration", "duration must be one of 4, 6, 8 for model 'veo-3.1-fast'"),
+        ({"seconds": 5}, "seconds", "seconds must be one of 4, 6, 8 for model 'veo-3.1-fast'"),
+    ],
+)
+def test_a_value_the_model_does_not_take_is_named_as_sent_and_writes_nothing(
+    api: Api, aws_stack, body, field, message, key
+):
+    reply = api.create({"model": "veo-3.1-fast", **body}, key=key)
+
+    error = reply.error(400, "VALIDATION_ERROR")
+    assert reply.body["message"] == message
+    assert error["details"][0]["field"] == field
+    assert item_count(aws_stack, "TASKS_TABLE") == 0

@@ -9,8 +9,11 @@ from typing import Any
 import pydantic
 import pytest
 
+from videotasks.domain.catalog import Catalog, resolve_model_options
+from videotasks.domain.errors import ValidationError as RequestRefused
 from videotasks.domain.requests import MAX_METADATA_BYTES, MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.edge.envelope import validation_failure
+from videotasks.settings import Settings
 
 
 def first_error(model: type[pydantic.BaseModel], data: dict[str, Any]) -> dict[str, Any]:
@@ -122,3 +125,51 @@ def test_the_envelope_strips_a_prefix_a_library_validator_left() -> None:
 
     assert reply["message"] == "x: too odd"
     assert reply["error"]["details"] == [{"field": "x", "message": "too odd"}]
+
+
+# -- the catalog's refusals, told in the names the client sent ------------------------------------------------
+
+
+def catalog_refusal(catalog: Catalog, **body: Any) -> RequestRefused:
+    request = CreateTaskRequest.model_validate({"prompt": "a cat", **body})
+    with pytest.raises(RequestRefused) as caught:
+        resolve_model_options(
+            request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=catalog
+        )
+    return request.as_sent(caught.value)
+
+
+@pytest.fixture
+def catalog(settings: Settings) -> Catalog:
+    return Catalog.configured(settings)
+
+
+def test_a_size_refused_for_the_model_is_named_aspect_ratio_with_the_ratios_it_takes(catalog: Catalog) -> None:
+    refusal = catalog_refusal(catalog, model="veo-3.1-fast", aspectRatio="1:1")
+
+    assert refusal.message == "aspectRatio must be one of 16:9, 9:16 for model 'veo-3.1-fast'"
+    assert refusal.details == [
+        {"field": "aspectRatio", "message": "unsupported aspect ratio", "allowed": ["16:9", "9:16"]}
+    ]
+
+
+def test_a_model_that_takes_no_ratio_says_to_send_a_size(catalog: Catalog) -> None:
+    refusal = catalog_refusal(catalog, model="kling-2.5-turbo-replicate", aspectRatio="16:9")
+
+    assert refusal.message.startswith("aspectRatio: none is available for model 'kling-2.5-turbo-replicate'; send size")
+    assert refusal.details[0]["field"] == "aspectRatio"
+    assert refusal.details[0]["allowed"] == []
+
+
+def test_seconds_refused_for_the_model_are_named_duration_when_sent_so(catalog: Catalog) -> None:
+    refusal = catalog_refusal(catalog, model="veo-3.1-fast", duration=5)
+
+    assert refusal.message.startswith("duration must be one of 4, 6, 8")
+    assert refusal.details[0]["field"] == "duration"
+
+
+def test_a_refusal_of_a_field_sent_under_our_name_is_left_as_it_is(catalog: Catalog) -> None:
+    refusal = catalog_refusal(catalog, model="veo-3.1-fast", size="1024x1024", duration=8)
+
+    assert refusal.message.startswith("size must be one of")
+    assert refusal.details[0]["field"] == "size"

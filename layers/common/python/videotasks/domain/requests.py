@@ -13,12 +13,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PrivateAttr,
     StringConstraints,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from videotasks.domain.catalog import ASPECT_RATIO_SIZES
+from videotasks.domain.errors import ValidationError as RequestRefused
 from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
 from videotasks.domain.models import TaskStatus, TaskType
 from videotasks.domain.wire import status_of_word
@@ -120,14 +122,43 @@ class CreateTaskRequest(BaseModel):
     inputReference: InputReference | None = None
     metadata: dict[str, Any] | None = None
     clientRequestId: ClientRequestId | None = None
+    # Our name -> the old name the client sent it under, so later refusals (the catalog's) use the client's.
+    _sent_as: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
     def _name_fields_as_sent(cls, data: Any, handler: ModelWrapValidatorHandler[CreateTaskRequest]) -> Any:
+        sent = data if isinstance(data, dict) else {}
         try:
-            return handler(data)
+            request = handler(data)
         except ValidationError as error:
-            raise _as_sent(error, data if isinstance(data, dict) else {}, ALIASES) from None
+            raise _as_sent(error, sent, ALIASES) from None
+        request._sent_as = {new: old for old, new in ALIASES.items() if old in sent}
+        return request
+
+    def as_sent(self, refusal: RequestRefused) -> RequestRefused:
+        """``refusal`` of one of our fields (``details[0].field``) told in the name the client sent it under:
+        ``duration`` for ``seconds``; ``aspectRatio`` for ``size``, with the ratios the model takes."""
+        details = refusal.details if isinstance(refusal.details, list) else []
+        field = details[0].get("field") if details and isinstance(details[0], dict) else None
+        alias = self._sent_as.get(str(field))
+        if field is None or alias is None:
+            return refusal
+        detail = {**details[0], "field": alias}
+        if alias != "aspectRatio":
+            message = alias + refusal.message.removeprefix(str(field))
+        else:
+            sizes = detail.get("allowed") or []
+            ratios = [ratio for ratio, size in ASPECT_RATIO_SIZES[self.type].items() if size in sizes]
+            _, _, model = refusal.message.partition(" for ")
+            which = f" for {model}" if model else ""
+            detail.update(allowed=ratios, message="unsupported aspect ratio")
+            message = (
+                f"aspectRatio must be one of {', '.join(ratios)}{which}"
+                if ratios
+                else f"aspectRatio: none is available{which}; send size, one of {', '.join(sizes)}"
+            )
+        return RequestRefused(message, details=[detail, *details[1:]])
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,14 @@ from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, describe, resolve_model_options
-from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
+from videotasks.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    StaleWriteError,
+    TaskStoreBusyError,
+    ValidationError,
+)
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
@@ -134,16 +141,21 @@ class TaskService:
         Returns the task as it is now and whether it was created by this call. ``lambda_context``
         bounds how long an interrupted create keeps its key locked (its remaining time).
         """
-        key = idempotency_key or request.clientRequestId
-        if not key:
-            return self.create(user_id, request, webhook_base=webhook_base), True
-        if lambda_context is not None:
-            self.idempotent_create.config.register_lambda_context(lambda_context)
-        reset = _webhook_base.set(webhook_base)
+        # Here, around both paths: the idempotent one re-reads the body from its canonical form, which no
+        # longer knows the old names the client used.
         try:
-            video_id, created = self.idempotent_create(user_id, key, request)
-        finally:
-            _webhook_base.reset(reset)
+            key = idempotency_key or request.clientRequestId
+            if not key:
+                return self.create(user_id, request, webhook_base=webhook_base), True
+            if lambda_context is not None:
+                self.idempotent_create.config.register_lambda_context(lambda_context)
+            reset = _webhook_base.set(webhook_base)
+            try:
+                video_id, created = self.idempotent_create(user_id, key, request)
+            finally:
+                _webhook_base.reset(reset)
+        except ValidationError as refusal:
+            raise request.as_sent(refusal) from None
         return self.get(user_id, video_id), created
 
     @tracer.capture_method(capture_response=False)
