@@ -198,7 +198,7 @@ class TaskService:
         goes on from this page's last task whenever older ones exist, the window's edge included."""
         size, number = query.page_size, query.page_number
         wanted = size * number
-        items, position = self._read_exactly(user_id, query, wanted)
+        items, position = _read_exactly(self._repository, user_id, query, wanted)
         more = position is not None
         next_cursor = (
             cursor.encode(position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())
@@ -214,27 +214,6 @@ class TaskService:
             "pageSize": size,
             "totalPages": -(-total // size) if total else 0,
         }
-
-    def _read_exactly(
-        self, user_id: str, query: ListTasksQuery, wanted: int
-    ) -> tuple[list[Task], dict[str, Any] | None]:
-        """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
-
-        A read of the repository stops early (its read bound) when filters skip many tasks, returning a
-        position with fewer tasks than asked and no knowledge of what lies beyond: page on from there
-        until it knows. A position returned with all ``wanted`` tasks means it saw one more."""
-        items: list[Task] = []
-        position: dict[str, Any] | None = None
-        for _ in range(PAGE_MODE_MAX_READS):
-            page = self._repository.list_owned(
-                user_id, limit=wanted - len(items), status=query.status, task_type=query.type, start=position
-            )
-            items.extend(page.items)
-            position = page.position
-            if position is None or len(items) == wanted:
-                return items, position
-        # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
-        return items, None
 
     # models --------------------------------------------------------------------------------------
     def models(self) -> dict[str, Any]:
@@ -334,3 +313,25 @@ def _no_content(task: Task) -> ConflictError:
         reason = "content_not_ready"
         message = f"Task {task.videoId} is {status}; its content is not ready yet (it is once the task is COMPLETED)"
     return ConflictError(message, details={"status": status, "reason": reason})
+
+
+def _read_exactly(
+    repository: TaskRepository, user_id: str, query: ListTasksQuery, wanted: int
+) -> tuple[list[Task], dict[str, Any] | None]:
+    """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
+
+    A read of the repository stops early (its read bound) when filters skip many tasks, returning a
+    position with fewer tasks than asked and no knowledge of what lies beyond: page on from there
+    until it knows. A position returned with all ``wanted`` tasks means it saw one more."""
+    items: list[Task] = []
+    position: dict[str, Any] | None = None
+    for _ in range(PAGE_MODE_MAX_READS):
+        page = repository.list_owned(
+            user_id, limit=wanted - len(items), status=query.status, task_type=query.type, start=position
+        )
+        items.extend(page.items)
+        position = page.position
+        if position is None or len(items) == wanted:
+            return items, position
+    # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
+    return items, None
