@@ -4,11 +4,15 @@ quota never reaches the function; the gateway answers it in API Gateway's shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
+import jwt
 import pytest
+import websockets
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +92,9 @@ def test_a_body_that_is_no_create_body_is_a_400_envelope(local_stack, user_id, c
         ("POST", "/tasks/video_00000000-0000-4000-8000-000000000000/cancel/", 404, "NOT_FOUND"),
         ("PUT", "/stats", 405, "METHOD_NOT_ALLOWED"),
         ("GET", "/webhooks", 404, "NOT_FOUND"),
+        ("OPTIONS", "/tasks", 405, "METHOD_NOT_ALLOWED"),  # not a CORS preflight: no Origin
+        ("GET", "/tasks/", 404, "NOT_FOUND"),
+        ("GET", "/tasks?limit=1&limit=2", 400, "VALIDATION_ERROR"),
     ],
 )
 def test_odd_paths_and_methods_get_the_envelope(local_stack, user_id, method, path, status, code):
@@ -109,3 +116,42 @@ def test_a_body_over_the_gateways_quota_gets_api_gateways_own_json_refusal(local
 
     assert answer.status_code == 413
     assert answer.json() == {"message": "Request Entity Too Large"}
+
+
+# -- tokens without exp: JWT_ALLOW_NO_EXP (the template's JwtAllowNoExp) ----------------------------------------
+
+
+def _without_exp(stack, user_id: str, **claims: Any) -> str:
+    return jwt.encode({"userId": user_id, "iat": int(time.time()), **claims}, stack.jwt_secret, algorithm="HS256")
+
+
+async def _handshake_status(url: str) -> int:
+    try:
+        async with websockets.connect(url):
+            return 101
+    except websockets.InvalidStatus as refused:
+        return int(refused.response.status_code)
+
+
+def test_by_default_a_token_without_exp_is_refused_on_http_and_at_the_handshake(local_stack, user_id):
+    token = _without_exp(local_stack, user_id)
+
+    answer = httpx.get(f"{local_stack.api_url}/tasks", headers={"authorization": f"Bearer {token}"}, trust_env=False)
+
+    body = _envelope(answer, 401, "UNAUTHORIZED")
+    assert body["message"] == "Token has no expiry (exp claim); this deployment requires one"
+    assert asyncio.run(_handshake_status(f"{local_stack.ws_url}/?token={token}")) == 403
+
+
+def test_with_no_exp_allowed_such_a_token_works_and_an_expired_one_still_does_not(local_stack_factory, user_id):
+    stack = local_stack_factory(JWT_ALLOW_NO_EXP=1)
+    token = _without_exp(stack, user_id)
+    expired = _without_exp(stack, user_id, exp=int(time.time()) - 3600)
+
+    listed = httpx.get(f"{stack.api_url}/tasks", headers={"authorization": f"Bearer {token}"}, trust_env=False)
+    refused = httpx.get(f"{stack.api_url}/tasks", headers={"authorization": f"Bearer {expired}"}, trust_env=False)
+
+    assert listed.status_code == 200, listed.text
+    assert _envelope(refused, 401, "UNAUTHORIZED")["message"] == "Token expired"
+    assert asyncio.run(_handshake_status(f"{stack.ws_url}/?token={token}")) == 101
+    assert asyncio.run(_handshake_status(f"{stack.ws_url}/?token={expired}")) == 403
