@@ -440,3 +440,14 @@ def test_a_filtered_page_past_the_read_bound_is_full_and_has_more_is_exact(api: 
 
     assert (_ids(first["items"]), first["hasMore"]) == (_ids(completed[:2]), True)
     assert (_ids(last["items"]), last["hasMore"], last["nextCursor"]) == (_ids(completed[2:]), False, None)
+
+
+def test_a_filtered_last_page_found_as_the_read_bound_runs_out_says_there_is_no_more(api: Api, make_tasks, monkeypatch):
+    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 1)  # one read of at most 25 items per call
+    completed = make_tasks(2, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)])
+    make_tasks(40, offset=10)  # older, QUEUED: the first read stops among them, its page already full
+
+    page = api.list(status="COMPLETED", page=1, pageSize=2).data
+
+    assert _ids(page["items"]) == _ids(completed)
+    assert (page["hasMore"], page["nextCursor"]) == (False, None)

@@ -320,18 +320,20 @@ def _read_exactly(
 ) -> tuple[list[Task], dict[str, Any] | None]:
     """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
 
-    A read of the repository stops early (its read bound) when filters skip many tasks, returning a
-    position with fewer tasks than asked and no knowledge of what lies beyond: page on from there
-    until it knows. A position returned with all ``wanted`` tasks means it saw one more."""
+    One match beyond ``wanted`` is read to know that. A read of the repository stops early (its read
+    bound) when filters skip many tasks, with a position but no knowledge of what lies beyond: read on
+    from there until it is known."""
     items: list[Task] = []
     position: dict[str, Any] | None = None
     for _ in range(PAGE_MODE_MAX_READS):
         page = repository.list_owned(
-            user_id, limit=wanted - len(items), status=query.status, task_type=query.type, start=position
+            user_id, limit=wanted + 1 - len(items), status=query.status, task_type=query.type, start=position
         )
         items.extend(page.items)
+        if len(items) > wanted:
+            return items[:wanted], repository.position_of(items[wanted - 1])
+        if page.position is None:
+            return items, None
         position = page.position
-        if position is None or len(items) == wanted:
-            return items, position
     # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
-    return items, None
+    return items[:wanted], None
