@@ -134,7 +134,9 @@ def test_content_before_completion_is_409_saying_whether_it_will_come(api: Api, 
 
     error = reply.error(409, "CONFLICT")
     assert says in reply.body["message"]
-    assert error["details"] == {"status": state, "reason": reason}
+    assert [(item["field"], item["status"], item["reason"]) for item in error["details"]] == [
+        ("videoId", state, reason)
+    ]
 
 
 def test_content_of_a_missing_task_is_404(api: Api):

@@ -301,7 +301,8 @@ class TaskService:
 
 
 def _no_content(task: Task) -> ConflictError:
-    """The 409 for content that is not there: whether waiting helps is what the caller needs to know."""
+    """The 409 for content that is not there: whether waiting helps is what the caller needs to know, in
+    ``details[0].reason`` for code (the list of ``{field, message}`` every error's details are)."""
     status = task.status.value
     if task.status is TaskStatus.CANCELLED:
         reason, message = "content_never_cancelled", f"Task {task.videoId} was cancelled; it will never have content"
@@ -312,7 +313,8 @@ def _no_content(task: Task) -> ConflictError:
     else:
         reason = "content_not_ready"
         message = f"Task {task.videoId} is {status}; its content is not ready yet (it is once the task is COMPLETED)"
-    return ConflictError(message, details={"status": status, "reason": reason})
+    detail = {"field": "videoId", "message": message.split("; ", 1)[-1], "status": status, "reason": reason}
+    return ConflictError(message, details=[detail])
 
 
 def _read_exactly(
