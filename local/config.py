@@ -63,6 +63,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "provider_port": ("PROVIDER_PORT", int),
     "moto_port": ("MOTO_PORT", int),
     "jwt_secret": ("JWT_SECRET", str),
+    "jwt_allow_no_exp": ("JWT_ALLOW_NO_EXP", switch),
     "fake_video_seconds": ("FAKE_VIDEO_SECONDS", float),
     "fake_failure_rate": ("FAKE_FAILURE_RATE", float),
     "fake_fault": ("FAKE_PROVIDER_FAULT", str),
@@ -88,6 +89,7 @@ class StackConfig:
     provider_port: int = 3002
     moto_port: int = 5000
     jwt_secret: str = "local-dev-secret"
+    jwt_allow_no_exp: bool = False  # the template's JwtAllowNoExp, to try an auth service whose tokens have none
     fake_video_seconds: float = 20.0
     fake_failure_rate: float = 0.0
     fake_fault: str | None = None

@@ -24,6 +24,7 @@ from local.lambdas import FunctionRegistry, FunctionTimeoutError
 from local.template import ACCOUNT, REGION, HttpRoute
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # an HTTP API's request payload quota
 _TEXT_TYPES = ("application/json", "text/", "application/javascript", "application/xml")
 
 
@@ -74,7 +75,7 @@ class HttpGateway:
         self._console_config = console_config or {}
 
     def app(self) -> web.Application:
-        application = web.Application(client_max_size=10 * 1024 * 1024)
+        application = web.Application(client_max_size=MAX_PAYLOAD_BYTES)
         application.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)  # every path, newlines included
         return application
 
@@ -97,7 +98,12 @@ class HttpGateway:
         if matched is None:
             return self._with_cors(web.json_response({"message": "Not Found"}, status=404), origin)
         compiled, path_parameters = matched
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            # API Gateway's own refusal of a body over its payload quota, in its JSON shape: the function
+            # never sees the request, so its envelope cannot answer.
+            return self._with_cors(web.json_response({"message": "Request Entity Too Large"}, status=413), origin)
         event = self._event(request, compiled.route, path_parameters, body)
         loop = asyncio.get_running_loop()
         if compiled.route.authorized and self._authorizer:

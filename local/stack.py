@@ -53,6 +53,7 @@ def _parameters(config: StackConfig) -> dict[str, str]:
         "PollWebhookMaxSeconds": str(config.poll_webhook_max_seconds),
         "MaxPollAttempts": str(config.max_poll_attempts),
         "CorsAllowedOrigins": ",".join(config.browser_origins),
+        "JwtAllowNoExp": "true" if config.jwt_allow_no_exp else "false",
         # Every other provider entry is the fake's, under its shape's prefix (SORA_BASE_URL moves only the relay).
         **{parameter: config.fake_provider_url + prefix for parameter, prefix in FAKE_ENTRY_PREFIXES.items()},
         # Providers call back on the local HTTP API; the fake's fal signs with a key it publishes itself.

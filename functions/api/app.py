@@ -204,6 +204,12 @@ def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
     return envelope.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
 
 
+@app.exception_handler(UnicodeDecodeError)
+def _not_text(error: UnicodeDecodeError) -> Response[Any]:
+    # A binary body (API Gateway passes it base64-encoded) decodes to bytes that are no UTF-8 text.
+    return envelope.validation_failure([{"type": "json_invalid", "ctx": {"error": "it is not UTF-8 text"}}])
+
+
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
     return envelope.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
@@ -247,4 +253,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger.info("refused", extra={"reason": refusal.message})
             return envelope.as_proxy_result(envelope.from_error(refusal))
         app.append_context(user_id=user_id)  # cleared by resolve() once the request is answered
-    return app.resolve(envelope.assume_json_body(event), context)
+    return app.resolve(envelope.assume_json_body(openapi.without_trailing_slash(event)), context)

@@ -111,8 +111,16 @@ def test_content_of_a_completed_video_is_a_presigned_url_to_its_mp4(api: Api, st
     assert requests.get(link["url"], timeout=10).content == fake_videos.media
 
 
-@pytest.mark.parametrize("state", ["QUEUED", "PROCESSING", "FAILED", "CANCELLED"])
-def test_content_before_completion_is_409(api: Api, steps, state):
+@pytest.mark.parametrize(
+    ("state", "says", "reason"),
+    [
+        ("QUEUED", "not ready yet", "content_not_ready"),
+        ("PROCESSING", "not ready yet", "content_not_ready"),
+        ("FAILED", "will never have content", "content_never_failed"),
+        ("CANCELLED", "will never have content", "content_never_cancelled"),
+    ],
+)
+def test_content_before_completion_is_409_saying_whether_it_will_come(api: Api, steps, state, says, reason):
     video_id = api.create_id()
     if state in ("PROCESSING", "FAILED"):
         steps.submit(video_id)
@@ -124,8 +132,11 @@ def test_content_before_completion_is_409(api: Api, steps, state):
 
     reply = api.content(video_id)
 
-    reply.error(409, "CONFLICT")
-    assert state in reply.body["message"]
+    error = reply.error(409, "CONFLICT")
+    assert says in reply.body["message"]
+    assert [(item["field"], item["status"], item["reason"]) for item in error["details"]] == [
+        ("videoId", state, reason)
+    ]
 
 
 def test_content_of_a_missing_task_is_404(api: Api):

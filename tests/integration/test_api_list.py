@@ -364,3 +364,90 @@ def test_the_filter_under_both_its_names_is_refused_naming_them(api: Api):
 
     assert reply.status == 400
     assert "mediaType" in reply.body["error"]["message"] and "type" in reply.body["error"]["message"]
+
+
+# -- page mode: hasMore promises a next page with tasks in it ------------------------------------------------
+
+
+def test_the_last_full_page_says_there_is_no_more(api: Api, make_tasks):
+    tasks = make_tasks(6)
+
+    last = api.list(page=2, pageSize=3).data
+
+    assert _ids(last["items"]) == _ids(tasks[3:])
+    assert (last["hasMore"], last["nextCursor"]) == (False, None)
+    assert api.list(page=3, pageSize=3).data["items"] == []
+
+
+def test_a_page_before_the_last_says_there_is_more_and_where_the_cursor_goes_on(api: Api, make_tasks):
+    tasks = make_tasks(7)
+
+    page = api.list(page=2, pageSize=3).data
+    rest = api.list(limit=10, cursor=page["nextCursor"]).data
+
+    assert page["hasMore"] is True
+    assert _ids(rest["items"]) == _ids(tasks[6:])
+
+
+@pytest.fixture
+def window_of_ten(monkeypatch):
+    """MAX_PAGE_WINDOW as 10, where the query and the service read it, so its edge is reached with few tasks."""
+    from videotasks.domain import requests as request_models
+    from videotasks.services import tasks as task_service
+
+    monkeypatch.setattr(request_models, "MAX_PAGE_WINDOW", 10)
+    monkeypatch.setattr(task_service, "MAX_PAGE_WINDOW", 10)
+
+
+def test_at_the_window_edge_has_more_is_false_and_the_cursor_goes_on(api: Api, make_tasks, window_of_ten):
+    tasks = make_tasks(13)
+
+    edge = api.list(page=2, pageSize=5).data
+    beyond = api.list(page=3, pageSize=5)
+    rest = api.list(limit=10, cursor=edge["nextCursor"]).data
+
+    assert _ids(edge["items"]) == _ids(tasks[5:10])
+    assert edge["hasMore"] is False  # page 3 would be refused: an old client must not be sent there
+    beyond.validation_error("page")
+    assert _ids(rest["items"]) == _ids(tasks[10:])
+
+
+def test_at_the_window_edge_with_nothing_beyond_there_is_no_cursor(api: Api, make_tasks, window_of_ten):
+    make_tasks(10)
+
+    edge = api.list(page=2, pageSize=5).data
+
+    assert (edge["hasMore"], edge["nextCursor"]) == (False, None)
+
+
+def test_the_real_window_edge_of_1000_tasks(api: Api, make_tasks):
+    tasks = make_tasks(1001)
+
+    edge = api.list(page=10, pageSize=100).data
+
+    assert _ids(edge["items"]) == _ids(tasks[900:1000])
+    assert edge["hasMore"] is False
+    assert _ids(api.list(limit=5, cursor=edge["nextCursor"]).data["items"]) == _ids(tasks[1000:])
+
+
+def test_a_filtered_page_past_the_read_bound_is_full_and_has_more_is_exact(api: Api, make_tasks, monkeypatch):
+    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 1)  # one read of at most 25 items per call
+    make_tasks(60)  # the newest 60 are QUEUED
+    completed = make_tasks(4, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
+
+    first = api.list(status="COMPLETED", page=1, pageSize=2).data
+    last = api.list(status="COMPLETED", page=2, pageSize=2).data
+
+    assert (_ids(first["items"]), first["hasMore"]) == (_ids(completed[:2]), True)
+    assert (_ids(last["items"]), last["hasMore"], last["nextCursor"]) == (_ids(completed[2:]), False, None)
+
+
+def test_a_filtered_last_page_found_as_the_read_bound_runs_out_says_there_is_no_more(api: Api, make_tasks, monkeypatch):
+    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 1)  # one read of at most 25 items per call
+    completed = make_tasks(2, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)])
+    make_tasks(40, offset=10)  # older, QUEUED: the first read stops among them, its page already full
+
+    page = api.list(status="COMPLETED", page=1, pageSize=2).data
+
+    assert _ids(page["items"]) == _ids(completed)
+    assert (page["hasMore"], page["nextCursor"]) == (False, None)

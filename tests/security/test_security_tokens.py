@@ -171,6 +171,50 @@ def test_http_api_takes_the_token_from_the_authorization_header_only_never_from_
     assert websocket_effect(invoke, token) == "Allow"
 
 
+# -- tokens without exp: refused by default, accepted only where JwtAllowNoExp says so -------------------
+
+
+def test_hs256_by_default_a_token_without_exp_is_refused_saying_it_has_no_expiry(
+    strict_aws: AwsStack, invoke: Invoke
+) -> None:
+    token = by_name(hs256_bad_tokens(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE), "no-exp")
+
+    assert http_refusal(invoke, token.authorization) == "Token has no expiry (exp claim); this deployment requires one"
+    assert websocket_effect(invoke, token.query_token) == "Deny"
+
+
+@pytest.fixture
+def no_exp_aws(start_aws: Callable[..., AwsStack]) -> AwsStack:
+    return start_aws({"JwtIssuer": ISSUER, "JwtAudience": AUDIENCE, "JwtAllowNoExp": "true"})
+
+
+def test_hs256_with_no_exp_allowed_a_token_without_exp_reaches_every_route_and_the_websocket(
+    no_exp_aws: AwsStack, invoke: Invoke, api_event: ApiEvent
+) -> None:
+    token = by_name(hs256_bad_tokens(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE), "no-exp")
+
+    assert http_refusal(invoke, token.authorization) is None
+    statuses = {
+        str(route): call_route(invoke, api_event, route, token.authorization)[0] for route in authorised_routes()
+    }
+    assert 401 not in statuses.values(), statuses
+    assert websocket_effect(invoke, token.query_token) == "Allow"
+
+
+# What allowing a missing exp must not loosen: an exp that is there is still checked, and the rest as ever.
+STILL_REFUSED_WITHOUT_EXP_CHECK = ["expired", "exp-not-a-number", "wrong-secret", "alg-none", "not-yet-valid-nbf"]
+
+
+@pytest.mark.parametrize("name", STILL_REFUSED_WITHOUT_EXP_CHECK)
+def test_hs256_with_no_exp_allowed_an_expired_or_forged_token_is_still_refused_everywhere(
+    no_exp_aws: AwsStack, invoke: Invoke, api_event: ApiEvent, name: str
+) -> None:
+    token = by_name(hs256_bad_tokens(USER, JWT_SECRET, issuer=ISSUER, audience=AUDIENCE), name)
+
+    assert_refused_everywhere(invoke, api_event, token)
+    assert no_exp_aws.table("TASKS_TABLE").scan()["Items"] == []
+
+
 # -- JWKS mode (RS256): a real JWKS document over HTTP --------------------------------------------
 
 

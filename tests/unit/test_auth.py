@@ -112,8 +112,34 @@ def test_a_token_with_another_hmac_algorithm_is_refused_even_with_the_right_secr
     assert refusal(signed(claims(userId="alice"), algorithm="HS512"), settings) == "Invalid token"
 
 
-def test_a_token_without_exp_is_refused(settings: Settings) -> None:
-    assert refusal(signed({"userId": "alice", "iat": int(time.time())}), settings) == "Invalid token"
+def test_a_token_without_exp_is_refused_saying_it_has_no_expiry(settings: Settings) -> None:
+    assert not settings.jwt_allow_no_exp  # the default
+    message = refusal(signed({"userId": "alice", "iat": int(time.time())}), settings)
+    assert message == "Token has no expiry (exp claim); this deployment requires one"
+
+
+def test_a_token_without_exp_is_accepted_when_the_setting_allows_it(settings_for: Callable[..., Settings]) -> None:
+    lenient = settings_for(jwt_allow_no_exp=True)
+    assert verify_token(signed({"userId": "alice", "iat": int(time.time())}), lenient) == "alice"
+
+
+@pytest.mark.parametrize(
+    ("exp", "why"),
+    [(-3600, "Token expired"), ("tomorrow", "Invalid token"), (None, "Invalid token")],
+    ids=["expired", "not-a-number", "null"],
+)
+def test_a_token_whose_exp_is_past_or_malformed_is_refused_even_when_no_exp_is_allowed(
+    settings_for: Callable[..., Settings], exp: Any, why: str
+) -> None:
+    lenient = settings_for(jwt_allow_no_exp=True)
+    value = int(time.time()) + exp if isinstance(exp, int) else exp
+    assert refusal(signed({"userId": "alice", "exp": value}), lenient) == why
+
+
+@pytest.mark.parametrize(("raw", "allowed"), [("true", True), ("false", False), ("1", True), ("0", False)])
+def test_the_no_exp_setting_is_read_from_its_variable(raw: str, allowed: bool) -> None:
+    required = {"TASKS_TABLE": "tasks", "STATS_TABLE": "stats", "MEDIA_BUCKET": "media"}
+    assert Settings.model_validate({**required, "JWT_ALLOW_NO_EXP": raw}).jwt_allow_no_exp is allowed
 
 
 def test_a_token_with_a_tampered_payload_is_refused(token: Callable[..., str], settings: Settings) -> None:

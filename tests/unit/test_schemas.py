@@ -85,14 +85,19 @@ def test_an_https_or_media_data_url_is_a_valid_reference(reference: str) -> None
         "data:image/svg+xml;base64,PHN2Zz4=",
         "data:image/png,not-base64-marked",
         "data:image/png;base64,!!!",
+        "javascript:alert(1)",
+        "s3://bucket/a.png",
+        "a.png",
+        "/images/a.png",
+        "blob:https://app.test/1234",
     ],
 )
 @pytest.mark.parametrize("name", ["inputReference", "referenceImage"])
-def test_any_other_reference_is_refused_naming_the_field_under_either_name(reference: str, name: str) -> None:
+def test_any_other_reference_is_refused_naming_the_field_as_sent(reference: str, name: str) -> None:
     message = refusal(prompt="a cat", **{name: reference})
 
-    assert message.startswith("inputReference:")
-    assert "referenceImage" in message
+    assert message.startswith(f"{name}:"), message
+    assert "https" in message or "data:" in message, message
 
 
 def test_reference_image_is_read_as_input_reference() -> None:

@@ -50,6 +50,8 @@ class Settings(BaseModel):
     jwks_url: str = Field("", alias="JWKS_URL")
     jwt_issuer: str = Field("", alias="JWT_ISSUER")
     jwt_audience: str = Field("", alias="JWT_AUDIENCE")
+    # Some issuers (the old auth service) sign tokens without exp; such a token is good until the key changes.
+    jwt_allow_no_exp: bool = Field(False, alias="JWT_ALLOW_NO_EXP")
 
     # The fixed interval when the policy knows nothing about a model (videotasks.domain.polling); the
     # adaptive delays are clamped between the min and max, a webhook's fallback up to its own max.

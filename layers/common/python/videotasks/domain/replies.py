@@ -75,7 +75,10 @@ class NumberedTaskPage(_Reply):
     """``GET /tasks`` with the old clients' ``page``/``pageSize``."""
 
     items: list[Task]
-    nextCursor: None = Field(description="Always null: numbered pages are not chained by cursor")
+    nextCursor: str | None = Field(
+        description="The cursor of the tasks older than this page (null when there are none): a client can go on "
+        "past the 1000-task window of numbered pages with it"
+    )
     hasMore: bool
     total: int
     page: int

@@ -7,9 +7,20 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from videotasks.domain.catalog import ASPECT_RATIO_SIZES
+from videotasks.domain.errors import ValidationError as RequestRefused
 from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
 from videotasks.domain.models import TaskStatus, TaskType
 from videotasks.domain.wire import status_of_word
@@ -25,6 +36,34 @@ ALIASES = {"duration": "seconds", "aspectRatio": "size", "referenceImage": "inpu
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 
+# Every error a client can cause here is a PydanticCustomError: its type is a stable key (the catalogue of
+# user-facing texts translates it), and pydantic adds no "Value error, " prefix to its text.
+def field_error(field: str | tuple[str | int, ...], key: str, text: str, value: Any, **ctx: Any) -> ValidationError:
+    """A validation error located at ``field``: a model validator's own errors would be located at the
+    whole body, while the client has to change one field."""
+    loc = (field,) if isinstance(field, str) else field
+    error = PydanticCustomError(key, text, ctx or None)
+    return ValidationError.from_exception_data("request", [InitErrorDetails(type=error, loc=loc, input=value)])
+
+
+def _as_sent(error: ValidationError, sent: dict[str, Any], aliases: dict[str, str]) -> ValidationError:
+    """``error`` with each canonical field name the client sent under an old name renamed to that name:
+    an old client that sent ``duration`` is told about ``duration``, not about ``seconds``."""
+    renamed = {new: old for old, new in aliases.items() if old in sent}
+    if not renamed:
+        return error
+    details: list[InitErrorDetails] = []
+    for item in error.errors():
+        loc = item["loc"]
+        if loc and loc[0] in renamed:
+            loc = (renamed[str(loc[0])], *loc[1:])
+        # The rendered text is kept as it is (no placeholders left to fill); the type stays the same key.
+        text = item["msg"].replace("{", "{{").replace("}", "}}")
+        kind = PydanticCustomError(item["type"], text, item.get("ctx"))
+        details.append(InitErrorDetails(type=kind, loc=loc, input=item.get("input")))
+    return ValidationError.from_exception_data(error.title, details)
+
+
 def _check_input_reference(value: str) -> str:
     """An ``https://`` URL, or a base64 ``data:`` URL of an allowed image/video type (bounded by
     MAX_INPUT_REFERENCE_CHARS, as the task item carries it). Plain ``http://`` is refused: the provider
@@ -35,18 +74,25 @@ def _check_input_reference(value: str) -> str:
         header, sep, payload = value.partition(",")
         params = [part.strip().lower() for part in header[5:].split(";")]
         if not sep or params[0] not in ALLOWED_MEDIA_TYPES or "base64" not in params[1:]:
-            raise ValueError(
-                "a data: URL must be base64 of one of "
-                f"{', '.join(ALLOWED_MEDIA_TYPES)} (data:image/png;base64,...) (also sent as referenceImage)"
+            raise PydanticCustomError(
+                "input_reference_data_type",
+                "a data: URL must be base64 of one of {allowed} (data:image/png;base64,...)",
+                {"allowed": ", ".join(ALLOWED_MEDIA_TYPES)},
             )
         if not payload or not _BASE64.match(payload):
-            raise ValueError("the data: URL's payload is not base64 (also sent as referenceImage)")
+            raise PydanticCustomError("input_reference_data_payload", "the data: URL's payload is not base64")
         return value
     parts = urlsplit(value)
     if parts.scheme.lower() != "https" or not parts.hostname or any(char.isspace() for char in value):
-        raise ValueError("must be an https:// URL or a data: URL of an image or video (also sent as referenceImage)")
+        raise PydanticCustomError(
+            "input_reference_scheme",
+            "must be an https:// URL or a base64 data: URL of an image or video; other schemes "
+            "(http:, file:, ftp:, s3:…) and relative references are not accepted",
+        )
     if parts.username is not None or parts.password is not None:
-        raise ValueError("must not carry credentials in the URL (also sent as referenceImage)")
+        raise PydanticCustomError(
+            "input_reference_credentials", "must be an https:// URL without credentials (user:password@) in it"
+        )
     return value
 
 
@@ -89,6 +135,43 @@ class CreateTaskRequest(BaseModel):
     inputReference: InputReference | None = None
     metadata: dict[str, Any] | None = None
     clientRequestId: ClientRequestId | None = None
+    # Our name -> the old name the client sent it under, so later refusals (the catalog's) use the client's.
+    _sent_as: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_fields_as_sent(cls, data: Any, handler: ModelWrapValidatorHandler[CreateTaskRequest]) -> Any:
+        sent = data if isinstance(data, dict) else {}
+        try:
+            request = handler(data)
+        except ValidationError as error:
+            raise _as_sent(error, sent, ALIASES) from None
+        request._sent_as = {new: old for old, new in ALIASES.items() if old in sent}
+        return request
+
+    def as_sent(self, refusal: RequestRefused) -> RequestRefused:
+        """``refusal`` of one of our fields (``details[0].field``) told in the name the client sent it under:
+        ``duration`` for ``seconds``; ``aspectRatio`` for ``size``, with the ratios the model takes."""
+        details = refusal.details if isinstance(refusal.details, list) else []
+        field = details[0].get("field") if details and isinstance(details[0], dict) else None
+        alias = self._sent_as.get(str(field))
+        if field is None or alias is None:
+            return refusal
+        detail = {**details[0], "field": alias}
+        if alias != "aspectRatio":
+            message = alias + refusal.message.removeprefix(str(field))
+        else:
+            sizes = detail.get("allowed") or []
+            ratios = [ratio for ratio, size in ASPECT_RATIO_SIZES[self.type].items() if size in sizes]
+            _, _, model = refusal.message.partition(" for ")
+            which = f" for {model}" if model else ""
+            detail.update(allowed=ratios, message="unsupported aspect ratio")
+            message = (
+                f"aspectRatio must be one of {', '.join(ratios)}{which}"
+                if ratios
+                else f"aspectRatio: none is available{which}; send size, one of {', '.join(sizes)}"
+            )
+        return RequestRefused(message, details=[detail, *details[1:]])
 
     @model_validator(mode="before")
     @classmethod
@@ -99,16 +182,12 @@ class CreateTaskRequest(BaseModel):
         for old, new in ALIASES.items():
             if old in data:
                 if new in data:
-                    raise ValueError(f"give either '{old}' or '{new}', not both")
+                    raise field_error(
+                        old, "alias_conflict", "give either '{old}' or '{new}', not both", data[old], old=old, new=new
+                    )
                 value = data.pop(old)
                 if old == "aspectRatio":
-                    task_type = str(data.get("type") or data.get("mediaType") or "VIDEO").upper()
-                    sizes = ASPECT_RATIO_SIZES.get(
-                        TaskType(task_type) if task_type in TaskType.__members__ else TaskType.VIDEO, {}
-                    )
-                    if value not in sizes:
-                        raise ValueError(f"aspectRatio must be one of {', '.join(sizes)}")
-                    value = sizes[value]
+                    value = _size_of_aspect_ratio(value, data.get("type") or data.get("mediaType"))
                 data[new] = value
         if isinstance(data.get("type"), str):
             data["type"] = data["type"].upper()
@@ -116,14 +195,33 @@ class CreateTaskRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_metadata(self) -> CreateTaskRequest:
-        if self.metadata is not None:
-            _check_metadata_keys(self.metadata, depth=0)
-        if self.metadata is not None and len(json.dumps(self.metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
-            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        if self.metadata is None:
+            return self
+        _check_metadata_keys(self.metadata, depth=0)
+        if len(json.dumps(self.metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+            raise field_error(
+                "metadata",
+                "metadata_too_large",
+                "must be at most {limit} bytes of JSON",
+                self.metadata,
+                limit=MAX_METADATA_BYTES,
+            )
         for key in SERVICE_METADATA_KEYS:
-            if self.metadata and key in self.metadata:
-                raise ValueError(f"metadata.{key} is set by the service")
+            if key in self.metadata:
+                raise field_error(
+                    ("metadata", key), "metadata_reserved_key", "is set by the service", self.metadata[key]
+                )
         return self
+
+
+def _size_of_aspect_ratio(value: Any, task_type: Any) -> Any:
+    kind = str(task_type or "VIDEO").upper()
+    sizes = ASPECT_RATIO_SIZES.get(TaskType(kind) if kind in TaskType.__members__ else TaskType.VIDEO, {})
+    if not isinstance(value, str) or value not in sizes:
+        raise field_error(
+            "aspectRatio", "aspect_ratio_unknown", "must be one of {allowed}", value, allowed=", ".join(sizes)
+        )
+    return sizes[value]
 
 
 MAX_METADATA_KEY_CHARS = 64
@@ -133,11 +231,19 @@ MAX_METADATA_DEPTH = 4
 def _check_metadata_keys(value: Any, *, depth: int) -> None:
     """DynamoDB refuses empty attribute names inside maps; keep keys short and nesting shallow."""
     if depth > MAX_METADATA_DEPTH:
-        raise ValueError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels")
+        raise field_error(
+            "metadata", "metadata_too_deep", "may nest at most {limit} levels", value, limit=MAX_METADATA_DEPTH
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not key or len(key) > MAX_METADATA_KEY_CHARS:
-                raise ValueError(f"metadata keys must be 1-{MAX_METADATA_KEY_CHARS} characters")
+                raise field_error(
+                    "metadata",
+                    "metadata_key_length",
+                    "keys must be 1-{limit} characters",
+                    key,
+                    limit=MAX_METADATA_KEY_CHARS,
+                )
             _check_metadata_keys(item, depth=depth + 1)
     elif isinstance(value, list):
         for item in value:
@@ -145,6 +251,8 @@ def _check_metadata_keys(value: Any, *, depth: int) -> None:
 
 
 MAX_PAGE_WINDOW = 1000  # page * pageSize: deeper offsets must use the cursor
+# The old frontend's name of the list's type filter (as in its create body).
+QUERY_ALIASES = {"mediaType": "type"}
 
 
 class ListTasksQuery(BaseModel):
@@ -159,15 +267,34 @@ class ListTasksQuery(BaseModel):
     page: Annotated[int, Field(ge=1)] | None = None
     pageSize: Annotated[int, Field(ge=1, le=100)] | None = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_fields_as_sent(cls, data: Any, handler: ModelWrapValidatorHandler[ListTasksQuery]) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as error:
+            sent = (
+                {key: value for key, value in data.items() if value not in (None, "")} if isinstance(data, dict) else {}
+            )
+            raise _as_sent(error, sent, QUERY_ALIASES) from None
+
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = {key: value for key, value in data.items() if value not in (None, "")}
-            if "mediaType" in data:  # the old frontend's name of the filter (as in its create body)
-                if "type" in data:
-                    raise ValueError("give either 'mediaType' or 'type', not both")
-                data["type"] = data.pop("mediaType")
+            for old, new in QUERY_ALIASES.items():
+                if old in data:
+                    if new in data:
+                        raise field_error(
+                            old,
+                            "alias_conflict",
+                            "give either '{old}' or '{new}', not both",
+                            data[old],
+                            old=old,
+                            new=new,
+                        )
+                    data[new] = data.pop(old)
             if isinstance(data.get("status"), str):
                 # An unknown word goes on to the enum, whose error names the statuses.
                 data["status"] = status_of_word(data["status"]) or data["status"].strip().upper()
@@ -178,9 +305,20 @@ class ListTasksQuery(BaseModel):
     @model_validator(mode="after")
     def _check_paging(self) -> ListTasksQuery:
         if self.cursor and (self.page or self.pageSize):
-            raise ValueError("use either cursor or page/pageSize, not both")
+            raise field_error(
+                "cursor",
+                "paging_mode_conflict",
+                "use either cursor or page/pageSize, not both (a cursor goes on from nextCursor)",
+                self.cursor,
+            )
         if self.page_mode and self.page_number * self.page_size > MAX_PAGE_WINDOW:
-            raise ValueError(f"page * pageSize must be at most {MAX_PAGE_WINDOW}; use the cursor to go further")
+            raise field_error(
+                "page",
+                "page_window_exceeded",
+                "page * pageSize must be at most {limit} (the newest {limit} tasks); use the cursor to go further",
+                self.page,
+                limit=MAX_PAGE_WINDOW,
+            )
         return self
 
     @property

@@ -1,7 +1,8 @@
 """JWT verification shared by the HTTP authorizer and the WebSocket ``$connect`` authorizer.
 
 HS256 with a shared secret (what the existing Sora UI auth service signs) or RS256 against a JWKS
-URL. The user id is the ``userId`` claim, else ``sub``. A ``Bearer `` prefix is optional.
+URL. The user id is the ``userId`` claim, else ``sub``. A ``Bearer `` prefix is optional. A token must
+carry ``exp`` unless ``JWT_ALLOW_NO_EXP`` is on; an ``exp`` in the past is refused either way.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def verify_token(raw: str | None, settings: Settings) -> str:
         raise UnauthorizedError("Missing token")
     if len(token) > MAX_TOKEN_LENGTH:
         raise UnauthorizedError("Token too large")
-    options: Any = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience)}
+    # A token without exp never expires: refused unless the deployment says its issuer signs such tokens.
+    options: Any = {"require": [] if settings.jwt_allow_no_exp else ["exp"], "verify_aud": bool(settings.jwt_audience)}
     try:
         if settings.jwt_mode == "jwks":
             signing_key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
@@ -63,6 +65,10 @@ def verify_token(raw: str | None, settings: Settings) -> str:
             )
     except jwt.ExpiredSignatureError as exc:
         raise UnauthorizedError("Token expired") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        if exc.claim == "exp":
+            raise UnauthorizedError("Token has no expiry (exp claim); this deployment requires one") from exc
+        raise UnauthorizedError("Invalid token") from exc
     except jwt.PyJWTError as exc:
         raise UnauthorizedError("Invalid token") from exc
     user_id = claims.get("userId") or claims.get("sub")

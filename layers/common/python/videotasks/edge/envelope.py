@@ -90,6 +90,17 @@ def as_proxy_result(response: Response[Any]) -> dict[str, Any]:
     }
 
 
+# What pydantic puts before the text of a ValueError/AssertionError raised in a validator: ours raise
+# PydanticCustomError, which has none; a library's validator might still.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _without_prefix(message: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message or "invalid value"
+
+
 def validation_failure(errors: Any) -> Response[Any]:
     """A 400 naming the first offending field (pydantic's error list, from Powertools or a model)."""
     details = []
@@ -99,7 +110,7 @@ def validation_failure(errors: Any) -> Response[Any]:
             details.append({"field": "body", "message": f"body is not valid JSON{': ' + reason if reason else ''}"})
             continue
         location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        details.append({"field": ".".join(location) or "body", "message": item.get("msg", "invalid value")})
+        details.append({"field": ".".join(location) or "body", "message": _without_prefix(item.get("msg") or "")})
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     return failure(400, "VALIDATION_ERROR", f"{first['field']}: {first['message']}", details)
 

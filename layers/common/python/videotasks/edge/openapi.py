@@ -166,3 +166,13 @@ def render(resolver: Any) -> str:
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def without_trailing_slash(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with its path's trailing ``/`` dropped. API Gateway routes ``/tasks/`` to ``GET /tasks``,
+    while the resolver matches paths exactly: without this, the route a client reached would answer 404."""
+    path = str(event.get("rawPath") or "")
+    if len(path) <= 1 or not path.endswith("/"):
+        return event
+    http = {**(event.get("requestContext") or {}).get("http", {}), "path": path.rstrip("/") or "/"}
+    return {**event, "rawPath": path.rstrip("/") or "/", "requestContext": {**event["requestContext"], "http": http}}

@@ -16,10 +16,17 @@ from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, describe, resolve_model_options
-from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
+from videotasks.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    ProviderError,
+    StaleWriteError,
+    TaskStoreBusyError,
+    ValidationError,
+)
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
-from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
+from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
 from videotasks.services.media_links import media_link, playable_url
 from videotasks.settings import Settings
@@ -32,6 +39,8 @@ logger = Logger(child=True)
 
 
 CANCEL_ATTEMPTS = 3
+# Reads of the repository (each itself bounded) that one page-mode listing may make to fill its window.
+PAGE_MODE_MAX_READS = 10
 # Where providers that call back reach this deployment, for the length of one create: the idempotent path
 # calls ``create`` through Powertools, which passes on only the user and the body.
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
@@ -132,16 +141,21 @@ class TaskService:
         Returns the task as it is now and whether it was created by this call. ``lambda_context``
         bounds how long an interrupted create keeps its key locked (its remaining time).
         """
-        key = idempotency_key or request.clientRequestId
-        if not key:
-            return self.create(user_id, request, webhook_base=webhook_base), True
-        if lambda_context is not None:
-            self.idempotent_create.config.register_lambda_context(lambda_context)
-        reset = _webhook_base.set(webhook_base)
+        # Here, around both paths: the idempotent one re-reads the body from its canonical form, which no
+        # longer knows the old names the client used.
         try:
-            video_id, created = self.idempotent_create(user_id, key, request)
-        finally:
-            _webhook_base.reset(reset)
+            key = idempotency_key or request.clientRequestId
+            if not key:
+                return self.create(user_id, request, webhook_base=webhook_base), True
+            if lambda_context is not None:
+                self.idempotent_create.config.register_lambda_context(lambda_context)
+            reset = _webhook_base.set(webhook_base)
+            try:
+                video_id, created = self.idempotent_create(user_id, key, request)
+            finally:
+                _webhook_base.reset(reset)
+        except ValidationError as refusal:
+            raise request.as_sent(refusal) from None
         return self.get(user_id, video_id), created
 
     @tracer.capture_method(capture_response=False)
@@ -177,14 +191,24 @@ class TaskService:
         }
 
     def _list_page(self, user_id: str, query: ListTasksQuery, total: int) -> dict[str, Any]:
-        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest)."""
+        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest).
+
+        ``hasMore`` promises that ``page + 1`` has tasks: an old client pages on while it is true, so it
+        is false at the window's edge (the next page would be refused) and never a guess. ``nextCursor``
+        goes on from this page's last task whenever older ones exist, the window's edge included."""
         size, number = query.page_size, query.page_number
-        page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
-        items = page.items[size * (number - 1) :]
+        wanted = size * number
+        items, position = _read_exactly(self._repository, user_id, query, wanted)
+        more = position is not None
+        next_cursor = (
+            cursor.encode(position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())
+            if position is not None
+            else None
+        )
         return {
-            "items": [self.public(task) for task in items],
-            "nextCursor": None,
-            "hasMore": page.position is not None,
+            "items": [self.public(task) for task in items[size * (number - 1) :]],
+            "nextCursor": next_cursor,
+            "hasMore": more and (number + 1) * size <= MAX_PAGE_WINDOW,
             "total": total,
             "page": number,
             "pageSize": size,
@@ -266,7 +290,7 @@ class TaskService:
         task = self.get(user_id, video_id)
         link = media_link(task, self._media, self._settings.media_url_ttl_seconds)
         if link is None:
-            raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
+            raise _no_content(task)
         return {
             **task_ids(task),
             "type": task.type.value,
@@ -274,3 +298,44 @@ class TaskService:
             "url": link.url,
             "expiresAt": iso(link.expires_at),
         }
+
+
+def _no_content(task: Task) -> ConflictError:
+    """The 409 for content that is not there: whether waiting helps is what the caller needs to know, in
+    ``details[0].reason`` for code (the list of ``{field, message}`` every error's details are)."""
+    status = task.status.value
+    if task.status is TaskStatus.CANCELLED:
+        reason, message = "content_never_cancelled", f"Task {task.videoId} was cancelled; it will never have content"
+    elif task.status is TaskStatus.FAILED:
+        reason, message = "content_never_failed", f"Task {task.videoId} failed; it will never have content"
+    elif task.is_terminal:  # COMPLETED without stored media: nothing will come later either
+        reason, message = "content_missing", f"Task {task.videoId} is {status} but has no stored content"
+    else:
+        reason = "content_not_ready"
+        message = f"Task {task.videoId} is {status}; its content is not ready yet (it is once the task is COMPLETED)"
+    detail = {"field": "videoId", "message": message.split("; ", 1)[-1], "status": status, "reason": reason}
+    return ConflictError(message, details=[detail])
+
+
+def _read_exactly(
+    repository: TaskRepository, user_id: str, query: ListTasksQuery, wanted: int
+) -> tuple[list[Task], dict[str, Any] | None]:
+    """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
+
+    One match beyond ``wanted`` is read to know that. A read of the repository stops early (its read
+    bound) when filters skip many tasks, with a position but no knowledge of what lies beyond: read on
+    from there until it is known."""
+    items: list[Task] = []
+    position: dict[str, Any] | None = None
+    for _ in range(PAGE_MODE_MAX_READS):
+        page = repository.list_owned(
+            user_id, limit=wanted + 1 - len(items), status=query.status, task_type=query.type, start=position
+        )
+        items.extend(page.items)
+        if len(items) > wanted:
+            return items[:wanted], repository.position_of(items[wanted - 1])
+        if page.position is None:
+            return items, None
+        position = page.position
+    # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
+    return items[:wanted], None
