@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError as ModelValidationError
 
 from videotasks import wiring
+from videotasks.domain import messages
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import (
@@ -54,17 +55,27 @@ IdempotencyKey = Annotated[
 def _user_id() -> str:
     user_id = app.context.get("user_id")
     if not user_id:
-        raise UnauthorizedError("Missing token")
+        raise UnauthorizedError(key="missing_token")
     return str(user_id)
 
 
-def _authorization(event: dict[str, Any]) -> str | None:
-    """The Authorization header, whatever its case. Never a token from the URL, which access logs, proxies
-    and browser history keep."""
+def _lang() -> str:
+    """The reader's language for error texts: the request's ``Accept-Language``."""
+    return messages.negotiate(app.current_event.headers.get("accept-language"))
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    """A request header, whatever its case."""
     for key, value in (event.get("headers") or {}).items():
-        if key.lower() == "authorization":
+        if key.lower() == name:
             return str(value)
     return None
+
+
+def _authorization(event: dict[str, Any]) -> str | None:
+    """The Authorization header. Never a token from the URL, which access logs, proxies and browser history
+    keep."""
+    return _header(event, "authorization")
 
 
 @app.get(f"{openapi.BASE_PATH}/health", tags=["health"], summary="Liveness check (no auth)")
@@ -181,45 +192,48 @@ def stats() -> Response[Any]:
 # errors: one place maps every exception to the envelope ---------------------------------------------
 @app.exception_handler(VideoTasksError)
 def _domain_error(error: VideoTasksError) -> Response[Any]:
-    return envelope.from_error(error)
+    return envelope.from_error(error, _lang())
 
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    return envelope.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors(), _lang())
 
 
 @app.exception_handler(json.JSONDecodeError)
 def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
-    return envelope.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
+    reason = f"{error.msg} at position {error.pos}"
+    return envelope.from_error(ValidationError(key="body_not_json", params={"reason": reason}), _lang())
 
 
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
-    return envelope.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
+    return envelope.failure(500, "INTERNAL", messages.render("start_failed", _lang()))
 
 
 @app.exception_handler(ModelValidationError)
 def _model_error(error: ModelValidationError) -> Response[Any]:
-    return envelope.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors(), _lang())
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.exception("unhandled error")  # the cause stays in the logs; the reply leaks nothing
-    return envelope.failure(500, "INTERNAL", "Internal error")
+    return envelope.failure(500, "INTERNAL", messages.render("internal_error", _lang()))
 
 
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
     methods = openapi.allowed_methods(event.path)
+    request = {"method": event.http_method, "path": event.path}
     if methods is None:
-        return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
+        return envelope.from_error(NotFoundError(key="no_route", params=request), _lang())
     if event.http_method not in methods:
-        return envelope.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
+        return envelope.from_error(MethodNotAllowedError(key="method_not_allowed", params=request), _lang())
     # The right method on a known shape that no route matched: the id holds characters no video id has.
-    return envelope.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
+    failure = {"loc": ("path", "videoId"), "type": "video_id_pattern", "msg": "must be video_<uuid4>"}
+    return envelope.validation_failure([failure], _lang())
 
 
 @metrics.log_metrics
@@ -231,6 +245,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             user_id = verify_token(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here
             logger.info("refused", extra={"reason": refusal.message})
-            return envelope.as_proxy_result(envelope.from_error(refusal))
+            lang = messages.negotiate(_header(event, "accept-language"))
+            return envelope.as_proxy_result(envelope.from_error(refusal, lang))
         app.append_context(user_id=user_id)  # cleared by resolve() once the request is answered
     return app.resolve(envelope.assume_json_body(event), context)

@@ -35,9 +35,9 @@ def verify_token(raw: str | None, settings: Settings) -> str:
     """Return the caller's user id, or raise ``UnauthorizedError`` saying what is wrong."""
     token = strip_bearer(raw)
     if not token:
-        raise UnauthorizedError("Missing token")
+        raise UnauthorizedError(key="missing_token")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise UnauthorizedError("Token too large")
+        raise UnauthorizedError(key="token_too_large")
     options: Any = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience)}
     try:
         if settings.jwt_mode == "jwks":
@@ -62,10 +62,10 @@ def verify_token(raw: str | None, settings: Settings) -> str:
                 options=options,
             )
     except jwt.ExpiredSignatureError as exc:
-        raise UnauthorizedError("Token expired") from exc
+        raise UnauthorizedError(key="token_expired") from exc
     except jwt.PyJWTError as exc:
-        raise UnauthorizedError("Invalid token") from exc
+        raise UnauthorizedError(key="invalid_token") from exc
     user_id = claims.get("userId") or claims.get("sub")
     if not isinstance(user_id, str | int) or not str(user_id).strip():
-        raise UnauthorizedError("Token has no userId or sub claim")
+        raise UnauthorizedError(key="token_no_subject")
     return str(user_id)

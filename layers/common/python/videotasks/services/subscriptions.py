@@ -94,7 +94,7 @@ class RealtimeService:
             return socket_outbound.subscribed(None, timestamp_ms=stamp)
         task = self._tasks.get_owned(video_id, user_id)
         if task is None:  # someone else's task is indistinguishable from none, as in the HTTP API
-            raise NotFoundError(f"Task {video_id} not found")
+            raise NotFoundError(key="task_not_found", params={"videoId": video_id})
         if not task.is_terminal:
             self._connections.follow(
                 connection_id, user_id, now, video_id=video_id, max_subscriptions=MAX_SUBSCRIPTIONS

@@ -148,7 +148,7 @@ class TaskService:
     def get(self, user_id: str, video_id: str) -> Task:
         task = self._repository.get_owned(video_id, user_id)
         if task is None:
-            raise NotFoundError(f"Task {video_id} not found")
+            raise NotFoundError(key="task_not_found", params={"videoId": video_id})
         return task
 
     def public(self, task: Task) -> dict[str, Any]:
@@ -227,14 +227,16 @@ class TaskService:
         for _ in range(CANCEL_ATTEMPTS):
             task = self.get(user_id, video_id)
             if task.is_terminal:
-                raise ConflictError(f"Task {video_id} is already {task.status.value} and cannot be cancelled")
+                raise ConflictError(
+                    key="task_not_cancellable", params={"videoId": video_id, "status": task.status.value}
+                )
             try:
                 cancelled = self._repository.transition(task, TaskStatus.CANCELLED)
                 break
             except StaleWriteError:
                 continue
         else:
-            raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
+            raise ConflictError(key="task_cancel_contended", params={"videoId": video_id})
         logger.append_keys(**task_ids(task))
         logger.info("task cancelled")
         metrics.task_ended(TaskStatus.CANCELLED)
@@ -266,7 +268,7 @@ class TaskService:
         task = self.get(user_id, video_id)
         link = media_link(task, self._media, self._settings.media_url_ttl_seconds)
         if link is None:
-            raise ConflictError(f"Task {video_id} is {task.status.value}; its content exists once it is COMPLETED")
+            raise ConflictError(key="task_content_not_ready", params={"videoId": video_id, "status": task.status.value})
         return {
             **task_ids(task),
             "type": task.type.value,

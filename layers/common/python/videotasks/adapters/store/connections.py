@@ -85,8 +85,8 @@ class ConnectionRepository:
         if not self._update_connection(connection_id, expression, condition, values):
             current = self.get(connection_id)
             if current is None or current.user_id != user_id:
-                raise NotFoundError(f"Connection {connection_id} is not registered")
-            raise ConflictError(f"A connection follows at most {max_subscriptions} tasks one by one")
+                raise NotFoundError(key="connection_not_registered")
+            raise ConflictError(key="too_many_subscriptions", params={"limit": max_subscriptions})
 
     @tracer.capture_method
     def unfollow(self, connection_id: str, user_id: str, now: datetime, *, video_id: str | None) -> None:
@@ -101,7 +101,7 @@ class ConnectionRepository:
             values[":ids"] = {video_id}
         condition = "attribute_exists(connectionId) AND userId = :user"
         if not self._update_connection(connection_id, expression, condition, values):
-            raise NotFoundError(f"Connection {connection_id} is not registered")
+            raise NotFoundError(key="connection_not_registered")
 
     @tracer.capture_method
     def touch(self, connection_id: str, now: datetime) -> bool:
