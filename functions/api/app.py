@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError as ModelValidationError
 
 from videotasks import wiring
-from videotasks.domain import messages
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
+from videotasks.domain import messages
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -31,7 +31,7 @@ from videotasks.domain.errors import (
 )
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
-from videotasks.edge import envelope, openapi, public_url
+from videotasks.edge import envelope, language, openapi, public_url
 from videotasks.edge.auth import verify_token
 from videotasks.services.tasks import StartFailedError
 from videotasks.settings import get_settings
@@ -60,22 +60,15 @@ def _user_id() -> str:
 
 
 def _lang() -> str:
-    """The reader's language for error texts: the request's ``Accept-Language``."""
-    return messages.negotiate(app.current_event.headers.get("accept-language"))
-
-
-def _header(event: dict[str, Any], name: str) -> str | None:
-    """A request header, whatever its case."""
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return None
+    """The reader's language for error texts: the request's ``Accept-Language`` (no ``?lang=`` on HTTP:
+    every HTTP client can set the header, and a query parameter would be one more on every route)."""
+    return language.of_request(app.current_event.raw_event, query=False)
 
 
 def _authorization(event: dict[str, Any]) -> str | None:
     """The Authorization header. Never a token from the URL, which access logs, proxies and browser history
     keep."""
-    return _header(event, "authorization")
+    return language.header(event, "authorization")
 
 
 @app.get(f"{openapi.BASE_PATH}/health", tags=["health"], summary="Liveness check (no auth)")
@@ -245,7 +238,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             user_id = verify_token(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here
             logger.info("refused", extra={"reason": refusal.message})
-            lang = messages.negotiate(_header(event, "accept-language"))
+            lang = language.of_request(event, query=False)
             return envelope.as_proxy_result(envelope.from_error(refusal, lang))
         app.append_context(user_id=user_id)  # cleared by resolve() once the request is answered
     return app.resolve(envelope.assume_json_body(event), context)
