@@ -100,7 +100,7 @@ def create_task(
     task, created = service.create_once(
         _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base
     )
-    return envelope.success(service.public(task), status_code=201 if created else 200)
+    return envelope.success(service.public(task, _lang()), status_code=201 if created else 200)
 
 
 @app.get(
@@ -129,7 +129,7 @@ def list_tasks(
             "pageSize": pageSize,
         }
     )
-    return envelope.success(wiring.task_service().list(_user_id(), query))
+    return envelope.success(wiring.task_service().list(_user_id(), query, _lang()))
 
 
 @app.get(
@@ -140,7 +140,7 @@ def list_tasks(
 )
 def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return envelope.success(service.public(service.get(_user_id(), videoId)))
+    return envelope.success(service.public(service.get(_user_id(), videoId), _lang()))
 
 
 @app.get(
@@ -161,7 +161,7 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
 )
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return envelope.success(service.public(service.cancel(_user_id(), videoId)))
+    return envelope.success(service.public(service.cancel(_user_id(), videoId), _lang()))
 
 
 @app.get(

@@ -227,11 +227,11 @@ def negotiate(accept_language: str | None, override: str | None = None) -> Lang:
     ranked: list[tuple[float, int, str]] = []
     for position, item in enumerate((accept_language or "")[:512].split(",")):
         tag, _, rest = item.strip().partition(";")
-        tag = tag.strip()
+        tag = tag.strip().replace("_", "-")
         if not _TAG.match(tag):
             continue
         quality = 1.0
-        match = re.search(r"q\s*=\s*([0-9.]+)", rest)
+        match = re.search(r"q\s*=\s*([^;\s]*)", rest)
         if match:
             try:
                 quality = float(match.group(1))

@@ -18,6 +18,7 @@ from videotasks.domain import cursor
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, describe, resolve_model_options
 from videotasks.domain.errors import ConflictError, NotFoundError, ProviderError, StaleWriteError, TaskStoreBusyError
 from videotasks.domain.ids import new_video_id
+from videotasks.domain.messages import DEFAULT_LANG
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
@@ -151,15 +152,16 @@ class TaskService:
             raise NotFoundError(key="task_not_found", params={"videoId": video_id})
         return task
 
-    def public(self, task: Task) -> dict[str, Any]:
-        """The client view of a task, with a fresh playable URL once it is COMPLETED."""
-        return task_json(task, video_url=playable_url(task, self._media, self._settings.media_url_ttl_seconds))
+    def public(self, task: Task, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """The client view of a task, with a fresh playable URL once it is COMPLETED, its texts in ``lang``."""
+        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
+        return task_json(task, video_url=url, lang=lang)
 
     @tracer.capture_method(capture_response=False)
-    def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
+    def list(self, user_id: str, query: ListTasksQuery, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
         if query.page_mode:
-            return self._list_page(user_id, query, total)
+            return self._list_page(user_id, query, total, lang)
         secret = self._cursor_secret()
         start = cursor.decode(query.cursor, user_id=user_id, scope=query.scope, secret=secret) if query.cursor else None
         page = self._repository.list_owned(
@@ -169,20 +171,20 @@ class TaskService:
             cursor.encode(page.position, user_id=user_id, scope=query.scope, secret=secret) if page.position else None
         )
         return {
-            "items": [self.public(task) for task in page.items],
+            "items": [self.public(task, lang) for task in page.items],
             "nextCursor": next_cursor,
             "hasMore": next_cursor is not None,
             "total": total,
             "limit": query.limit,
         }
 
-    def _list_page(self, user_id: str, query: ListTasksQuery, total: int) -> dict[str, Any]:
+    def _list_page(self, user_id: str, query: ListTasksQuery, total: int, lang: str) -> dict[str, Any]:
         """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest)."""
         size, number = query.page_size, query.page_number
         page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
         items = page.items[size * (number - 1) :]
         return {
-            "items": [self.public(task) for task in items],
+            "items": [self.public(task, lang) for task in items],
             "nextCursor": None,
             "hasMore": page.position is not None,
             "total": total,
