@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Chinese text is written with Chinese punctuation: fullwidth commas and parentheses)
 """Every text a user reads, in English and Simplified Chinese, keyed by stable codes; and which one to use.
 
 The reply's ``error.code`` and the keys here are for programs; the texts are for people, and change freely.
