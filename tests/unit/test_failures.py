@@ -72,4 +72,4 @@ def test_a_task_stored_with_a_providers_words_as_its_message_shows_our_sentence(
     # Tasks failed before every message was a catalogue sentence kept their words; reading them must not
     # show those words either.
     old = TaskError(code="PROVIDER_BAD_REPLY", message="GET https://api.example/v1/videos/x answered 502: <html>")
-    assert public_error(old, "en")["message"] == "The provider answered in a way we could not read"
+    assert public_error(old, "en")["message"] == "The provider sent a reply we could not read"

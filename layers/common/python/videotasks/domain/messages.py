@@ -155,7 +155,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "failure_provider_content_gone": ("The provider no longer has the finished media", "生成服务已不再保留生成结果"),
     "failure_provider_job_lost": ("The provider no longer knows the job", "生成服务已找不到此任务"),
     "failure_provider_timeout": ("The provider did not answer in time", "生成服务响应超时"),
-    "failure_provider_bad_reply": ("The provider answered in a way we could not read", "生成服务返回了无法识别的结果"),
+    "failure_provider_bad_reply": ("The provider sent a reply we could not read", "生成服务返回了无法识别的结果"),
     "failure_provider_bad_media": (
         "The provider's result is not a video or image we can deliver",
         "生成结果不是可交付的视频或图片",
