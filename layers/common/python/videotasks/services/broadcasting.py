@@ -42,7 +42,7 @@ from videotasks.adapters.store.items import task_from_item
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
-from videotasks.domain.wire import task_ids
+from videotasks.domain.wire import WIRE_STATUS, task_ids
 from videotasks.services.media_links import playable_url
 from videotasks.settings import Settings
 
@@ -99,7 +99,7 @@ class Broadcaster:
         stamp = self._clock_ms()
         by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
         recipients = sorted(connection_id for ids in by_lang.values() for connection_id in ids)
-        message = socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp)
+        message_type = socket_outbound.TASK_MESSAGE_TYPES[task.status].value
         payloads: dict[str, bytes] = {}
         for lang, connection_ids in by_lang.items():  # rendered once per language, not per connection
             text = socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp, lang=lang)
@@ -116,8 +116,8 @@ class Broadcaster:
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
             extra={
                 **task_ids(task),
-                "messageType": message["type"],
-                "status": message["payload"]["status"],
+                "messageType": message_type,
+                "status": WIRE_STATUS[task.status],
                 "progress": task.progress,
                 "recipients": len(recipients),
                 "delivered": len(deliveries.delivered),
@@ -126,5 +126,5 @@ class Broadcaster:
             },
         )
         if deliveries.failed and not deliveries.delivered:
-            raise UndeliveredError(f"{task.videoId}: no connection received {message['type']}")
-        return Broadcast(task.videoId, message["type"], len(recipients), deliveries)
+            raise UndeliveredError(f"{task.videoId}: no connection received {message_type}")
+        return Broadcast(task.videoId, message_type, len(recipients), deliveries)
