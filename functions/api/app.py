@@ -21,7 +21,7 @@ from pydantic import ValidationError as ModelValidationError
 from videotasks import wiring
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
-from videotasks.domain import replies
+from videotasks.domain import messages, replies
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -31,7 +31,7 @@ from videotasks.domain.errors import (
 )
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
-from videotasks.edge import envelope, openapi, public_url
+from videotasks.edge import envelope, language, openapi, public_url
 from videotasks.edge.auth import verify_token
 from videotasks.services.tasks import StartFailedError
 from videotasks.settings import get_settings
@@ -55,17 +55,20 @@ IdempotencyKey = Annotated[
 def _user_id() -> str:
     user_id = app.context.get("user_id")
     if not user_id:
-        raise UnauthorizedError("Missing token")
+        raise UnauthorizedError(key="missing_token")
     return str(user_id)
 
 
+def _lang() -> str:
+    """The reader's language for error texts: the request's ``Accept-Language`` (no ``?lang=`` on HTTP:
+    every HTTP client can set the header, and a query parameter would be one more on every route)."""
+    return language.of_request(app.current_event.raw_event, query=False)
+
+
 def _authorization(event: dict[str, Any]) -> str | None:
-    """The Authorization header, whatever its case. Never a token from the URL, which access logs, proxies
-    and browser history keep."""
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == "authorization":
-            return str(value)
-    return None
+    """The Authorization header. Never a token from the URL, which access logs, proxies and browser history
+    keep."""
+    return language.header(event, "authorization")
 
 
 @app.get(
@@ -103,7 +106,7 @@ def create_task(
     task, created = service.create_once(
         _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base
     )
-    return envelope.success(service.public(task), status_code=201 if created else 200)
+    return envelope.success(service.public(task, _lang()), status_code=201 if created else 200)
 
 
 @app.get(
@@ -132,7 +135,7 @@ def list_tasks(
             "pageSize": pageSize,
         }
     )
-    return envelope.success(wiring.task_service().list(_user_id(), query))
+    return envelope.success(wiring.task_service().list(_user_id(), query, _lang()))
 
 
 @app.get(
@@ -143,7 +146,7 @@ def list_tasks(
 )
 def get_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return envelope.success(service.public(service.get(_user_id(), videoId)))
+    return envelope.success(service.public(service.get(_user_id(), videoId), _lang()))
 
 
 @app.get(
@@ -164,7 +167,7 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
 )
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
-    return envelope.success(service.public(service.cancel(_user_id(), videoId)))
+    return envelope.success(service.public(service.cancel(_user_id(), videoId), _lang()))
 
 
 @app.get(
@@ -191,17 +194,18 @@ def stats() -> Response[Any]:
 # errors: one place maps every exception to the envelope ---------------------------------------------
 @app.exception_handler(VideoTasksError)
 def _domain_error(error: VideoTasksError) -> Response[Any]:
-    return envelope.from_error(error)
+    return envelope.from_error(error, _lang())
 
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(error: RequestValidationError) -> Response[Any]:
-    return envelope.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors(), _lang())
 
 
 @app.exception_handler(json.JSONDecodeError)
 def _bad_json(error: json.JSONDecodeError) -> Response[Any]:
-    return envelope.from_error(ValidationError(f"body is not valid JSON: {error.msg} at position {error.pos}"))
+    reason = f"{error.msg} at position {error.pos}"
+    return envelope.from_error(ValidationError(key="body_not_json", params={"reason": reason}), _lang())
 
 
 @app.exception_handler(UnicodeDecodeError)
@@ -212,30 +216,32 @@ def _not_text(error: UnicodeDecodeError) -> Response[Any]:
 
 @app.exception_handler(StartFailedError)
 def _start_failed(error: StartFailedError) -> Response[Any]:
-    return envelope.failure(500, "INTERNAL", "The task was recorded but could not be started; it is marked FAILED")
+    return envelope.failure(500, "INTERNAL", messages.render("start_failed", _lang()))
 
 
 @app.exception_handler(ModelValidationError)
 def _model_error(error: ModelValidationError) -> Response[Any]:
-    return envelope.validation_failure(error.errors())
+    return envelope.validation_failure(error.errors(), _lang())
 
 
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
     logger.exception("unhandled error")  # the cause stays in the logs; the reply leaks nothing
-    return envelope.failure(500, "INTERNAL", "Internal error")
+    return envelope.failure(500, "INTERNAL", messages.render("internal_error", _lang()))
 
 
 @app.not_found
 def _not_found(error: Exception) -> Response[Any]:
     event = app.current_event
     methods = ROUTES.allowed_methods(event.path)
+    request = {"method": event.http_method, "path": event.path}
     if methods is None:
-        return envelope.from_error(NotFoundError(f"No route {event.http_method} {event.path}"))
+        return envelope.from_error(NotFoundError(key="no_route", params=request), _lang())
     if event.http_method not in methods:
-        return envelope.from_error(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}"))
+        return envelope.from_error(MethodNotAllowedError(key="method_not_allowed", params=request), _lang())
     # The right method on a known shape that no route matched: the id holds characters no video id has.
-    return envelope.validation_failure([{"loc": ("path", "videoId"), "msg": "must be video_<uuid4>"}])
+    failure = {"loc": ("path", "videoId"), "type": "video_id_pattern", "msg": "must be video_<uuid4>"}
+    return envelope.validation_failure([failure], _lang())
 
 
 # Read from the routes above: the checks before and after routing never list routes by hand.
@@ -251,6 +257,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             user_id = verify_token(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here
             logger.info("refused", extra={"reason": refusal.message})
-            return envelope.as_proxy_result(envelope.from_error(refusal))
+            lang = language.of_request(event, query=False)
+            return envelope.as_proxy_result(envelope.from_error(refusal, lang))
         app.append_context(user_id=user_id)  # cleared by resolve() once the request is answered
     return app.resolve(envelope.assume_json_body(openapi.without_trailing_slash(event)), context)

@@ -12,13 +12,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import UnauthorizedError
+from videotasks.edge import language
 from videotasks.edge.auth import verify_token
 from videotasks.settings import get_settings
 
 logger = Logger()
 
 
-def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous") -> dict[str, Any]:
+def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous", lang: str = "en") -> dict[str, Any]:
     policy: dict[str, Any] = {
         "principalId": user_id,
         "policyDocument": {
@@ -27,7 +28,9 @@ def _websocket_policy(effect: str, resource: str, user_id: str = "anonymous") ->
         },
     }
     if effect == "Allow":
-        policy["context"] = {"userId": user_id}
+        # lang: the connection's language, chosen at the handshake; API Gateway hands the context to every
+        # later message of the connection, which carries no headers of its own.
+        policy["context"] = {"userId": user_id, "lang": lang}
     return policy
 
 
@@ -45,4 +48,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except UnauthorizedError as exc:
         logger.info("refused", extra={"reason": exc.message})
         return _websocket_policy("Deny", event["methodArn"])
-    return _websocket_policy("Allow", event["methodArn"], user_id)
+    return _websocket_policy("Allow", event["methodArn"], user_id, language.of_request(event, query=True))

@@ -18,7 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from videotasks import wiring
 from videotasks.adapters.tracing import tracer
+from videotasks.domain import messages
 from videotasks.domain.socket_outbound import error, now_ms
+from videotasks.edge import language
 
 logger = Logger()
 
@@ -40,13 +42,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if route_key == "$disconnect":
         service.disconnect(connection_id)
         return {"statusCode": 200}
-    user_id = (request.get("authorizer") or {}).get("userId")
-    if not user_id:  # $connect is authorised, so only a misconfigured API gets here
-        if route_key == "$connect":
-            return {"statusCode": 401}
-        return {"statusCode": 200, "body": json.dumps(error("UNAUTHORIZED", "Missing token", timestamp_ms=now_ms()))}
+    authorizer = request.get("authorizer") or {}
+    user_id = authorizer.get("userId")
     if route_key == "$connect":
-        service.connect(connection_id, str(user_id))
+        if not user_id:  # $connect is authorised, so only a misconfigured API gets here
+            return {"statusCode": 401}
+        service.connect(connection_id, str(user_id), language.of_request(event, query=True))
         return {"statusCode": 200}
-    reply = service.handle(connection_id, str(user_id), route_key, _body(event))
-    return {"statusCode": 200, "body": json.dumps(reply)}
+    # Later frames carry no headers: the language chosen at the handshake comes back with the authorizer's
+    # context, which API Gateway passes with every message of the connection.
+    lang = messages.as_lang(authorizer.get("lang"))
+    if not user_id:
+        refusal = error("UNAUTHORIZED", messages.render("missing_token", lang), timestamp_ms=now_ms())
+        return {"statusCode": 200, "body": json.dumps(refusal, ensure_ascii=False)}
+    reply = service.handle(connection_id, str(user_id), route_key, _body(event), lang)
+    return {"statusCode": 200, "body": json.dumps(reply, ensure_ascii=False)}

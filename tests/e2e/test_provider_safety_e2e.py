@@ -33,7 +33,9 @@ def test_html_served_as_the_video_fails_the_task_and_stores_nothing(local_stack,
 
     assert task["status"] == "FAILED"
     assert task["error"]["code"] == "PROVIDER_BAD_MEDIA"
-    assert "text/html" in task["error"]["message"]
+    # what was wrong is the owner's to read in details; the message is our sentence for the code
+    assert task["error"]["message"] == "The provider's result is not a video or image we can deliver"
+    assert "text/html" in task["error"]["details"]["providerMessage"]
     assert _objects_naming(local_stack, video_id) == []
 
 

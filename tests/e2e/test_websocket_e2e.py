@@ -99,8 +99,11 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def connected(stack: Any, user_id: str) -> AsyncIterator[Client]:
-    async with websockets.connect(f"{stack.ws_url}/?token={stack.token(user_id)}") as socket:
+async def connected(
+    stack: Any, user_id: str, *, query: str = "", headers: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    url = f"{stack.ws_url}/?token={stack.token(user_id)}{query}"
+    async with websockets.connect(url, additional_headers=headers) as socket:
         client = Client(stack, user_id, socket)
         try:
             yield client
@@ -385,5 +388,42 @@ def test_a_client_that_disconnects_mid_task_is_cleaned_up_and_others_still_recei
                     break
                 await asyncio.sleep(0.1)
             assert remaining == staying_ids
+
+    run(scenario())
+
+
+# -- the reader's language --------------------------------------------------------------------------
+def test_each_tab_reads_the_same_task_in_the_language_chosen_at_its_handshake(local_stack: Any, user_id: str) -> None:
+    async def scenario() -> None:
+        async with (
+            connected(local_stack, user_id, query="&lang=zh-CN") as chinese,
+            connected(local_stack, user_id, headers={"Accept-Language": "zh-CN,zh;q=0.9"}) as by_header,
+            connected(local_stack, user_id, headers={"Accept-Language": "en-US,en;q=0.9"}) as english,
+        ):
+            for tab in (chinese, by_header, english):
+                assert (await tab.ask({"action": "subscribe"}))["type"] == "subscribed"
+            video_id = await english.create_task()
+            deadline = local_stack.completion_deadline()
+
+            lives = [about(await tab.until_terminal(video_id, deadline), video_id) for tab in (chinese, by_header)]
+            life_en = about(await english.until_terminal(video_id, deadline), video_id)
+            refused = await chinese.ask({"action": "dance"})
+
+            for life in lives:
+                running = [message for message in life if message["payload"]["status"] == "in_progress"]
+                assert running and all(
+                    message["payload"]["message"] == f"正在生成视频（{message['payload']['progress']}%）"
+                    for message in running
+                ), running
+                assert life[-1]["payload"]["message"] == "视频已生成"
+            running_en = [message for message in life_en if message["payload"]["status"] == "in_progress"]
+            assert running_en and all(
+                message["payload"]["message"].startswith("Generating the video (") for message in running_en
+            )
+            assert life_en[-1]["payload"]["message"] == "The video is ready"
+            # the same task, the same codes and fields: only the texts differ
+            assert [message["type"] for message in lives[0]][-1] == life_en[-1]["type"] == "taskCompleted"
+            assert refused["type"] == "error" and refused["payload"]["code"] == "VALIDATION_ERROR"
+            assert refused["payload"]["message"].startswith("未知的操作 'dance'")
 
     run(scenario())

@@ -27,7 +27,7 @@ def test_websocket_a_valid_query_token_is_allowed_for_the_connect_route(
     policy = invoke(AUTHORIZER, event)
 
     assert policy["principalId"] == "alice"
-    assert policy["context"] == {"userId": "alice"}
+    assert policy["context"] == {"userId": "alice", "lang": "en"}
     (statement,) = policy["policyDocument"]["Statement"]
     assert statement == {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
 

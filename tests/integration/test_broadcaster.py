@@ -28,6 +28,7 @@ from videotasks.adapters import aws, socket_push
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries, Delivery
 from videotasks.adapters.store.connections import ConnectionRepository
 from videotasks.adapters.store.tasks import TaskRepository
+from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task, TaskStatus, utc_now
 from videotasks.services import broadcasting
 
@@ -484,3 +485,47 @@ def test_the_notifier_posts_to_all_connections_at_once() -> None:
 def test_the_notifier_needs_an_endpoint() -> None:
     with pytest.raises(ValueError, match="WEBSOCKET_ENDPOINT"):
         ConnectionNotifier("")
+
+
+# -- languages ------------------------------------------------------------------------------------------
+def test_each_connection_reads_the_task_in_its_language_rendered_once_per_language(
+    aws_stack: AwsStack,
+    stream: Stream,
+    stored_task: Callable[..., Task],
+    connections: ConnectionRepository,
+    use_notifier: Callable[[ConnectionNotifier], None],
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = RecordingNotifier()
+    use_notifier(recorder)
+    task = stored_task("alice")
+    for connection_id, lang in [("c-zh-1=", "zh-CN"), ("c-zh-2=", "zh-CN"), ("c-en=", "en"), ("c-old=", None)]:
+        if lang is None:  # an item written before connections had a language reads English
+            connections.add(connection_id, "alice", utc_now())
+        else:
+            connections.add(connection_id, "alice", utc_now(), lang=lang)
+        connections.follow(connection_id, "alice", utc_now(), video_id=None, max_subscriptions=100)
+    stream.records()
+    rendered: list[str] = []
+    real = socket_outbound.task_message
+
+    def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        rendered.append(kwargs.get("lang", "en"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket_outbound, "task_message", counting)
+
+    TaskRepository(aws_stack.settings).update_running(
+        TaskRepository(aws_stack.settings).transition(task, TaskStatus.PROCESSING), progress=42
+    )
+    assert broadcast_batch(invoke, stream.records()) == []
+
+    last = {target: message["payload"]["message"] for target, message in recorder.posted}
+    assert last == {
+        "c-zh-1=": "正在生成视频（42%）",
+        "c-zh-2=": "正在生成视频（42%）",
+        "c-en=": "Generating the video (42%)",
+        "c-old=": "Generating the video (42%)",
+    }
+    assert sorted(rendered.count(lang) for lang in ("zh-CN", "en")) == [2, 2]  # per record, per language

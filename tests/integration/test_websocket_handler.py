@@ -358,3 +358,62 @@ def test_an_auth_message_with_any_other_token_is_unauthorized_and_the_connection
     assert socket.send({"action": "subscribe", "videoId": own.videoId})["type"] == "taskProgress"
     theirs = stored_task("mallory", status=TaskStatus.PROCESSING)
     assert socket.send({"action": "subscribe", "videoId": theirs.videoId})["payload"]["code"] == "NOT_FOUND"
+
+
+# languages ----------------------------------------------------------------------------------------
+def _connect_event(connection_id: str, *, headers: dict[str, str], query: dict[str, str] | None) -> dict[str, Any]:
+    event = ws_event("$connect", connection_id)
+    event.update({"headers": headers, "queryStringParameters": query})
+    return event
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "lang"),
+    [
+        ({}, None, "en"),
+        ({"Accept-Language": "zh-CN,zh;q=0.9"}, None, "zh-CN"),
+        ({"accept-language": "zh-Hans"}, {"token": "t"}, "zh-CN"),
+        ({"Accept-Language": "en-US"}, {"token": "t", "lang": "zh-CN"}, "zh-CN"),  # ?lang= wins
+        ({"Accept-Language": "zh-CN"}, {"lang": "en"}, "en"),
+        ({"Accept-Language": "zh-CN"}, {"lang": "xx"}, "zh-CN"),  # a language we lack: the header decides
+    ],
+)
+@pytest.mark.usefixtures("_parent_logger")
+def test_connect_stores_the_handshakes_language(
+    aws_stack: AwsStack,
+    invoke: Invoke,
+    connections: ConnectionRepository,
+    headers: dict[str, str],
+    query: dict[str, str] | None,
+    lang: str,
+) -> None:
+    result = invoke("WebSocketFunction", _connect_event("c-lang=", headers=headers, query=query))
+
+    assert result == {"statusCode": 200}
+    stored = connections.get("c-lang=")
+    assert stored is not None and stored.lang == lang
+
+
+@pytest.mark.usefixtures("_parent_logger")
+def test_replies_read_in_the_language_the_authorizer_passed_on(
+    aws_stack: AwsStack, invoke: Invoke, stored_task: Callable[..., Task]
+) -> None:
+    task = stored_task("alice", status=TaskStatus.PROCESSING, progress=42)
+
+    def send(body: Any, route_key: str, lang: str | None) -> dict[str, Any]:
+        event = ws_event(route_key, "c-zh=", body=body)
+        if lang is not None:
+            event["requestContext"]["authorizer"]["lang"] = lang
+        return dict(json.loads(invoke("WebSocketFunction", event)["body"]))
+
+    invoke("WebSocketFunction", ws_event("$connect", "c-zh="))
+    chinese = send({"action": "subscribe", "videoId": task.videoId}, "subscribe", "zh-CN")
+    refused = send("not json", "$default", "zh-CN")
+    missing = send({"action": "subscribe", "videoId": new_video_id()}, "subscribe", "zh-CN")
+    english = send("not json", "$default", None)
+
+    assert chinese["payload"]["message"] == "正在生成视频（42%）"
+    assert refused["payload"]["code"] == "VALIDATION_ERROR"
+    assert refused["payload"]["message"].startswith("消息不是 JSON；请发送")
+    assert missing["payload"]["code"] == "NOT_FOUND" and missing["payload"]["message"].startswith("任务 video_")
+    assert english["payload"]["message"].startswith("Message is not JSON; send")

@@ -15,7 +15,7 @@ from videotasks.domain.errors import (
     ProviderPermanentError,
     ProviderTransientError,
 )
-from videotasks.domain.failures import PROVIDER_FAILURES
+from videotasks.domain.failures import sentence
 from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
 from videotasks.services.workflow import Workflow, carried_job
 
@@ -419,7 +419,7 @@ def test_a_provider_failure_fails_the_task_with_our_code_and_keeps_the_providers
     stored = reload(repository, task)
     assert stored.status is TaskStatus.FAILED
     assert stored.error is not None
-    assert (stored.error.code, stored.error.message) == ("CONTENT_POLICY", PROVIDER_FAILURES["CONTENT_POLICY"])
+    assert (stored.error.code, stored.error.message) == ("CONTENT_POLICY", sentence("CONTENT_POLICY"))
     assert stored.error.details == {"providerCode": "moderation_blocked", "providerMessage": "The prompt was blocked"}
     assert stored.providerStatus == "failed"
     assert (aws_stack.counters("alice")["failed"], aws_stack.counters("alice")["processing"]) == (1, 0)
@@ -683,15 +683,15 @@ def lambda_cause(error_type: str, message: str, *, trace: bool = True) -> str:
             "ProviderPermanentError",
             lambda_cause("ProviderPermanentError", "PROVIDER_REJECTED: POST /v1/videos answered 400: bad size"),
             "PROVIDER_REJECTED",
-            PROVIDER_FAILURES["PROVIDER_REJECTED"],
+            sentence("PROVIDER_REJECTED"),
         ),
         (
             "ProviderTransientError",
             lambda_cause("ProviderTransientError", "PROVIDER_RATE_LIMITED: answered 429"),
             "PROVIDER_RATE_LIMITED",
-            PROVIDER_FAILURES["PROVIDER_RATE_LIMITED"],
+            sentence("PROVIDER_RATE_LIMITED"),
         ),
-        ("States.Timeout", "The task timed out.", "TIMEOUT", "The task timed out."),
+        ("States.Timeout", "The task timed out.", "TIMEOUT", sentence("TIMEOUT")),
         (
             "KeyError",
             lambda_cause("KeyError", "'videoId'"),

@@ -81,13 +81,13 @@ def test_completed_carries_the_playable_url_as_result_video_url() -> None:
 
 
 def test_failed_carries_the_tasks_error_and_no_result() -> None:
-    task = _task(TaskStatus.FAILED, error=TaskError(code="TIMEOUT", message="The provider did not finish"))
+    task = _task(TaskStatus.FAILED, error=TaskError(code="TIMEOUT", message="The task ran out of time"))
 
     payload = _message(task)["payload"]
 
-    assert payload["error"] == {"code": "TIMEOUT", "message": "The provider did not finish"}
+    assert payload["error"] == {"code": "TIMEOUT", "message": "The task ran out of time"}
     assert "result" not in payload
-    assert "The provider did not finish" in payload["message"]
+    assert payload["message"] == "The video failed: The task ran out of time"
 
 
 def test_failed_without_a_recorded_error_still_says_why_in_the_contract_shape() -> None:
@@ -138,7 +138,7 @@ def test_the_auth_acknowledgement_names_the_connections_user() -> None:
 def test_a_failed_task_without_a_recorded_error_still_carries_one_without_details() -> None:
     payload = _message(_task(TaskStatus.FAILED, error=None))["payload"]
 
-    assert payload["error"] == {"code": "INTERNAL", "message": "The task failed"}
+    assert payload["error"] == {"code": "INTERNAL", "message": "The task failed because of an internal error"}
 
 
 def test_every_message_type_has_one_model_and_the_builders_refuse_what_their_model_refuses() -> None:

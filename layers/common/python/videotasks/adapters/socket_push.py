@@ -10,7 +10,7 @@ thread waits for a socket). Throttling and 5xx are retried by botocore's standar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -79,9 +79,18 @@ class ConnectionNotifier:
 
     def post_all(self, connection_ids: Sequence[str], data: bytes) -> Deliveries:
         """Post ``data`` to every connection at once; each gets its own outcome."""
+        return self.post_each(dict.fromkeys(connection_ids, data))
+
+    def post_each(self, payloads: Mapping[str, bytes]) -> Deliveries:
+        """Post each connection its own ``payloads[connection_id]``, all at once; each gets its own outcome."""
+        connection_ids = list(payloads)
         if len(connection_ids) <= 1 or self._max_workers <= 1:
-            return Deliveries({connection_id: self.post(connection_id, data) for connection_id in connection_ids})
+            return Deliveries(
+                {connection_id: self.post(connection_id, payloads[connection_id]) for connection_id in connection_ids}
+            )
         if self._pool is None:  # threads start on first use and are reused by later invocations
             self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="post")
-        results = self._pool.map(lambda connection_id: self.post(connection_id, data), connection_ids)
+        results = self._pool.map(
+            lambda connection_id: self.post(connection_id, payloads[connection_id]), connection_ids
+        )
         return Deliveries(dict(zip(connection_ids, results, strict=True)))

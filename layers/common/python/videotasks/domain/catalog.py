@@ -283,20 +283,23 @@ class Catalog:
         model = model or (self.default_image if task_type is TaskType.IMAGE else self.default_video)
         spec = self._models.get(model)
         if spec is None or model not in self.offered:
-            retired = f" ({model} was retired on {spec.retired})" if spec is not None and spec.retired else ""
+            retired = spec.retired if spec is not None else None
             raise ValidationError(
-                f"model '{model}' is not available{retired}; choose one of: {', '.join(self.offered)}",
+                key="model_retired" if retired else "model_unavailable",
+                params={"model": model, "retired": retired, "allowed": ", ".join(self.offered)},
                 details=[{"field": "model", "message": "unknown model", "allowed": list(self.offered)}],
             )
         if spec.type is not task_type:
             raise ValidationError(
-                f"model '{model}' makes {spec.type.value} tasks, not {task_type.value}",
+                key="model_wrong_type",
+                params={"model": model, "made": spec.type.value, "asked": task_type.value},
                 details=[{"field": "model", "message": "wrong task type for this model"}],
             )
         size = size or spec.default_size
         if size is not None and size not in spec.sizes:
             raise ValidationError(
-                f"size must be one of {', '.join(spec.sizes)} for model '{model}'",
+                key="size_unsupported",
+                params={"model": model, "allowed": ", ".join(spec.sizes)},
                 details=[{"field": "size", "message": "unsupported size", "allowed": list(spec.sizes)}],
             )
         if task_type is TaskType.IMAGE:
@@ -306,9 +309,9 @@ class Catalog:
             if seconds is None:
                 seconds = spec.default_seconds if spec.default_seconds in allowed else allowed[-1]
             elif seconds not in allowed:
-                at = f" at size {size}" if allowed != spec.seconds else ""
                 raise ValidationError(
-                    f"seconds must be one of {', '.join(map(str, allowed))} for model '{model}'{at}",
+                    key="seconds_unsupported" if allowed == spec.seconds else "seconds_unsupported_at_size",
+                    params={"model": model, "allowed": ", ".join(map(str, allowed)), "size": size},
                     details=[{"field": "seconds", "message": "unsupported duration", "allowed": list(allowed)}],
                 )
         return ModelOptions(model, seconds, size, spec.provider, spec.provider_model)

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from videotasks.domain import messages
 
 
 class VideoTasksError(Exception):
-    """Base of every error the domain raises on purpose."""
+    """Base of every error the domain raises on purpose.
+
+    Raised with ``key`` (and ``params``) of ``videotasks.domain.messages``, the error reads in the
+    reader's language at the edge (``user_message``); ``message`` is its English, for logs. One raised
+    with a bare message reads that message in every language."""
 
     code = "INTERNAL"
     http_status = 500
     retry_after_seconds: int | None = None  # sent as the reply's Retry-After header when set
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.key = key
+        self.params = dict(params or {})
+        if message is None:
+            message = messages.render(key or "internal_error", messages.DEFAULT_LANG, self.params)
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def user_message(self, lang: str) -> str:
+        if self.key is None:
+            return self.message
+        return messages.render(self.key, lang, self.params, fallback=self.message)
 
 
 class ValidationError(VideoTasksError):
@@ -67,8 +90,8 @@ class TaskStoreBusyError(RateLimitedError):
 
     retry_after_seconds = 1
 
-    def __init__(self, message: str = "Too many changes to your tasks at once; retry in a moment") -> None:
-        super().__init__(message)
+    def __init__(self) -> None:
+        super().__init__(key="store_busy")
 
 
 class StaleWriteError(VideoTasksError):

@@ -10,42 +10,48 @@ cause from one provider to the next. A client needs one closed set of codes to a
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from videotasks.domain import messages
 from videotasks.domain.models import TaskError
 
-# Our codes for failures a provider reports in its own words, each with what it means for the user. Codes
-# whose message we write ourselves (PROVIDER_BAD_MEDIA, PROVIDER_TIMEOUT, INVALID_INPUT naming the allowed
-# values, ...) keep it: it is already ours, and says more.
-PROVIDER_FAILURES: dict[str, str] = {
-    "PROVIDER_REJECTED": "The provider refused the request",
-    "CONTENT_POLICY": "The provider's content policy refused this prompt or its result",
-    "PROVIDER_AUTH_FAILED": "The provider refused this service's credentials; the operator must check its key",
-    "PROVIDER_RATE_LIMITED": "The provider kept refusing requests as too many",
-    "PROVIDER_UNAVAILABLE": "The provider was unavailable",
-    "PROVIDER_FAILED": "The provider could not generate this result",
-    "PROVIDER_CANCELLED": "The provider cancelled the job",
-    "PROVIDER_CONTENT_GONE": "The provider no longer has the finished media",
-    "PROVIDER_JOB_LOST": "The provider no longer knows the job",
-}
+# Codes whose words, when they differ from our sentence, are ours (kept as ``details.reason``); every
+# other code's words come from a provider or its adapter (kept as ``details.providerMessage``).
+_OUR_FAILURES = frozenset({"TIMEOUT", "INTERNAL", "EXECUTION_ABORTED"})
 # A provider's own code that names a content refusal, in any provider's spelling.
 _POLICY_WORDS = re.compile(r"moderat|policy|safety|nsfw|sensitive|blocked|filtered", re.IGNORECASE)
 _OUR_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
+def failure_key(code: str) -> str:
+    """The catalogue key of ``code``'s sentence; a code without one reads the generic sentence."""
+    key = f"failure_{code.lower()}"
+    return key if messages.has(key) else "failure_other"
+
+
+def sentence(code: str, lang: str = messages.DEFAULT_LANG) -> str:
+    return messages.render(failure_key(code), lang)
+
+
 def for_users(error: TaskError) -> TaskError:
-    """``error`` as the task shows it: a provider's failure under our code and sentence, the provider's
-    own code and message moved into ``details``. Our other errors (``TIMEOUT``, ``INTERNAL``...) pass."""
+    """``error`` as the task stores it: our code and our sentence; the provider's own code, and any words
+    other than our sentence (a provider's message, an HTTP method, path or status, an exception's text),
+    moved into ``details``. The message a user reads is only ever a catalogue sentence."""
     code = error.code
     provider_code: str | None = None
     if not _OUR_CODE.match(code):  # the provider's own code, passed on by its job object
         provider_code = code
         code = "CONTENT_POLICY" if _POLICY_WORDS.search(code) else "PROVIDER_FAILED"
-    sentence = PROVIDER_FAILURES.get(code)
-    if sentence is None:
-        return error
+    ours = sentence(code)
     details = dict(error.details or {})
     if provider_code:
         details["providerCode"] = provider_code
-    if error.message and error.message != sentence:
-        details["providerMessage"] = error.message
-    return TaskError(code=code, message=sentence, details=details or None)
+    if error.message and error.message != ours:
+        details["reason" if code in _OUR_FAILURES else "providerMessage"] = error.message
+    return TaskError(code=code, message=ours, details=details or None)
+
+
+def public_error(error: TaskError, lang: str) -> dict[str, Any]:
+    """A task's ``error`` as its owner reads it: the sentence of its code in ``lang`` (also for tasks
+    stored before their message was a catalogue sentence), ``details`` as stored."""
+    return {**error.model_dump(mode="json", exclude_none=True), "message": sentence(error.code, lang)}

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from videotasks.domain import messages
 from videotasks.domain.ids import VIDEO_ID_PATTERN, is_video_id
 
 MAX_FRAME_CHARS = 4096  # our messages are tiny; API Gateway itself accepts up to 128 KB
@@ -48,28 +49,47 @@ class Command:
 
 
 class ProtocolError(Exception):
-    """A client message we refuse; the client gets an ``error`` message and nothing changes."""
+    """A client message we refuse; the client gets an ``error`` message and nothing changes. ``key`` and
+    ``params`` name its text in ``videotasks.domain.messages``; with ``name_actions`` the text goes on to
+    say which actions exist. ``message`` is its English, for logs."""
 
-    def __init__(self, code: str, message: str, *, video_id: str | None = None, name_actions: bool = False) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        code: str,
+        key: str,
+        params: dict[str, Any] | None = None,
+        *,
+        video_id: str | None = None,
+        name_actions: bool = False,
+    ) -> None:
         self.code = code
-        self.message = message
+        self.key = key
+        self.params = params or {}
         self.video_id = video_id
         self.name_actions = name_actions
+        self.message = self.user_message(messages.DEFAULT_LANG)
+        super().__init__(self.message)
+
+    def user_message(self, lang: str) -> str:
+        problem = messages.render(self.key, lang, self.params)
+        if not self.name_actions:
+            return problem
+        known = {"problem": problem, "actions": ", ".join(KNOWN_ACTIONS), "legacy": ", ".join(LEGACY_TYPES)}
+        return messages.render("ws_expected", lang, known)
 
 
 def parse_frame(route_key: str, body: str | None) -> Command:
     """The command in a frame that arrived on ``route_key``; raises ``ProtocolError``."""
     if body is None or not body.strip():
-        raise ProtocolError("VALIDATION_ERROR", _expected("Empty message"), name_actions=True)
+        raise ProtocolError("VALIDATION_ERROR", "ws_empty", name_actions=True)
     if len(body) > MAX_FRAME_CHARS:
-        raise ProtocolError("VALIDATION_ERROR", f"Message too large (over {MAX_FRAME_CHARS} characters)")
+        raise ProtocolError("VALIDATION_ERROR", "ws_too_large", {"limit": MAX_FRAME_CHARS})
     try:
         data = json.loads(body)
     except ValueError:
-        raise ProtocolError("VALIDATION_ERROR", _expected("Message is not JSON"), name_actions=True) from None
+        raise ProtocolError("VALIDATION_ERROR", "ws_not_json", name_actions=True) from None
     if not isinstance(data, dict):
-        raise ProtocolError("VALIDATION_ERROR", _expected("Message is not a JSON object"), name_actions=True)
+        raise ProtocolError("VALIDATION_ERROR", "ws_not_object", name_actions=True)
     action, fields = _action_of(route_key, data)
     if action is Action.PING:
         return Command(action)
@@ -89,16 +109,16 @@ def _action_of(route_key: str, data: dict[str, Any]) -> tuple[Action, dict[str, 
     if isinstance(legacy, str) and legacy in LEGACY_TYPES:
         payload = data.get("payload")
         if payload is not None and not isinstance(payload, dict):
-            raise ProtocolError("VALIDATION_ERROR", f"{legacy}: payload must be an object")
+            raise ProtocolError("VALIDATION_ERROR", "ws_payload_not_object", {"type": legacy})
         fields = {**data, **(payload or {})}
         if LEGACY_TYPES[legacy] in _ONE_TASK and fields.get("videoId") is None:
             # The old protocol named one task per message; "every task" is only our new action's meaning.
-            raise ProtocolError("VALIDATION_ERROR", f"{legacy} needs payload.videoId (one task per message)")
+            raise ProtocolError("VALIDATION_ERROR", "ws_needs_video_id", {"type": legacy})
         return LEGACY_TYPES[legacy], fields
     if named is not None:
         shown = f"{named!r}"[:60]
-        raise ProtocolError("VALIDATION_ERROR", _expected(f"Unknown action {shown}"), name_actions=True)
-    raise ProtocolError("VALIDATION_ERROR", _expected("Message has no action"), name_actions=True)
+        raise ProtocolError("VALIDATION_ERROR", "ws_unknown_action", {"action": shown}, name_actions=True)
+    raise ProtocolError("VALIDATION_ERROR", "ws_no_action", name_actions=True)
 
 
 _ONE_TASK = (Action.SUBSCRIBE, Action.UNSUBSCRIBE)
@@ -110,15 +130,8 @@ def _video_id(fields: dict[str, Any]) -> str | None:
         return None
     if not isinstance(value, str) or not is_video_id(value):
         shown = value if isinstance(value, str) and len(value) <= 80 else None
-        raise ProtocolError("VALIDATION_ERROR", "videoId must be our task id, video_<uuid4>", video_id=shown)
+        raise ProtocolError("VALIDATION_ERROR", "ws_bad_video_id", video_id=shown)
     return value
-
-
-def _expected(problem: str) -> str:
-    return (
-        f'{problem}; send {{"action": ...}} with one of {", ".join(KNOWN_ACTIONS)} '
-        f'(or the old backend\'s {", ".join(LEGACY_TYPES)} as "type")'
-    )
 
 
 # The frames as models, for docs/asyncapi.yaml (local/asyncapi_export.py). ``parse_frame`` stays the judge of

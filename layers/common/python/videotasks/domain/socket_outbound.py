@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from videotasks.domain import messages
+from videotasks.domain.failures import public_error
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
 from videotasks.domain.wire import WIRE_STATUS, task_ids
@@ -225,39 +227,37 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def task_message(task: Task, *, video_url: str | None, timestamp_ms: int) -> dict[str, Any]:
-    """The message that tells a client where ``task`` stands; ``video_url`` is the playable URL of a
-    COMPLETED task (the caller signs it)."""
+def task_message(
+    task: Task, *, video_url: str | None, timestamp_ms: int, lang: str = messages.DEFAULT_LANG
+) -> dict[str, Any]:
+    """The message that tells a client where ``task`` stands, its texts in ``lang``; ``video_url`` is the
+    playable URL of a COMPLETED task (the caller signs it)."""
     payload: dict[str, Any] = {
         **task_ids(task),
         "status": WIRE_STATUS[task.status],
         "progress": task.progress,
-        "message": status_text(task),
+        "message": status_text(task, lang),
         "updatedAt": task.updatedAt,
     }
     if task.status is TaskStatus.COMPLETED:
         payload["result"] = {"videoUrl": video_url}
     elif task.status is TaskStatus.FAILED:
-        payload["error"] = task.error or TaskError(code="INTERNAL", message="The task failed")
+        payload["error"] = public_error(task.error or _UNKNOWN_FAILURE, lang)
     model = TASK_MESSAGES[TASK_MESSAGE_TYPES[task.status]]
     return model.build(payload, timestamp_ms=timestamp_ms)
 
 
-def status_text(task: Task) -> str:
-    """A short human sentence for the payload's ``message`` (the old backend sent one too)."""
-    noun = "image" if task.type is TaskType.IMAGE else "video"
-    match task.status:
-        case TaskStatus.QUEUED:
-            return f"Waiting to start the {noun}"
-        case TaskStatus.PROCESSING:
-            return f"Generating the {noun} ({task.progress}%)"
-        case TaskStatus.COMPLETED:
-            return f"The {noun} is ready"
-        case TaskStatus.FAILED:
-            reason = task.error.message if task.error else ""
-            return f"The {noun} failed: {reason}" if reason else f"The {noun} failed"
-        case TaskStatus.CANCELLED:
-            return f"The {noun} was cancelled"
+_UNKNOWN_FAILURE = TaskError(code="INTERNAL", message="The task failed")
+
+
+def status_text(task: Task, lang: str = messages.DEFAULT_LANG) -> str:
+    """A short sentence in ``lang`` for the payload's ``message`` (the old backend sent one too). A failed
+    task's reason is the sentence of its error code, never the provider's words."""
+    noun = messages.render("noun_image" if task.type is TaskType.IMAGE else "noun_video", lang)
+    reason = public_error(task.error or _UNKNOWN_FAILURE, lang)["message"]
+    return messages.render(
+        f"status_{task.status.value.lower()}", lang, {"noun": noun, "progress": task.progress, "reason": reason}
+    )
 
 
 def is_worth_sending(old: Task | None, new: Task | None) -> bool:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from videotasks.domain.failures import public_error
+from videotasks.domain.messages import DEFAULT_LANG
 from videotasks.domain.models import Task, TaskStatus, parse_iso
 
 # The old backend's lowercase status words (docs/LEGACY_CONTRACT.md), which every WebSocket payload carries.
@@ -66,11 +68,12 @@ def unix_seconds(stamp: str) -> int:
     return int(parse_iso(stamp).timestamp())
 
 
-def task_json(task: Task, *, video_url: str | None) -> dict[str, Any]:
+def task_json(task: Task, *, video_url: str | None, lang: str = DEFAULT_LANG) -> dict[str, Any]:
     """The HTTP API's Task: internal fields dropped, the provider's id under its three names.
-    ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None."""
+    ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None; a failed
+    task's ``error.message`` in ``lang``."""
     external_id = task.externalTaskId
-    return {
+    body = {
         **task_ids(task),
         "externalTaskId": external_id,
         **task.model_dump(mode="json", exclude={*INTERNAL_FIELDS, "videoId", "externalTaskId", "metadata"}),
@@ -78,3 +81,6 @@ def task_json(task: Task, *, video_url: str | None) -> dict[str, Any]:
         "metadata": {**task.metadata, "externalTaskId": external_id, "createdAt": unix_seconds(task.createdAt)},
         "videoUrl": video_url,
     }
+    if task.error is not None:
+        body["error"] = public_error(task.error, lang)
+    return body

@@ -36,9 +36,9 @@ def verify_token(raw: str | None, settings: Settings) -> str:
     """Return the caller's user id, or raise ``UnauthorizedError`` saying what is wrong."""
     token = strip_bearer(raw)
     if not token:
-        raise UnauthorizedError("Missing token")
+        raise UnauthorizedError(key="missing_token")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise UnauthorizedError("Token too large")
+        raise UnauthorizedError(key="token_too_large")
     # A token without exp never expires: refused unless the deployment says its issuer signs such tokens.
     options: Any = {"require": [] if settings.jwt_allow_no_exp else ["exp"], "verify_aud": bool(settings.jwt_audience)}
     try:
@@ -64,14 +64,12 @@ def verify_token(raw: str | None, settings: Settings) -> str:
                 options=options,
             )
     except jwt.ExpiredSignatureError as exc:
-        raise UnauthorizedError("Token expired") from exc
+        raise UnauthorizedError(key="token_expired") from exc
     except jwt.MissingRequiredClaimError as exc:
-        if exc.claim == "exp":
-            raise UnauthorizedError("Token has no expiry (exp claim); this deployment requires one") from exc
-        raise UnauthorizedError("Invalid token") from exc
+        raise UnauthorizedError(key="token_no_expiry" if exc.claim == "exp" else "invalid_token") from exc
     except jwt.PyJWTError as exc:
-        raise UnauthorizedError("Invalid token") from exc
+        raise UnauthorizedError(key="invalid_token") from exc
     user_id = claims.get("userId") or claims.get("sub")
     if not isinstance(user_id, str | int) or not str(user_id).strip():
-        raise UnauthorizedError("Token has no userId or sub claim")
+        raise UnauthorizedError(key="token_no_subject")
     return str(user_id)

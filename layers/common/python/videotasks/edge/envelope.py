@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from videotasks.domain import messages
 from videotasks.domain.errors import VideoTasksError
 
 if TYPE_CHECKING:
@@ -54,9 +55,13 @@ def failure(
     )
 
 
-def from_error(error: VideoTasksError) -> Response[Any]:
+def from_error(error: VideoTasksError, lang: str = messages.DEFAULT_LANG) -> Response[Any]:
     return failure(
-        error.http_status, error.code, error.message, error.details, retry_after_seconds=error.retry_after_seconds
+        error.http_status,
+        error.code,
+        error.user_message(lang),
+        error.details,
+        retry_after_seconds=error.retry_after_seconds,
     )
 
 
@@ -70,12 +75,12 @@ def proxy_success(data: Any, status_code: int = 200) -> dict[str, Any]:
     }
 
 
-def proxy_error(error: VideoTasksError) -> dict[str, Any]:
+def proxy_error(error: VideoTasksError, lang: str = messages.DEFAULT_LANG) -> dict[str, Any]:
     """``from_error`` in the payload 2.0 result shape, for a function without the resolver."""
     return {
         "statusCode": error.http_status,
         "headers": {"Content-Type": JSON, **(_retry_after(error.retry_after_seconds) or {})},
-        "body": _failure_body(error.code, error.message, error.details),
+        "body": _failure_body(error.code, error.user_message(lang), error.details),
         "isBase64Encoded": False,
     }
 
@@ -101,18 +106,33 @@ def _without_prefix(message: str) -> str:
     return message or "invalid value"
 
 
-def validation_failure(errors: Any) -> Response[Any]:
-    """A 400 naming the first offending field (pydantic's error list, from Powertools or a model)."""
+def validation_failure(errors: Any, lang: str = messages.DEFAULT_LANG) -> Response[Any]:
+    """A 400 naming the first offending field (pydantic's error list, from Powertools or a model), each
+    message in ``lang``; the field's name is never translated."""
     details = []
     for item in errors:
         if item.get("type") == "json_invalid":
-            reason = (item.get("ctx") or {}).get("error", "")
-            details.append({"field": "body", "message": f"body is not valid JSON{': ' + reason if reason else ''}"})
+            reason = str((item.get("ctx") or {}).get("error", ""))
+            details.append({"field": "body", "message": messages.render("body_not_json", lang, {"reason": reason})})
             continue
         location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        details.append({"field": ".".join(location) or "body", "message": _without_prefix(item.get("msg") or "")})
-    first = details[0] if details else {"field": "body", "message": "invalid request"}
+        details.append({"field": ".".join(location) or "body", "message": _validation_text(item, lang)})
+    first = details[0] if details else {"field": "body", "message": messages.render("invalid_request", lang)}
     return failure(400, "VALIDATION_ERROR", f"{first['field']}: {first['message']}", details)
+
+
+def _validation_text(item: dict[str, Any], lang: str) -> str:
+    """Pydantic's error type (its own, or a validator's ``PydanticCustomError`` key) read from the
+    catalogue with its ``ctx``; a type the catalogue lacks reads pydantic's English message."""
+    english = _without_prefix(str(item.get("msg") or ""))
+    key = str(item.get("type") or "")
+    context = {name: _shown(value) for name, value in (item.get("ctx") or {}).items()}
+    return messages.render(key, lang, context, fallback=english)
+
+
+def _shown(value: Any) -> Any:
+    # ctx values are numbers, strings or exceptions (a validator's ValueError): a text shows their words
+    return value if isinstance(value, (int, float, str)) else str(value)
 
 
 def assume_json_body(event: dict[str, Any]) -> dict[str, Any]:

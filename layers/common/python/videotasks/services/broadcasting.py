@@ -1,8 +1,9 @@
 """Task changes from the tasks table's stream, pushed to the owner's subscribed WebSocket connections.
 
-For each stream record: is the change news (``socket_outbound.is_worth_sending``)? Then build the contract's
-message, find the recipients with a Query on the connections table's ``ByUser`` index, post to all of them
-at once, and forget the connections that answer 410 Gone.
+For each stream record: is the change news (``socket_outbound.is_worth_sending``)? Then find the recipients
+with a Query on the connections table's ``ByUser`` index, build the contract's message once per language
+among them (each connection chose its language at the handshake), post to all of them at once, and forget
+the connections that answer 410 Gone.
 
 What fails a record (so that Lambda retries it) and what does not:
 
@@ -41,7 +42,7 @@ from videotasks.adapters.store.items import task_from_item
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
-from videotasks.domain.wire import task_ids
+from videotasks.domain.wire import WIRE_STATUS, task_ids
 from videotasks.services.media_links import playable_url
 from videotasks.settings import Settings
 
@@ -95,9 +96,16 @@ class Broadcaster:
 
     def _send(self, task: Task) -> Broadcast:
         url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
-        message = socket_outbound.task_message(task, video_url=url, timestamp_ms=self._clock_ms())
-        recipients = self._connections.subscribers(task.userId, task.videoId)
-        deliveries = self._notifier.post_all(recipients, json.dumps(message, separators=(",", ":")).encode())
+        stamp = self._clock_ms()
+        by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
+        recipients = sorted(connection_id for ids in by_lang.values() for connection_id in ids)
+        message_type = socket_outbound.TASK_MESSAGE_TYPES[task.status].value
+        payloads: dict[str, bytes] = {}
+        for lang, connection_ids in by_lang.items():  # rendered once per language, not per connection
+            text = socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp, lang=lang)
+            data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
+            payloads.update(dict.fromkeys(connection_ids, data))
+        deliveries: Deliveries = self._notifier.post_each(payloads)
         for connection_id in deliveries.gone:
             try:
                 self._connections.remove(connection_id)
@@ -108,8 +116,8 @@ class Broadcaster:
             f"broadcast: {task.videoId} (external: {task.externalTaskId}) -> {len(deliveries.delivered)} clients",
             extra={
                 **task_ids(task),
-                "messageType": message["type"],
-                "status": message["payload"]["status"],
+                "messageType": message_type,
+                "status": WIRE_STATUS[task.status],
                 "progress": task.progress,
                 "recipients": len(recipients),
                 "delivered": len(deliveries.delivered),
@@ -118,5 +126,5 @@ class Broadcaster:
             },
         )
         if deliveries.failed and not deliveries.delivered:
-            raise UndeliveredError(f"{task.videoId}: no connection received {message['type']}")
-        return Broadcast(task.videoId, message["type"], len(recipients), deliveries)
+            raise UndeliveredError(f"{task.videoId}: no connection received {message_type}")
+        return Broadcast(task.videoId, message_type, len(recipients), deliveries)

@@ -25,6 +25,7 @@ from videotasks.domain.errors import (
     ValidationError,
 )
 from videotasks.domain.ids import new_video_id
+from videotasks.domain.messages import DEFAULT_LANG
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
@@ -162,18 +163,19 @@ class TaskService:
     def get(self, user_id: str, video_id: str) -> Task:
         task = self._repository.get_owned(video_id, user_id)
         if task is None:
-            raise NotFoundError(f"Task {video_id} not found")
+            raise NotFoundError(key="task_not_found", params={"videoId": video_id})
         return task
 
-    def public(self, task: Task) -> dict[str, Any]:
-        """The client view of a task, with a fresh playable URL once it is COMPLETED."""
-        return task_json(task, video_url=playable_url(task, self._media, self._settings.media_url_ttl_seconds))
+    def public(self, task: Task, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """The client view of a task, with a fresh playable URL once it is COMPLETED, its texts in ``lang``."""
+        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
+        return task_json(task, video_url=url, lang=lang)
 
     @tracer.capture_method(capture_response=False)
-    def list(self, user_id: str, query: ListTasksQuery) -> dict[str, Any]:
+    def list(self, user_id: str, query: ListTasksQuery, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
         if query.page_mode:
-            return self._list_page(user_id, query, total)
+            return self._list_page(user_id, query, total, lang)
         secret = self._cursor_secret()
         start = cursor.decode(query.cursor, user_id=user_id, scope=query.scope, secret=secret) if query.cursor else None
         page = self._repository.list_owned(
@@ -183,14 +185,14 @@ class TaskService:
             cursor.encode(page.position, user_id=user_id, scope=query.scope, secret=secret) if page.position else None
         )
         return {
-            "items": [self.public(task) for task in page.items],
+            "items": [self.public(task, lang) for task in page.items],
             "nextCursor": next_cursor,
             "hasMore": next_cursor is not None,
             "total": total,
             "limit": query.limit,
         }
 
-    def _list_page(self, user_id: str, query: ListTasksQuery, total: int) -> dict[str, Any]:
+    def _list_page(self, user_id: str, query: ListTasksQuery, total: int, lang: str) -> dict[str, Any]:
         """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest).
 
         ``hasMore`` promises that ``page + 1`` has tasks: an old client pages on while it is true, so it
@@ -206,7 +208,7 @@ class TaskService:
             else None
         )
         return {
-            "items": [self.public(task) for task in items[size * (number - 1) :]],
+            "items": [self.public(task, lang) for task in items[size * (number - 1) :]],
             "nextCursor": next_cursor,
             "hasMore": more and (number + 1) * size <= MAX_PAGE_WINDOW,
             "total": total,
@@ -251,14 +253,16 @@ class TaskService:
         for _ in range(CANCEL_ATTEMPTS):
             task = self.get(user_id, video_id)
             if task.is_terminal:
-                raise ConflictError(f"Task {video_id} is already {task.status.value} and cannot be cancelled")
+                raise ConflictError(
+                    key="task_not_cancellable", params={"videoId": video_id, "status": task.status.value}
+                )
             try:
                 cancelled = self._repository.transition(task, TaskStatus.CANCELLED)
                 break
             except StaleWriteError:
                 continue
         else:
-            raise ConflictError(f"Task {video_id} kept changing while it was being cancelled; try again")
+            raise ConflictError(key="task_cancel_contended", params={"videoId": video_id})
         logger.append_keys(**task_ids(task))
         logger.info("task cancelled")
         metrics.task_ended(TaskStatus.CANCELLED)
@@ -305,16 +309,18 @@ def _no_content(task: Task) -> ConflictError:
     ``details[0].reason`` for code (the list of ``{field, message}`` every error's details are)."""
     status = task.status.value
     if task.status is TaskStatus.CANCELLED:
-        reason, message = "content_never_cancelled", f"Task {task.videoId} was cancelled; it will never have content"
+        reason = "content_never_cancelled"
     elif task.status is TaskStatus.FAILED:
-        reason, message = "content_never_failed", f"Task {task.videoId} failed; it will never have content"
+        reason = "content_never_failed"
     elif task.is_terminal:  # COMPLETED without stored media: nothing will come later either
-        reason, message = "content_missing", f"Task {task.videoId} is {status} but has no stored content"
+        reason = "content_missing"
     else:
         reason = "content_not_ready"
-        message = f"Task {task.videoId} is {status}; its content is not ready yet (it is once the task is COMPLETED)"
-    detail = {"field": "videoId", "message": message.split("; ", 1)[-1], "status": status, "reason": reason}
-    return ConflictError(message, details=[detail])
+    refusal = ConflictError(key=reason, params={"videoId": task.videoId, "status": status})
+    refusal.details = [
+        {"field": "videoId", "message": refusal.message.split("; ", 1)[-1], "status": status, "reason": reason}
+    ]
+    return refusal
 
 
 def _read_exactly(

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from videotasks.adapters import aws
 from videotasks.adapters.tracing import tracer
+from videotasks.domain import messages
 from videotasks.domain.errors import ConflictError, NotFoundError
 from videotasks.domain.models import iso
 from videotasks.settings import Settings
@@ -24,13 +25,15 @@ class Connection:
     user_id: str
     subscriptions: frozenset[str]  # videoIds followed one by one
     all_tasks: bool  # follows every task of the user
+    lang: messages.Lang = messages.DEFAULT_LANG  # of its task messages, chosen at the handshake
 
 
 class ConnectionRepository:
     """Open WebSocket connections and what each one follows.
 
     Item: ``connectionId``, ``userId``, ``subscriptions`` (a string set of videoIds, absent when empty since
-    DynamoDB has no empty sets), ``allTasks``, ``connectedAt``, ``expiresAt`` (TTL). TTL only collects
+    DynamoDB has no empty sets), ``allTasks``, ``lang`` (the language of its messages; absent on items
+    written before it existed, which read English), ``connectedAt``, ``expiresAt`` (TTL). TTL only collects
     items whose ``$disconnect`` never ran; a live connection is never filtered by it, and a stale item is
     deleted the first time a post to it answers 410 Gone. Every write to an existing connection is
     conditional on it still being there and belonging to the caller.
@@ -41,12 +44,13 @@ class ConnectionRepository:
         self._table = self._dynamodb.Table(settings.connections_table)
 
     @tracer.capture_method
-    def add(self, connection_id: str, user_id: str, now: datetime) -> None:
+    def add(self, connection_id: str, user_id: str, now: datetime, *, lang: str = messages.DEFAULT_LANG) -> None:
         self._table.put_item(
             Item={
                 "connectionId": connection_id,
                 "userId": user_id,
                 "allTasks": False,
+                "lang": messages.as_lang(lang),
                 "connectedAt": iso(now),
                 "expiresAt": _connection_expiry(now),
             }
@@ -85,8 +89,8 @@ class ConnectionRepository:
         if not self._update_connection(connection_id, expression, condition, values):
             current = self.get(connection_id)
             if current is None or current.user_id != user_id:
-                raise NotFoundError(f"Connection {connection_id} is not registered")
-            raise ConflictError(f"A connection follows at most {max_subscriptions} tasks one by one")
+                raise NotFoundError(key="connection_not_registered")
+            raise ConflictError(key="too_many_subscriptions", params={"limit": max_subscriptions})
 
     @tracer.capture_method
     def unfollow(self, connection_id: str, user_id: str, now: datetime, *, video_id: str | None) -> None:
@@ -101,7 +105,7 @@ class ConnectionRepository:
             values[":ids"] = {video_id}
         condition = "attribute_exists(connectionId) AND userId = :user"
         if not self._update_connection(connection_id, expression, condition, values):
-            raise NotFoundError(f"Connection {connection_id} is not registered")
+            raise NotFoundError(key="connection_not_registered")
 
     @tracer.capture_method
     def touch(self, connection_id: str, now: datetime) -> bool:
@@ -116,18 +120,27 @@ class ConnectionRepository:
     @tracer.capture_method
     def subscribers(self, user_id: str, video_id: str) -> list[str]:
         """Ids of the user's connections that follow ``video_id``: a Query on ``ByUser``, never a Scan."""
+        return sorted(
+            connection_id for ids in self.subscribers_by_lang(user_id, video_id).values() for connection_id in ids
+        )
+
+    @tracer.capture_method
+    def subscribers_by_lang(self, user_id: str, video_id: str) -> dict[messages.Lang, list[str]]:
+        """``subscribers``, grouped by the language of their messages (each list sorted)."""
         query: dict[str, Any] = {
             "IndexName": "ByUser",
             "KeyConditionExpression": Key("userId").eq(user_id),
             "FilterExpression": Attr("allTasks").eq(True) | Attr("subscriptions").contains(video_id),
-            "ProjectionExpression": "connectionId",
+            "ProjectionExpression": "connectionId, #lang",
+            "ExpressionAttributeNames": {"#lang": "lang"},
         }
-        found: list[str] = []
+        found: dict[messages.Lang, list[str]] = {}
         while True:
             reply = self._table.query(**query)
-            found.extend(str(item["connectionId"]) for item in reply.get("Items", []))
+            for item in reply.get("Items", []):
+                found.setdefault(messages.as_lang(item.get("lang")), []).append(str(item["connectionId"]))
             if not reply.get("LastEvaluatedKey"):
-                return sorted(found)
+                return {lang: sorted(ids) for lang, ids in found.items()}
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def _update_connection(self, connection_id: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
@@ -155,4 +168,5 @@ def _connection(item: dict[str, Any]) -> Connection:
         user_id=str(item["userId"]),
         subscriptions=frozenset(str(video_id) for video_id in item.get("subscriptions") or ()),
         all_tasks=bool(item.get("allTasks")),
+        lang=messages.as_lang(item.get("lang")),
     )
