@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from local.config import StackConfig
+from videotasks.domain import messages
 from videotasks.domain import socket_outbound as outbound
 from videotasks.domain.models import Task, TaskError, TaskStatus
 from videotasks.domain.socket_inbound import (
@@ -228,7 +229,25 @@ def current_document() -> dict[str, Any]:
                         "query": {
                             "type": "object",
                             "required": ["token"],
-                            "properties": {"token": {"type": "string", "description": "The user's JWT"}},
+                            "properties": {
+                                "token": {"type": "string", "description": "The user's JWT"},
+                                "lang": {
+                                    "type": "string",
+                                    "enum": list(messages.LANGS),
+                                    "description": "The language of the connection's `message` texts; without "
+                                    "it, the handshake's `Accept-Language` decides (default `en`)",
+                                },
+                            },
+                        },
+                        "headers": {
+                            "type": "object",
+                            "properties": {
+                                "Accept-Language": {
+                                    "type": "string",
+                                    "description": "Chooses the connection's language when `lang` is absent "
+                                    "(`zh`, `zh-CN`, `zh-Hans` read zh-CN); browsers send it by themselves",
+                                }
+                            },
                         },
                     }
                 },

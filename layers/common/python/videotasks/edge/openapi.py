@@ -151,6 +151,17 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile("^/" + "/".join(parts) + "/?$")
 
 
+# Every reply's texts for people (``message``, ``error.message``, a failed task's ``error.message``) follow it.
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "The language of the reply's texts for people: `zh`, `zh-CN`, `zh-Hans` read Simplified "
+    "Chinese (zh-CN); anything else, or none, English. `error.code` and field names never change with it.",
+    "schema": {"type": "string", "examples": ["zh-CN,zh;q=0.9,en;q=0.8"]},
+}
+
+
 def render(resolver: Any) -> str:
     """The OpenAPI document of ``resolver``'s routes, as served and exported. Powertools documents a 422
     on every operation when validation is on; this API answers invalid requests with a 400 in the error
@@ -160,8 +171,10 @@ def render(resolver: Any) -> str:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             operation.get("responses", {}).pop("422", None)
+            operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/AcceptLanguage"})
             if f"{method.upper()} {path}" in table.public:
                 operation["security"] = []
+    document.setdefault("components", {}).setdefault("parameters", {})["AcceptLanguage"] = ACCEPT_LANGUAGE
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
