@@ -93,13 +93,22 @@ def test_a_body_that_is_no_create_body_is_a_400_envelope(local_stack, user_id, c
         ("PUT", "/stats", 405, "METHOD_NOT_ALLOWED"),
         ("GET", "/webhooks", 404, "NOT_FOUND"),
         ("OPTIONS", "/tasks", 405, "METHOD_NOT_ALLOWED"),  # not a CORS preflight: no Origin
-        ("GET", "/tasks/", 404, "NOT_FOUND"),
+        ("GET", "/tasks/video_00000000-0000-4000-8000-000000000000/", 404, "NOT_FOUND"),
         ("GET", "/tasks?limit=1&limit=2", 400, "VALIDATION_ERROR"),
     ],
 )
 def test_odd_paths_and_methods_get_the_envelope(local_stack, user_id, method, path, status, code):
     with local_stack.http(user_id) as client:
         _envelope(client.request(method, path), status, code)
+
+
+def test_a_trailing_slash_reaches_the_route_the_gateway_sent_it_to(local_stack, user_id):
+    with local_stack.http(user_id) as client:
+        answer = client.get("/tasks/")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["success"] is True
+    assert answer.json()["items"] == []
 
 
 def test_without_a_token_an_unknown_route_is_a_401_envelope(local_stack):
