@@ -14,6 +14,7 @@ from videotasks.domain.errors import (
     ProviderJobLostError,
     ProviderPermanentError,
     ProviderTransientError,
+    TaskStoreBusyError,
 )
 from videotasks.domain.failures import sentence
 from videotasks.domain.models import Task, TaskStatus, TaskType, parse_iso
@@ -745,3 +746,30 @@ def test_fail_of_a_terminal_task_leaves_it_as_it_is(
 
     stored = reload(repository, task)
     assert (stored.status, stored.error) == (status, None)
+
+
+def test_a_completion_the_busy_store_refused_leaves_no_copy_for_a_cancel_to_strand(
+    workflow: Workflow,
+    stored_task: StoredTask,
+    fake_videos: Any,
+    repository: TaskRepository,
+    aws_stack: Any,
+    cancel: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task, polled = seen_finished(workflow, stored_task, fake_videos)
+
+    def busy(*_: Any, **__: Any) -> Task:
+        raise TaskStoreBusyError()
+
+    monkeypatch.setattr(repository, "transition", busy)
+    with pytest.raises(TaskStoreBusyError):  # the state machine retries the step
+        workflow.archive(task.videoId, finished=carried_job(polled))
+    monkeypatch.undo()
+    assert aws_stack.media_keys() == []
+
+    cancel(task.videoId)  # before the retry: the retry finds the task ended and stops
+    assert workflow.archive(task.videoId, finished=carried_job(polled)).next == "DONE"
+
+    assert reload(repository, task).status is TaskStatus.CANCELLED
+    assert aws_stack.media_keys() == []

@@ -35,6 +35,7 @@ from videotasks.domain.errors import (
     ProviderPermanentError,
     ProviderTransientError,
     StaleWriteError,
+    TaskStoreBusyError,
 )
 from videotasks.domain.failures import for_users
 from videotasks.domain.lifecycle import (
@@ -445,6 +446,12 @@ class Workflow:
             if task.type is TaskType.VIDEO and completed.completedAt:
                 generated = parse_iso(completed.completedAt) - self._submitted_at(task)
                 self._repository.record_generation_time(task.model, max(0.0, generated.total_seconds()))
+        except TaskStoreBusyError:
+            # Nothing was written and the step will be retried; a cancel landing before that retry would
+            # leave this copy behind (the retry sees a CANCELLED task and stops), so it goes now: the retry
+            # copies again.
+            self._media.delete(key)
+            raise
         except StaleWriteError:
             current = self._repository.get(task.videoId)
             if current is not None and current.status is TaskStatus.COMPLETED and current.mediaKey == key:
