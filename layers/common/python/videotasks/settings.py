@@ -67,6 +67,14 @@ class Settings(BaseModel):
     allowed_models: tuple[str, ...] = Field((), alias="ALLOWED_MODELS")
     default_image_model: str = Field("", alias="DEFAULT_IMAGE_MODEL")
 
+    # Per-user limits (videotasks.domain.plans): deployment defaults, and per plan overrides in PLANS (JSON);
+    # the plan comes from the token's ``plan`` claim, DEFAULT_PLAN when it has none or names no plan.
+    max_generating_per_user: int = Field(3, ge=1, le=1000, alias="MAX_GENERATING_PER_USER")
+    creates_per_minute: int = Field(20, ge=1, le=100000, alias="CREATES_PER_MINUTE")
+    video_seconds_per_day: int = Field(3600, ge=1, le=100_000_000, alias="VIDEO_SECONDS_PER_DAY")
+    plans: str = Field("", alias="PLANS")
+    default_plan: str = Field("free", min_length=1, max_length=64, alias="DEFAULT_PLAN")
+
     media_url_ttl_seconds: int = Field(3600, ge=60, le=604800, alias="MEDIA_URL_TTL_SECONDS")
     websocket_endpoint: str = Field("", alias="WEBSOCKET_ENDPOINT")
     cors_origins: tuple[str, ...] = Field((), alias="CORS_ORIGINS")

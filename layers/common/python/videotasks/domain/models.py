@@ -75,6 +75,7 @@ class Task(BaseModel):
     pollAttempts: int = 0
     submitStartedAt: str | None = None  # when Submit first asked the provider: a job may exist from then on
     submitAttempts: int = 0
+    plan: str | None = None  # the owner's plan when it was created (videotasks.domain.plans): its limits apply
 
     @property
     def is_terminal(self) -> bool:

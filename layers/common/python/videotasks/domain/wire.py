@@ -47,6 +47,7 @@ INTERNAL_FIELDS = frozenset(
         "pollAttempts",
         "submitStartedAt",
         "submitAttempts",
+        "plan",
         "provider",
         "providerModel",
     }
