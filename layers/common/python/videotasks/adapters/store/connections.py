@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,10 @@ from videotasks.domain.models import iso
 from videotasks.settings import Settings
 
 CONNECTION_TTL = timedelta(hours=2, minutes=10)  # API Gateway closes every connection within 2 hours
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+# A throttled BatchGetItem answers with UnprocessedKeys rather than an error: read those again, briefly.
+BATCH_GET_ATTEMPTS = 3
+BATCH_GET_BACKOFF_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -126,22 +131,60 @@ class ConnectionRepository:
 
     @tracer.capture_method
     def subscribers_by_lang(self, user_id: str, video_id: str) -> dict[messages.Lang, list[str]]:
-        """``subscribers``, grouped by the language of their messages (each list sorted)."""
+        """``subscribers``, grouped by the language of their messages (each list sorted).
+
+        The index projects only what decides whether a connection follows the task; each follower's
+        language is read from the table itself (one BatchGetItem per 100 followers). Adding ``lang`` to
+        the projection instead would change an existing index's projection, which DynamoDB cannot do in
+        place: a deployed stack could not be updated (docs/DEPLOYMENT.md, "Tables and indexes")."""
+        followers = self._followers(user_id, video_id)
+        langs = self._langs(followers)
+        found: dict[messages.Lang, list[str]] = {}
+        for connection_id in followers:
+            # A connection gone between the two reads has nobody left to read its message; still send
+            # it, in English: a post to it answers 410 and the broadcaster forgets it then.
+            found.setdefault(langs.get(connection_id, messages.DEFAULT_LANG), []).append(connection_id)
+        return {lang: sorted(ids) for lang, ids in found.items()}
+
+    def _followers(self, user_id: str, video_id: str) -> list[str]:
         query: dict[str, Any] = {
             "IndexName": "ByUser",
             "KeyConditionExpression": Key("userId").eq(user_id),
             "FilterExpression": Attr("allTasks").eq(True) | Attr("subscriptions").contains(video_id),
-            "ProjectionExpression": "connectionId, #lang",
-            "ExpressionAttributeNames": {"#lang": "lang"},
+            "ProjectionExpression": "connectionId",
         }
-        found: dict[messages.Lang, list[str]] = {}
+        followers: list[str] = []
         while True:
             reply = self._table.query(**query)
-            for item in reply.get("Items", []):
-                found.setdefault(messages.as_lang(item.get("lang")), []).append(str(item["connectionId"]))
+            followers.extend(str(item["connectionId"]) for item in reply.get("Items", []))
             if not reply.get("LastEvaluatedKey"):
-                return {lang: sorted(ids) for lang, ids in found.items()}
+                return followers
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def _langs(self, connection_ids: list[str]) -> dict[str, messages.Lang]:
+        """The language of each connection still in the table."""
+        langs: dict[str, messages.Lang] = {}
+        for start in range(0, len(connection_ids), BATCH_GET_LIMIT):
+            keys = [
+                {"connectionId": connection_id} for connection_id in connection_ids[start : start + BATCH_GET_LIMIT]
+            ]
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "connectionId, #lang",
+                    "ExpressionAttributeNames": {"#lang": "lang"},
+                }
+            }
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                reply = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in reply.get("Responses", {}).get(self._table.name, []):
+                    langs[str(item["connectionId"])] = messages.as_lang(item.get("lang"))
+                request = reply.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(BATCH_GET_BACKOFF_SECONDS * 2**attempt)
+            # Keys still unprocessed after the retries read English rather than delay everyone's message.
+        return langs
 
     def _update_connection(self, connection_id: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
         try:
