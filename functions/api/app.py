@@ -22,6 +22,7 @@ from videotasks import wiring
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import messages, replies
+from videotasks.domain.batch import MAX_BATCH_TASKS, BatchCreateRequest
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -29,7 +30,6 @@ from videotasks.domain.errors import (
     ValidationError,
     VideoTasksError,
 )
-from videotasks.domain.batch import MAX_BATCH_TASKS, BatchCreateRequest
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
 from videotasks.edge import envelope, language, openapi, public_url

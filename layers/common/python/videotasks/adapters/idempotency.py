@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-
 from pydantic import BaseModel
 
 from videotasks.domain.batch import BatchCreateRequest
@@ -29,7 +28,6 @@ from videotasks.domain.requests import CreateTaskRequest
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 _created_here: ContextVar[bool] = ContextVar("created_here", default=False)
-_Result = TypeVar("_Result")
 
 
 def _config() -> IdempotencyConfig:
@@ -41,7 +39,7 @@ def _config() -> IdempotencyConfig:
     )
 
 
-def _replayed(call: Callable[[], _Result]) -> tuple[_Result, bool]:
+def _replayed[Result](call: Callable[[], Result]) -> tuple[Result, bool]:
     """``call``'s result, and whether it ran here (False: the stored result of an earlier run was replayed);
     the idempotency layer's refusals told as the 409s clients read."""
     _created_here.set(False)

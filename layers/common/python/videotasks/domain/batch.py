@@ -73,9 +73,9 @@ class BatchItemRefused(RequestRefused):
             for detail in details
             if isinstance(detail, dict)
         ] or [{"field": item_field(index), "message": refusal.message}]
-        super().__init__(
-            key="batch_item_refused", params={"index": index, "reason": refusal.message}, details=named
-        )
+        super().__init__(key="batch_item_refused", params={"index": index, "reason": refusal.message}, details=named)
 
     def user_message(self, lang: str) -> str:
-        return messages.render("batch_item_refused", lang, {"index": self.index, "reason": self.refusal.user_message(lang)})
+        return messages.render(
+            "batch_item_refused", lang, {"index": self.index, "reason": self.refusal.user_message(lang)}
+        )

@@ -1,8 +1,9 @@
 """JWT verification shared by the HTTP authorizer and the WebSocket ``$connect`` authorizer.
 
 HS256 with a shared secret (what the existing Sora UI auth service signs) or RS256 against a JWKS
-URL. The user id is the ``userId`` claim, else ``sub``; the plan (its limits) the ``plan`` claim. A ``Bearer `` prefix is optional. A token must
-carry ``exp`` unless ``JWT_ALLOW_NO_EXP`` is on; an ``exp`` in the past is refused either way.
+URL. The user id is the ``userId`` claim, else ``sub``; the plan (its limits) the ``plan`` claim. A
+``Bearer `` prefix is optional. A token must carry ``exp`` unless ``JWT_ALLOW_NO_EXP`` is on; an ``exp`` in
+the past is refused either way.
 """
 
 from __future__ import annotations

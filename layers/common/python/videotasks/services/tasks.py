@@ -94,7 +94,7 @@ class TaskService:
     @property
     def idempotent_create(self) -> IdempotentCreate:
         if self._idempotent is None:  # built on first use: it imports and configures Powertools idempotency
-            from videotasks.adapters.idempotency import IdempotentBatch, IdempotentCreate
+            from videotasks.adapters.idempotency import IdempotentCreate
 
             self._idempotent = IdempotentCreate(
                 self._settings.idempotency_table,

@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
-from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
+from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.admission import Charge
