@@ -77,6 +77,11 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
     "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
     "cors_origins": ("CORS_ORIGINS", _origins),
+    # The default plan's limits and the per-plan overrides (the template's CreatesPerMinute, VideoSecondsPerDay,
+    # Plans); unset: the template's defaults, as a deployment starts with.
+    "creates_per_minute": ("CREATES_PER_MINUTE", int),
+    "video_seconds_per_day": ("VIDEO_SECONDS_PER_DAY", int),
+    "plans": ("PLANS", str),
 }
 STACK_VARIABLES = tuple(name for name, _ in _VARIABLES.values())
 PORT_VARIABLES = tuple(_VARIABLES[port][0] for port in ("http_port", "ws_port", "provider_port", "moto_port"))
@@ -106,6 +111,9 @@ class StackConfig:
     dynamodb_conflict_rate: float = 0.0
     # Browser origins allowed to call the APIs besides the console's own (e.g. a Vite dev server's).
     cors_origins: tuple[str, ...] = ()
+    creates_per_minute: int | None = None
+    video_seconds_per_day: int | None = None
+    plans: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:

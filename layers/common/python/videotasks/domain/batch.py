@@ -62,7 +62,7 @@ class BatchCreateRequest(BaseModel):
 
 class BatchItemRefused(RequestRefused):
     """An item's refusal found after the body was read (the catalog's: a model, size or seconds it does not
-    offer), told as the item's: field ``tasks[i].<field>``, message ``tasks[i]: <the item's message>``."""
+    offer), told as the item's: field ``tasks[i].<field>``, message ``tasks[i].<field>: <the item's message>``."""
 
     def __init__(self, index: int, refusal: RequestRefused) -> None:
         self.index = index
@@ -73,9 +73,13 @@ class BatchItemRefused(RequestRefused):
             for detail in details
             if isinstance(detail, dict)
         ] or [{"field": item_field(index), "message": refusal.message}]
-        super().__init__(key="batch_item_refused", params={"index": index, "reason": refusal.message}, details=named)
+        self.field = str(named[0].get("field") or item_field(index))
+        super().__init__(
+            key="batch_item_refused",
+            params={"field": self.field, "index": index, "reason": refusal.message},
+            details=named,
+        )
 
     def user_message(self, lang: str) -> str:
-        return messages.render(
-            "batch_item_refused", lang, {"index": self.index, "reason": self.refusal.user_message(lang)}
-        )
+        reason = self.refusal.user_message(lang)
+        return messages.render("batch_item_refused", lang, {"field": self.field, "index": self.index, "reason": reason})

@@ -55,7 +55,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{requested}); it resets at {resetsAt}",
         "今日视频额度已用完：您的套餐每天最多生成 {limit} 秒视频（本次请求 {requested} 秒），额度将于 {resetsAt} 重置",
     ),
-    "batch_item_refused": ("tasks[{index}]: {reason}", "第 {index} 项（tasks[{index}]）：{reason}"),
+    "batch_item_refused": (
+        "{field}: {reason} (item {index} of the batch)",
+        "{field}：{reason}（批量中的第 {index} 项）",
+    ),
     "video_id_pattern": ("must be video_<uuid4>", "必须是 video_<uuid4> 格式的任务 ID"),
     # tasks ---------------------------------------------------------------------------------------
     "task_not_found": ("Task {videoId} not found", "任务 {videoId} 不存在"),
