@@ -20,14 +20,17 @@ import asyncio
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 
-from bench.reliability import MODEL, Session, User
+from bench.reliability import MODEL, Session, User, bounded
 from bench.reliability_judge import Expected, Report, completes
 from local.launcher import RunningStack
+from videotasks.domain.admission import day_window, minute_window
+from videotasks.domain.models import iso
 
 RATE_STORM = "rate-limit storm"
 QUOTA_STORM = "quota storm"
@@ -40,6 +43,9 @@ SECONDS = 10  # what each task asks for: one of the model's durations
 QUOTA_TASKS = 4  # tasks a day the quota plan holds
 QUOTA_PLAN = "storm-quota"
 BUSY_RETRIES = 20
+# Requests open at once across a storm's users: enough that each user's creates race each other, few enough
+# that a two-core machine answers each before the client's timeout.
+IN_FLIGHT = 48
 # The storm should start with room left in its minute: a storm that spans two windows is judged per window.
 MIN_SECONDS_LEFT_IN_MINUTE = 40
 
@@ -57,14 +63,15 @@ class StormTally:
 
     created: list[str] = field(default_factory=list)  # createdAt of each created task
     refused: Counter[str] = field(default_factory=Counter)  # error.code of each final 429
+    full: set[str] = field(default_factory=set)  # the windows (their resetsAt) a refusal said were full
     busy_resent: int = 0
     without_retry_after: int = 0
     without_reset: int = 0
     other: Counter[int] = field(default_factory=Counter)
 
 
-async def _storm(session: Session, user: User, creates: int, expected_code: str) -> StormTally:
-    tally = StormTally()
+def _storm(session: Session, user: User, creates: int, tally: StormTally) -> list[Awaitable[None]]:
+    """The user's creates, as jobs to run concurrently with the other users'."""
 
     async def one(index: int) -> None:
         body = {"prompt": f"limits {session.run_id} {user.name} #{index}", "model": MODEL, "seconds": SECONDS}
@@ -90,26 +97,37 @@ async def _storm(session: Session, user: User, creates: int, expected_code: str)
                 continue
             tally.refused[error["code"]] += 1
             tally.without_retry_after += "Retry-After" not in answer.headers
-            tally.without_reset += not (error.get("details") or [{}])[0].get("resetsAt")
+            resets = (error.get("details") or [{}])[0].get("resetsAt")
+            tally.without_reset += not resets
+            if resets:
+                tally.full.add(resets)
             return
         tally.other[429] += 1  # still busy after every resend
 
-    await asyncio.gather(*(one(index) for index in range(creates)))
-    return tally
+    return [one(index) for index in range(creates)]
+
+
+def _window_of(created_at: str, per_minute: bool) -> str:
+    """The window a task was counted in, named by when it resets (as a refusal names it)."""
+    moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    ends = minute_window(moment)[1] if per_minute else day_window(moment)[1]
+    return iso(ends)
 
 
 def _judge(session: Session, user: User, tally: StormTally, *, limit: int, code: str, per_minute: bool) -> None:
     """A broken limit makes the row fail (it counts as inconsistent), with the problem spelled out."""
     row = session.rows[user.row]
     before = len(row.problems)
-    windows: Counter[str] = Counter(created[:16] for created in tally.created) if per_minute else Counter()
-    counted = windows or Counter({"today": len(tally.created)})
-    first = min(counted)
+    counted = Counter(_window_of(created, per_minute) for created in tally.created)
     over = {window: count for window, count in counted.items() if count > limit}
     if over:
-        row.problems.append(f"{user.name}: more than {limit} created in {over}")
-    if counted[first] != limit:
-        row.problems.append(f"{user.name}: {counted[first]} created in {first}, expected exactly {limit}")
+        row.problems.append(f"{user.name}: more than {limit} created in the windows ending {over}")
+    # A refusal says its window was full: it must hold exactly the limit, not one task fewer.
+    short = {window: counted[window] for window in tally.full if counted[window] != limit}
+    if short:
+        row.problems.append(f"{user.name}: refused as full, windows ending {short} hold other than {limit}")
+    if not tally.full:
+        row.problems.append(f"{user.name}: no create was refused; the storm never reached the limit")
     wrong = {name: count for name, count in tally.refused.items() if name != code}
     if wrong or tally.other:
         row.problems.append(f"{user.name}: unexpected answers {dict(wrong)} {dict(tally.other)}")
@@ -133,8 +151,10 @@ async def run_limits(
     creates: int,
     rate_limit: int = RATE_LIMIT,
     quota_tasks: int = QUOTA_TASKS,
+    in_flight: int = IN_FLIGHT,
 ) -> Report:
-    """``users`` users per storm, each sending ``creates`` creates at once (on a stack of ``limits_env``)."""
+    """``users`` users per storm, each sending ``creates`` creates, all users' at once with up to
+    ``in_flight`` requests open (on a stack of ``limits_env``)."""
     async with Session(stack, "limits", LIMITS_EXPECTATIONS) as session:
         rate_users = await session.add_users(RATE_STORM, users)
         quota_users = await session.add_users(QUOTA_STORM, users)
@@ -147,7 +167,9 @@ async def run_limits(
         ):
             await _fresh_minute()
             started = time.monotonic()
-            tallies = await asyncio.gather(*(_storm(session, user, creates, code) for user in members))
+            tallies = [StormTally() for _ in members]
+            jobs = [_storm(session, user, creates, tally) for user, tally in zip(members, tallies, strict=True)]
+            await bounded((job for together in zip(*jobs, strict=True) for job in together), in_flight)
             took = time.monotonic() - started
             for user, tally in zip(members, tallies, strict=True):
                 _judge(session, user, tally, limit=limit, code=code, per_minute=per_minute)
@@ -155,7 +177,8 @@ async def run_limits(
             refused = sum(tally.refused[code] for tally in tallies)
             busy = sum(tally.busy_resent for tally in tallies)
             figures[row].append(
-                f"{len(members)} users x {creates} concurrent creates (limit {limit}): created per user {created}, "
+                f"{len(members)} users x {creates} creates, {in_flight} in flight (limit {limit}): created per user "
+                f"{created} in {len({w for t in tallies for w in t.full})} full windows, "
                 f"{refused} x 429 {code}, {busy} busy 429s sent again; storm answered in {took:.1f} s"
             )
         for row_name, notes in figures.items():
