@@ -12,6 +12,8 @@ and runs two suites against it, then prints one table:
   stack of its own with ``LOCAL_DYNAMODB_CONFLICT_RATE`` cancelling a share of all transactions with
   ``TransactionConflict`` on top of the conflicts the overlapping transactions meet anyway. A create or
   cancel answered 429 is sent again after its ``Retry-After``, as a client would.
+* **limits**: storms of concurrent creates against a plan's creates per minute and daily video seconds, on
+  a stack of their own with small limits (``bench/reliability_limits.py``).
 
 Every user has an HTTP client and a WebSocket connection subscribed to all of its tasks. This module runs
 the stacks and records what the clients see; ``bench/reliability_judge.py`` judges every task from those
@@ -594,7 +596,8 @@ LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 
 LONG_CONTENTION = 60
 
 
-SUITES = ("faults", "concurrency", "contention")
+SUITES = ("faults", "concurrency", "contention", "limits")
+LONG_LIMITS = {"users": 5, "creates": 100}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -612,6 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--conflict-rate", type=float, default=CONFLICT_RATE, help="LOCAL_DYNAMODB_CONFLICT_RATE of its stack"
     )
+    parser.add_argument("--limit-users", type=int, default=LONG_LIMITS["users"], help="users per limits storm")
+    parser.add_argument("--limit-creates", type=int, default=LONG_LIMITS["creates"], help="creates per storm user")
     parser.add_argument("--task-timeout", type=int, default=300, help="TASK_TIMEOUT_SECONDS of the stack")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -628,6 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The contention suite needs conflicts injected into every transaction of its stack: a stack of its own.
     envs = dict.fromkeys(SUITES, base_env)
     envs["contention"] = {**base_env, "LOCAL_DYNAMODB_CONFLICT_RATE": str(args.conflict_rate)}
+    from bench import reliability_limits  # it builds on this module's Session
+
+    envs["limits"] = {**base_env, **reliability_limits.limits_env()}
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
         "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
@@ -641,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             storm_size=args.storm_size,
         ),
         "contention": lambda stack: run_contention(stack, tasks=args.contention_tasks),
+        "limits": lambda stack: reliability_limits.run_limits(
+            stack, users=args.limit_users, creates=args.limit_creates
+        ),
     }
     reports: list[Report] = []
     crashed = False

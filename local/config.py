@@ -45,6 +45,22 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _plans(raw: str) -> str:
+    """``PLANS`` as the functions will read it, checked now: a typo is one line before the stack starts, not a
+    500 on the first create."""
+    from videotasks.domain.plans import PlanConfigError, plans
+    from videotasks.settings import Settings
+
+    try:
+        plans(Settings.model_construct(plans=raw, **{name: Settings.model_fields[name].default for name in _LIMITS}))
+    except PlanConfigError as error:
+        raise ValueError(str(error)) from None
+    return raw
+
+
+_LIMITS = ("max_generating_per_user", "creates_per_minute", "video_seconds_per_day", "default_plan")
+
+
 def switch(raw: str) -> bool:
     """``0``, ``false``, ``no``, ``off`` (any case) turn a switch off; anything else leaves it on."""
     return raw.strip().lower() not in ("0", "false", "no", "off")
@@ -77,6 +93,11 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
     "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
     "cors_origins": ("CORS_ORIGINS", _origins),
+    # The default plan's limits and the per-plan overrides (the template's CreatesPerMinute, VideoSecondsPerDay,
+    # Plans); unset: the template's defaults, as a deployment starts with.
+    "creates_per_minute": ("CREATES_PER_MINUTE", int),
+    "video_seconds_per_day": ("VIDEO_SECONDS_PER_DAY", int),
+    "plans": ("PLANS", _plans),
 }
 STACK_VARIABLES = tuple(name for name, _ in _VARIABLES.values())
 PORT_VARIABLES = tuple(_VARIABLES[port][0] for port in ("http_port", "ws_port", "provider_port", "moto_port"))
@@ -106,6 +127,9 @@ class StackConfig:
     dynamodb_conflict_rate: float = 0.0
     # Browser origins allowed to call the APIs besides the console's own (e.g. a Vite dev server's).
     cors_origins: tuple[str, ...] = ()
+    creates_per_minute: int | None = None
+    video_seconds_per_day: int | None = None
+    plans: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
@@ -118,7 +142,9 @@ class StackConfig:
             try:
                 values[key] = read(env[name])
             except ValueError as error:
-                reason = str(error) if read is _origins else f"expected {getattr(read, '__name__', 'a value')}"
+                reason = (
+                    str(error) if read in (_origins, _plans) else f"expected {getattr(read, '__name__', 'a value')}"
+                )
                 raise StackConfigError(f"{name}={env[name]!r}: {reason}") from None
         return cls(**values)
 

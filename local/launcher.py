@@ -40,6 +40,10 @@ DEFAULT_ENV = {
     "FAKE_VIDEO_SECONDS": "3",
     "FAKE_FAILURE_RATE": "0",
     "POLL_INTERVAL_SECONDS": "1",
+    # Tests and benches create tasks per user far faster than a person would; the tests of the limits
+    # themselves set small ones (`make dev` keeps the template's defaults).
+    "CREATES_PER_MINUTE": "100000",
+    "VIDEO_SECONDS_PER_DAY": "100000000",
 }
 # The stack's own variables, and the handlers' (they run inside the stack's process): a developer's own values
 # (a real SORA_BASE_URL, say) must not leak in.

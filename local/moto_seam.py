@@ -115,11 +115,12 @@ def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str,
         if shard is not None:  # new records keep their sequence numbers: they follow the ones set aside
             shard.items, shard.starting_sequence_number = [], shard.starting_sequence_number + len(records)
         aside[name] = (items, records, keys)
+    originals = {name: backend.tables[name] for name in aside}
     try:
         yield
     finally:
         for name, (items, records, keys) in aside.items():
-            table = backend.tables[name]
+            table = _keep_table_object(backend, originals[name])
             for key in keys:
                 items.pop(key, None)
             items.update(table.items)
@@ -128,6 +129,25 @@ def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str,
             if shard is not None:
                 shard.items = records + shard.items
                 shard.starting_sequence_number -= len(records)
+
+
+def _keep_table_object(backend: DynamoDBBackend, original: Table) -> Table:
+    """The table object the transaction started with, holding what the tables hold now.
+
+    A failed transaction makes moto put back its copy of the table, stream shard included. A shard iterator
+    handed out before (the stream pump takes one, then reads it) still points at the old shard, which holds
+    the records of the writes just undone: a reader would see a task that never was, and its place in the
+    stream would then skip the next real record, which takes the same sequence number. So the copy's state
+    goes back into the original objects, and the iterators keep reading the one live shard."""
+    restored = backend.tables[original.name]
+    if restored is original:
+        return original
+    original.items = restored.items
+    if original.stream_shard is not None and restored.stream_shard is not None:
+        original.stream_shard.items = restored.stream_shard.items
+        original.stream_shard.starting_sequence_number = restored.stream_shard.starting_sequence_number
+    backend.tables[original.name] = original
+    return original
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:

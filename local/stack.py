@@ -62,6 +62,10 @@ def _parameters(config: StackConfig) -> dict[str, str]:
     }
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
+    limits = {"CreatesPerMinute": config.creates_per_minute, "VideoSecondsPerDay": config.video_seconds_per_day}
+    values.update({parameter: str(value) for parameter, value in limits.items() if value})
+    if config.plans:
+        values["Plans"] = config.plans
     if config.uses_real_provider:
         # "With SORA_BASE_URL set, the stack talks to that provider": new tasks default to the relay's model.
         values["DefaultModel"] = _relay_model()

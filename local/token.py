@@ -27,8 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Print a local dev JWT")
     parser.add_argument("--user", default="dev-user")
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds until it expires")
+    parser.add_argument("--plan", help="the plan claim (a plan of PLANS; none: the default plan)")
     args = parser.parse_args()
-    print(make_token(args.user, ttl_seconds=args.ttl))
+    claims = {"plan": args.plan} if args.plan else {}
+    print(make_token(args.user, ttl_seconds=args.ttl, **claims))
 
 
 if __name__ == "__main__":

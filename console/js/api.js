@@ -2,12 +2,13 @@
 // should read: the server's own `message` from the error envelope when there is one.
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = "NETWORK", details = null } = {}) {
+  constructor(message, { status = 0, code = "NETWORK", details = null, retryAfter = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After
   }
 }
 
@@ -74,6 +75,7 @@ export class Api {
         status: response.status,
         code: envelope.code || (response.status === 403 ? "FORBIDDEN" : "HTTP_ERROR"),
         details: envelope.details || null,
+        retryAfter: Number(response.headers.get("Retry-After")) || null,
       });
     }
     return unwrap(payload);
@@ -81,6 +83,15 @@ export class Api {
 
   createTask(fields) {
     return this.request("POST", "/tasks", { body: fields });
+  }
+
+  // 1-20 create bodies in one request: all are created, or none (docs/API.md, batch).
+  createBatch(tasks) {
+    return this.request("POST", "/tasks/batch", { body: { tasks } });
+  }
+
+  usage() {
+    return this.request("GET", "/usage");
   }
 
   listTasks({ status, type, limit, cursor } = {}) {

@@ -12,6 +12,7 @@ import {
   renderLiveStatus,
   renderMedia,
   renderStats,
+  renderUsage,
   renderSummary,
   renderTask,
   setBusy,
@@ -42,6 +43,8 @@ const dom = {
   size: $("#size"),
   stats: $("#stats"),
   statsRefresh: $("#stats-refresh"),
+  usage: $("#usage"),
+  usageRefresh: $("#usage-refresh"),
   filter: $("#status-filter"),
   tasksRefresh: $("#tasks-refresh"),
   summary: $("#tasks-summary"),
@@ -227,19 +230,21 @@ function setupCreateForm() {
     const form = dom.createForm.elements;
     const body = { type: currentType(), prompt: form.prompt.value.trim(), model: form.model.value, size: form.size.value };
     if (!dom.seconds.disabled && form.seconds.value) body.seconds = Number(form.seconds.value);
+    const copies = Math.min(20, Math.max(1, Number(form.copies.value) || 1));
     setBusy(dom.createSubmit, true, "Creating…");
     try {
-      const task = await state.api.createTask(body);
-      if (matchesFilter(task) && typeof state.total === "number") state.total += 1;
-      const shown = upsertTask(task, { insert: true });
-      notify(
-        shown
-          ? `Task ${task.videoId} created.`
-          : `Task ${task.videoId} created; the status filter hides it.`,
-      );
+      const tasks = copies > 1 ? (await state.api.createBatch(Array(copies).fill(body))).items : [await state.api.createTask(body)];
+      let shown = 0;
+      for (const task of tasks) {
+        if (matchesFilter(task) && typeof state.total === "number") state.total += 1;
+        if (upsertTask(task, { insert: true })) shown += 1;
+      }
+      const made = tasks.length === 1 ? `Task ${tasks[0].videoId} created` : `${tasks.length} tasks created`;
+      notify(shown === tasks.length ? `${made}.` : `${made}; the status filter hides ${tasks.length - shown}.`);
       refreshStatsSoon();
     } catch (error) {
-      reportError(error, "Could not create the task");
+      reportError(error, limitTitle(error) || "Could not create the task");
+      refreshStatsSoon();
     } finally {
       setBusy(dom.createSubmit, false);
     }
@@ -473,6 +478,31 @@ async function refreshStats() {
   } catch (error) {
     reportError(error, "Could not load the stats");
   }
+  await refreshUsage();
+}
+
+async function refreshUsage() {
+  if (!state.api) return;
+  try {
+    renderUsage(dom.usage, await state.api.usage());
+  } catch (error) {
+    reportError(error, "Could not load the usage");
+  }
+}
+
+// A plan's limit reached (429): the title says which, and when it resets in the reader's time; the
+// server's message below it says the same in words.
+function limitTitle(error) {
+  if (!(error instanceof ApiError) || error.status !== 429) return null;
+  const detail = Array.isArray(error.details) ? error.details[0] || {} : {};
+  const when = detail.resetsAt
+    ? new Date(detail.resetsAt).toLocaleTimeString()
+    : error.retryAfter
+      ? `in ${error.retryAfter} s`
+      : "in a moment";
+  if (error.code === "QUOTA_EXCEEDED") return `Daily video quota reached — resets at ${when}`;
+  if (detail.field === "createsPerMinute") return `Too many tasks this minute — try again at ${when}`;
+  return `Busy — try again ${error.retryAfter ? `in ${error.retryAfter} s` : "in a moment"}`;
 }
 
 function refreshStatsSoon() {
@@ -487,6 +517,7 @@ async function start() {
   setupCreateForm();
   setupTaskList();
   dom.statsRefresh.addEventListener("click", refreshStats);
+  dom.usageRefresh.addEventListener("click", refreshUsage);
   const { values } = await loadConfig();
   fillConfigForm(values);
   connect(values);

@@ -98,6 +98,28 @@ export function renderStats(container, stats) {
   container.replaceChildren(list);
 }
 
+// The caller's plan: each limit with what of it is used, and when its window resets (local time).
+export function renderUsage(container, usage) {
+  const limits = usage.limits || {};
+  const used = usage.usage || {};
+  const resets = usage.resets || {};
+  const at = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "—");
+  const items = [
+    ["Plan", usage.plan || "—", "plan"],
+    ["Generating", `${used.generating ?? 0} / ${limits.maxGenerating ?? "—"}`, "generating"],
+    ["Queued", used.queued ?? 0, "queued"],
+    ["Creates this minute", `${used.createsThisMinute ?? 0} / ${limits.createsPerMinute ?? "—"}`, "creates"],
+    ["Resets", at(resets.createsPerMinute), "creates-reset"],
+    ["Video seconds today", `${used.videoSecondsToday ?? 0} / ${limits.videoSecondsPerDay ?? "—"}`, "seconds"],
+    ["Resets", at(resets.videoSecondsPerDay), "seconds-reset"],
+  ];
+  const list = el("dl", { class: "stats" });
+  for (const [label, value, key] of items) {
+    list.append(el("div", { class: "stat", "data-usage": key }, el("dt", { text: label }), el("dd", { text: String(value) })));
+  }
+  container.replaceChildren(list);
+}
+
 // -- tasks ----------------------------------------------------------------------------------------
 
 export function createTaskElement(template, videoId) {

@@ -22,6 +22,7 @@ from videotasks import wiring
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import messages, replies
+from videotasks.domain.batch import MAX_BATCH_TASKS, BatchCreateRequest
 from videotasks.domain.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -32,7 +33,7 @@ from videotasks.domain.errors import (
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
 from videotasks.edge import envelope, language, openapi, public_url
-from videotasks.edge.auth import verify_token
+from videotasks.edge.auth import verify_caller
 from videotasks.services.tasks import StartFailedError
 from videotasks.settings import get_settings
 
@@ -57,6 +58,12 @@ def _user_id() -> str:
     if not user_id:
         raise UnauthorizedError(key="missing_token")
     return str(user_id)
+
+
+def _plan() -> str | None:
+    """The caller's token's plan claim (its limits: videotasks.domain.plans); None without one."""
+    plan = app.context.get("plan")
+    return str(plan) if plan else None
 
 
 def _lang() -> str:
@@ -104,9 +111,27 @@ def create_task(
     service = wiring.task_service()
     webhook_base = public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
     task, created = service.create_once(
-        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base
+        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base, plan=_plan()
     )
     return envelope.success(service.public(task, _lang()), status_code=201 if created else 200)
+
+
+@app.post(
+    f"{openapi.BASE_PATH}/tasks/batch",
+    tags=["tasks"],
+    summary=f"Create 1 to {MAX_BATCH_TASKS} tasks at once: all of them, or none",
+    responses=openapi.responses(replies.TaskBatchReply, 400, 401, 409, 429, created=True),
+)
+def create_task_batch(
+    body: Annotated[BatchCreateRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    service = wiring.task_service()
+    webhook_base = public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
+    tasks, created = service.create_batch_once(
+        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base, plan=_plan()
+    )
+    lang = _lang()
+    return envelope.success({"items": [service.public(task, lang) for task in tasks]}, 201 if created else 200)
 
 
 @app.get(
@@ -191,6 +216,16 @@ def stats() -> Response[Any]:
     return envelope.success(wiring.task_service().stats(_user_id()))
 
 
+@app.get(
+    f"{openapi.BASE_PATH}/usage",
+    tags=["stats"],
+    summary="The caller's plan, its limits, what of them is used, and when each resets",
+    responses=openapi.responses(replies.UsageReply, 401),
+)
+def usage() -> Response[Any]:
+    return envelope.success(wiring.task_service().usage(_user_id(), _plan()))
+
+
 # errors: one place maps every exception to the envelope ---------------------------------------------
 @app.exception_handler(VideoTasksError)
 def _domain_error(error: VideoTasksError) -> Response[Any]:
@@ -254,10 +289,10 @@ ROUTES = openapi.RouteTable.of(app)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("routeKey") not in ROUTES.public:
         try:  # per request, so an expired token stops working at once
-            user_id = verify_token(_authorization(event), get_settings())
+            caller = verify_caller(_authorization(event), get_settings())
         except UnauthorizedError as refusal:  # every other route, the unknown ones included, stops here
             logger.info("refused", extra={"reason": refusal.message})
             lang = language.of_request(event, query=False)
             return envelope.as_proxy_result(envelope.from_error(refusal, lang))
-        app.append_context(user_id=user_id)  # cleared by resolve() once the request is answered
+        app.append_context(user_id=caller.user_id, plan=caller.plan)  # cleared by resolve() once answered
     return app.resolve(envelope.assume_json_body(openapi.without_trailing_slash(event)), context)

@@ -4,6 +4,7 @@ envelopes, and the routes that need no token."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -21,7 +22,10 @@ ALL_AUTHORISED_ROUTES = [*TASK_ROUTES, "POST {base}/tasks", "GET {base}/tasks", 
 
 def _call(api: Api, route: str, video_id: str = MISSING_VIDEO_ID):
     method, path = route.format(base=BASE, id=video_id).split(" ")
-    return api.call(method, path, body={"prompt": "x"} if method == "POST" else None)
+    body: dict[str, Any] | None = {"prompt": "x"} if method == "POST" else None
+    if path.endswith("/batch"):
+        body = {"tasks": [body]}
+    return api.call(method, path, body=body)
 
 
 # -- ownership ------------------------------------------------------------------------------------------------
@@ -183,7 +187,9 @@ INTERNAL = {"success": False, "message": "Internal error", "error": {"code": "IN
         ("POST {base}/tasks/{id}/cancel", "get"),
         ("GET {base}/tasks", "get_counters"),
         ("GET {base}/stats", "get_counters"),
-        ("POST {base}/tasks", "create"),
+        ("POST {base}/tasks", "create_many"),
+        ("POST {base}/tasks/batch", "create_many"),
+        ("GET {base}/usage", "usage"),
     ],
 )
 def test_an_unexpected_failure_is_a_500_envelope_that_leaks_nothing(api: Api, monkeypatch, route, broken, failure):

@@ -44,6 +44,14 @@ def test_cors_origins_join_the_consoles_own_which_stay_allowed() -> None:
     ]
 
 
+def test_the_limits_reach_the_template_and_unset_ones_keep_its_defaults() -> None:
+    plans = '{"pro": {"createsPerMinute": 60}}'
+    values = _parameters(StackConfig.from_env({"CREATES_PER_MINUTE": "5", "PLANS": plans}))
+
+    assert (values["CreatesPerMinute"], values["Plans"]) == ("5", plans)
+    assert "VideoSecondsPerDay" not in _parameters(StackConfig.from_env({}))
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [
@@ -51,6 +59,8 @@ def test_cors_origins_join_the_consoles_own_which_stay_allowed() -> None:
         ("CORS_ORIGINS", "http://localhost:5173/app", "'http://localhost:5173/app' is not an origin"),
         ("HTTP_PORT", "three thousand", "expected int"),
         ("FAKE_FAILURE_RATE", "often", "expected float"),
+        ("PLANS", '{"pro": {"createsPerMinut": 60}}', "PLANS['pro'].createsPerMinut"),
+        ("PLANS", "pro=60", "PLANS is not JSON"),
     ],
 )
 def test_a_value_the_stack_cannot_read_is_one_line_naming_its_variable(variable: str, value: str, named: str) -> None:

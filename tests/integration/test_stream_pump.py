@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from moto.dynamodb.models import DynamoDBBackend
 
+from local import moto_seam
 from local.moto_seam import forget_shard_iterators, shard_iterators
 from local.stream_pump import StreamPump
 from local.template import StreamSource, load_template, stream_sources
@@ -218,3 +220,36 @@ def test_the_pump_leaves_no_shard_iterators_behind_in_moto(
         feeder.poll_once()
 
     assert len(known) == before
+
+
+def test_an_iterator_taken_before_a_rolled_back_transaction_reads_nothing_of_it(
+    aws_stack: AwsStack, stored_task: Callable[..., Task], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pump takes an iterator, then reads it: a transaction refused in between (every create past a
+    user's limit is one) must leave no record behind on the shard the iterator reads, nor take the sequence
+    number of the next real record."""
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", moto_seam._transact_write_items)
+    streams = aws_stack.client("dynamodbstreams")
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+    task = stored_task("alice")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+
+    with pytest.raises(StaleWriteError):
+        TaskRepository(aws_stack.settings).transition(
+            task.model_copy(update={"status": TaskStatus.PROCESSING}), TaskStatus.COMPLETED
+        )
+    read = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    after = stored_task("alice")
+    later = streams.get_shard_iterator(
+        StreamArn=stream_arn,
+        ShardId=shard,
+        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+        SequenceNumber=read[-1]["dynamodb"]["SequenceNumber"],
+    )
+
+    assert [(record["eventName"], record["dynamodb"]["Keys"]["videoId"]["S"]) for record in read] == [
+        ("INSERT", task.videoId)
+    ]
+    [following] = streams.get_records(ShardIterator=later["ShardIterator"])["Records"]
+    assert following["dynamodb"]["Keys"]["videoId"]["S"] == after.videoId

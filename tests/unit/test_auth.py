@@ -275,3 +275,10 @@ def test_jwks_mode_refuses_a_token_signed_by_another_key(jwks: Settings) -> None
 )
 def test_strip_bearer_removes_only_a_bearer_prefix(raw: str | None, token: str) -> None:
     assert strip_bearer(raw) == token
+
+
+def test_the_plan_claim_comes_with_the_user_and_anything_but_a_short_string_is_no_plan(settings: Settings):
+    assert auth.verify_caller(signed(claims(userId="alice", plan="pro")), settings) == auth.Caller("alice", "pro")
+    assert auth.verify_caller(signed(claims(userId="alice")), settings).plan is None
+    assert auth.verify_caller(signed(claims(userId="alice", plan=["pro"])), settings).plan is None
+    assert auth.verify_caller(signed(claims(userId="alice", plan="p" * 65)), settings).plan is None

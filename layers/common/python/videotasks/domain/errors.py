@@ -71,6 +71,14 @@ class RateLimitedError(VideoTasksError):
     http_status = 429
 
 
+class QuotaExceededError(VideoTasksError):
+    """The caller's plan allows no more video seconds today (``videotasks.domain.admission``); ``details``
+    say when the quota resets, and so does ``Retry-After``."""
+
+    code = "QUOTA_EXCEEDED"
+    http_status = 429
+
+
 class UnavailableError(VideoTasksError):
     """We cannot do it now for a reason of ours (a provider's signing keys could not be fetched); the caller
     should retry later. Only the provider webhook route answers it: providers retry their deliveries."""

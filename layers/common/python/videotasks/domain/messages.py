@@ -46,6 +46,19 @@ TEXTS: dict[str, tuple[str, str]] = {
         "任务已创建但未能启动，已标记为失败",
     ),
     "store_busy": ("Too many changes to your tasks at once; retry in a moment", "任务操作过于频繁，请稍后重试"),
+    "rate_limited": (
+        "Too many tasks created: your plan allows {limit} a minute; try again after {resetsAt}",
+        "创建任务过于频繁：您的套餐每分钟最多创建 {limit} 个任务，请在 {resetsAt} 之后重试",
+    ),
+    "quota_exceeded": (
+        "Daily video quota reached: your plan allows {limit} video seconds a day (this request asks for "
+        "{requested}); it resets at {resetsAt}",
+        "今日视频额度已用完：您的套餐每天最多生成 {limit} 秒视频（本次请求 {requested} 秒），额度将于 {resetsAt} 重置",
+    ),
+    "batch_item_refused": (
+        "{field}: {reason} (item {index} of the batch)",
+        "{field}：{reason}（批量中的第 {index} 项）",
+    ),
     "video_id_pattern": ("must be video_<uuid4>", "必须是 video_<uuid4> 格式的任务 ID"),
     # tasks ---------------------------------------------------------------------------------------
     "task_not_found": ("Task {videoId} not found", "任务 {videoId} 不存在"),
@@ -121,6 +134,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dict_type": ("Input should be a valid dictionary", "必须是 JSON 对象"),
     "model_type": ("Input should be an object", "必须是 JSON 对象"),
     "model_attributes_type": ("Input should be an object", "必须是 JSON 对象"),
+    "batch_size": ("must hold 1 to {limit} task bodies", "必须包含 1 到 {limit} 个任务"),
     "list_type": ("Input should be a valid list", "必须是数组"),
     "enum": ("Input should be {expected}", "取值必须是 {expected}"),
     "literal_error": ("Input should be {expected}", "取值必须是 {expected}"),

@@ -151,13 +151,53 @@ class ModelList(_Reply):
     defaultImage: str = Field(description="The model an IMAGE task gets when it names none")
 
 
+class TaskBatch(_Reply):
+    """The tasks one ``POST /tasks/batch`` created, in the order of its bodies."""
+
+    items: list[Task]
+
+
+class UsageLimits(_Reply):
+    maxGenerating: int = Field(description="Tasks of the caller that may generate at once; the rest wait QUEUED")
+    createsPerMinute: int = Field(description="Tasks the caller may create per UTC minute (fixed windows)")
+    videoSecondsPerDay: int = Field(description="Video seconds the caller may ask for per UTC day; images count 0")
+
+
+class UsageCounts(_Reply):
+    createsThisMinute: int
+    videoSecondsToday: int = Field(description="Asked for today, less what tasks that never started gave back")
+    generating: int = Field(description="The caller's tasks PROCESSING now")
+    queued: int = Field(description="The caller's tasks QUEUED now")
+
+
+class UsageResets(_Reply):
+    createsPerMinute: str = Field(description="ISO 8601, UTC: the end of this minute's window")
+    videoSecondsPerDay: str = Field(description="ISO 8601, UTC: the next UTC midnight")
+
+
+class Usage(_Reply):
+    """The caller's plan, its limits, what of them is used, and when each window resets."""
+
+    plan: str = Field(description="The plan the token's plan claim names, or the deployment's default plan")
+    limits: UsageLimits
+    usage: UsageCounts
+    resets: UsageResets
+
+
 class Health(_Reply):
     status: Literal["ok"]
     service: str
 
 
 ErrorCode = Literal[
-    "VALIDATION_ERROR", "UNAUTHORIZED", "NOT_FOUND", "METHOD_NOT_ALLOWED", "CONFLICT", "RATE_LIMITED", "INTERNAL"
+    "VALIDATION_ERROR",
+    "UNAUTHORIZED",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "QUOTA_EXCEEDED",
+    "INTERNAL",
 ]
 
 
@@ -193,3 +233,5 @@ TaskContentReply = enveloped(TaskContent)
 TaskStatsReply = enveloped(TaskStats)
 ModelListReply = enveloped(ModelList)
 HealthReply = enveloped(Health)
+TaskBatchReply = enveloped(TaskBatch)
+UsageReply = enveloped(Usage)

@@ -1,13 +1,15 @@
 """JWT verification shared by the HTTP authorizer and the WebSocket ``$connect`` authorizer.
 
 HS256 with a shared secret (what the existing Sora UI auth service signs) or RS256 against a JWKS
-URL. The user id is the ``userId`` claim, else ``sub``. A ``Bearer `` prefix is optional. A token must
-carry ``exp`` unless ``JWT_ALLOW_NO_EXP`` is on; an ``exp`` in the past is refused either way.
+URL. The user id is the ``userId`` claim, else ``sub``; the plan (its limits) the ``plan`` claim. A
+``Bearer `` prefix is optional. A token must carry ``exp`` unless ``JWT_ALLOW_NO_EXP`` is on; an ``exp`` in
+the past is refused either way.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -17,6 +19,7 @@ from videotasks.domain.errors import UnauthorizedError
 from videotasks.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192
+MAX_PLAN_CHARS = 64
 _LEEWAY_SECONDS = 30
 
 
@@ -32,8 +35,20 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
 
 
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    # The token's ``plan`` claim (videotasks.domain.plans); None when it has none, or not a short string.
+    plan: str | None = None
+
+
 def verify_token(raw: str | None, settings: Settings) -> str:
     """Return the caller's user id, or raise ``UnauthorizedError`` saying what is wrong."""
+    return verify_caller(raw, settings).user_id
+
+
+def verify_caller(raw: str | None, settings: Settings) -> Caller:
+    """The caller: user id and plan claim; or raise ``UnauthorizedError`` saying what is wrong."""
     token = strip_bearer(raw)
     if not token:
         raise UnauthorizedError(key="missing_token")
@@ -72,4 +87,5 @@ def verify_token(raw: str | None, settings: Settings) -> str:
     user_id = claims.get("userId") or claims.get("sub")
     if not isinstance(user_id, str | int) or not str(user_id).strip():
         raise UnauthorizedError(key="token_no_subject")
-    return str(user_id)
+    plan = claims.get("plan")
+    return Caller(str(user_id), plan if isinstance(plan, str) and 0 < len(plan) <= MAX_PLAN_CHARS else None)

@@ -57,7 +57,9 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found",
     405: "The path exists but not with this method",
     409: "Conflict with the task's state",
-    429: "Too many changes to the caller's tasks at once; retry after the Retry-After header's seconds",
+    429: "RATE_LIMITED: the plan's creates per minute are used up, or too many changes to the caller's tasks at "
+    "once; QUOTA_EXCEEDED: the plan's video seconds for today are used up (details[0].resetsAt). Retry after the "
+    "Retry-After header's seconds",
     500: "Internal error (details are in the logs)",
 }
 # Every operation can answer these: another method on its path, and an error of ours.

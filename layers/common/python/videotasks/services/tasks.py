@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from videotasks.adapters.providers import ShapeUnavailableError, shape_capabilit
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.adapters.tracing import tracer
 from videotasks.domain import cursor
+from videotasks.domain.batch import BatchCreateRequest, BatchItemRefused
 from videotasks.domain.catalog import Catalog, CatalogError, ProviderEntry, describe, resolve_model_options
 from videotasks.domain.errors import (
     ConflictError,
@@ -29,11 +31,12 @@ from videotasks.domain.messages import DEFAULT_LANG
 from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
+from videotasks.services.admission import Admission
 from videotasks.services.media_links import media_link, playable_url
 from videotasks.settings import Settings
 
 if TYPE_CHECKING:
-    from videotasks.adapters.idempotency import IdempotentCreate
+    from videotasks.adapters.idempotency import IdempotentBatch, IdempotentCreate
     from videotasks.adapters.providers import VideoAdapter
 
 logger = Logger(child=True)
@@ -45,6 +48,19 @@ PAGE_MODE_MAX_READS = 10
 # Where providers that call back reach this deployment, for the length of one create: the idempotent path
 # calls ``create`` through Powertools, which passes on only the user and the body.
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
+# The caller's plan claim, for the same reason.
+_plan: ContextVar[str | None] = ContextVar("plan", default=None)
+
+
+@contextlib.contextmanager
+def _create_context(webhook_base: str | None, plan: str | None) -> Iterator[None]:
+    """What a create needs beyond the user and the body, for the idempotent path to pass on."""
+    reset_base, reset_plan = _webhook_base.set(webhook_base), _plan.set(plan)
+    try:
+        yield
+    finally:
+        _webhook_base.reset(reset_base)
+        _plan.reset(reset_plan)
 
 
 class StartFailedError(Exception):
@@ -62,6 +78,7 @@ class TaskService:
         catalog: Catalog,
         videos: Callable[[ProviderEntry], VideoAdapter],
         cursor_secret: Callable[[], str],
+        admission: Admission | None = None,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -71,6 +88,8 @@ class TaskService:
         self._videos = videos
         self._cursor_secret = cursor_secret
         self._idempotent: IdempotentCreate | None = None
+        self._idempotent_batch: IdempotentBatch | None = None
+        self._admission = admission or Admission(settings, repository)
 
     @property
     def idempotent_create(self) -> IdempotentCreate:
@@ -78,20 +97,70 @@ class TaskService:
             from videotasks.adapters.idempotency import IdempotentCreate
 
             self._idempotent = IdempotentCreate(
-                self._settings.idempotency_table, lambda user_id, request: self.create(user_id, request).videoId
+                self._settings.idempotency_table,
+                lambda user_id, request: self.create(user_id, request, plan=_plan.get()).videoId,
             )
         return self._idempotent
 
+    @property
+    def idempotent_batch(self) -> IdempotentBatch:
+        if self._idempotent_batch is None:
+            from videotasks.adapters.idempotency import IdempotentBatch
+
+            self._idempotent_batch = IdempotentBatch(
+                self._settings.idempotency_table,
+                lambda user_id, batch: [task.videoId for task in self.create_batch(user_id, batch, plan=_plan.get())],
+            )
+        return self._idempotent_batch
+
     # create and read ---------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
-    def create(self, user_id: str, request: CreateTaskRequest, *, webhook_base: str | None = None) -> Task:
+    def create(
+        self, user_id: str, request: CreateTaskRequest, *, webhook_base: str | None = None, plan: str | None = None
+    ) -> Task:
         """Record the task and start its workflow. ``webhook_base`` (``…/api/video/webhooks``) is where its
-        provider may call back; without it the workflow only polls."""
+        provider may call back; without it the workflow only polls. ``plan``: the caller's token's plan claim,
+        whose limits the create is charged to."""
+        [task] = self._record(user_id, [request], plan)
+        return self._start(task, webhook_base or _webhook_base.get())
+
+    @tracer.capture_method(capture_response=False)
+    def create_batch(
+        self, user_id: str, batch: BatchCreateRequest, *, webhook_base: str | None = None, plan: str | None = None
+    ) -> list[Task]:
+        """Record every task of ``batch`` in one transaction (all, or none), then start each. A task whose
+        workflow cannot start is marked FAILED and listed so; the others are not undone for it."""
+        tasks = self._record(user_id, batch.tasks, plan, batch=True)
+        started: list[Task] = []
+        for task in tasks:
+            try:
+                started.append(self._start(task, webhook_base or _webhook_base.get()))
+            except StartFailedError:
+                started.append(self._repository.get(task.videoId) or task)
+        return started
+
+    def _record(
+        self, user_id: str, requests: Sequence[CreateTaskRequest], plan_name: str | None, *, batch: bool = False
+    ) -> list[Task]:
+        """The new tasks, written with their counters and their charge to the owner's limits."""
+        plan = self._admission.plan(plan_name)
+        now = utc_now()
+        tasks = []
+        for index, request in enumerate(requests):
+            try:
+                tasks.append(self._new_task(user_id, request, iso(now), plan.name))
+            except ValidationError as refusal:
+                if not batch:
+                    raise
+                raise BatchItemRefused(index, request.as_sent(refusal)) from None
+        self._repository.create_many(tasks, self._admission.charge(tasks, plan, now))
+        return tasks
+
+    def _new_task(self, user_id: str, request: CreateTaskRequest, now: str, plan: str) -> Task:
         options = resolve_model_options(
             request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=self._catalog
         )
-        now = iso(utc_now())
-        task = Task(
+        return Task(
             videoId=new_video_id(),
             userId=user_id,
             type=request.type,
@@ -106,11 +175,15 @@ class TaskService:
             metadata=request.metadata or {},
             createdAt=now,
             updatedAt=now,
+            plan=plan,
         )
-        self._repository.create(task)
+
+    def _start(self, task: Task, webhook_base: str | None) -> Task:
+        """Start the recorded task's workflow; when it cannot start, mark the task FAILED and raise
+        ``StartFailedError``."""
         logger.append_keys(videoId=task.videoId)
         try:
-            execution_arn = self._executions.start(task.videoId, webhook_base=webhook_base or _webhook_base.get())
+            execution_arn = self._executions.start(task.videoId, webhook_base=webhook_base)
         except Exception as exc:
             logger.exception("could not start the workflow")
             self._repository.transition(
@@ -136,6 +209,7 @@ class TaskService:
         lambda_context: Any = None,
         *,
         webhook_base: str | None = None,
+        plan: str | None = None,
     ) -> tuple[Task, bool]:
         """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
 
@@ -147,17 +221,41 @@ class TaskService:
         try:
             key = idempotency_key or request.clientRequestId
             if not key:
-                return self.create(user_id, request, webhook_base=webhook_base), True
+                return self.create(user_id, request, webhook_base=webhook_base, plan=plan), True
             if lambda_context is not None:
                 self.idempotent_create.config.register_lambda_context(lambda_context)
-            reset = _webhook_base.set(webhook_base)
-            try:
+            with _create_context(webhook_base, plan):
                 video_id, created = self.idempotent_create(user_id, key, request)
-            finally:
-                _webhook_base.reset(reset)
         except ValidationError as refusal:
             raise request.as_sent(refusal) from None
         return self.get(user_id, video_id), created
+
+    @tracer.capture_method(capture_response=False)
+    def create_batch_once(
+        self,
+        user_id: str,
+        batch: BatchCreateRequest,
+        idempotency_key: str | None,
+        lambda_context: Any = None,
+        *,
+        webhook_base: str | None = None,
+        plan: str | None = None,
+    ) -> tuple[list[Task], bool]:
+        """Create the batch, or replay the tasks one earlier batch with the same ``Idempotency-Key`` made
+        (the whole batch is one request: the items' clientRequestIds are kept on the tasks, not used as keys).
+        Returns the tasks as they are now and whether this call created them."""
+        if not idempotency_key:
+            return self.create_batch(user_id, batch, webhook_base=webhook_base, plan=plan), True
+        if lambda_context is not None:
+            self.idempotent_batch.config.register_lambda_context(lambda_context)
+        with _create_context(webhook_base, plan):
+            video_ids, created = self.idempotent_batch(user_id, idempotency_key, batch)
+        return [self.get(user_id, video_id) for video_id in video_ids], created
+
+    # usage ---------------------------------------------------------------------------------------
+    def usage(self, user_id: str, plan: str | None) -> dict[str, Any]:
+        """The caller's plan and limits, what of them is used, and when each window resets."""
+        return self._admission.usage(user_id, plan)
 
     @tracer.capture_method(capture_response=False)
     def get(self, user_id: str, video_id: str) -> Task:

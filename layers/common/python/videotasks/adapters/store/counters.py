@@ -14,7 +14,7 @@ a model that changes speed moves its quantiles only as fast as new completions o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,19 +111,33 @@ class CountersTable:
             ExpressionAttributeValues={":one": 1, ":seconds": max(0, round(seconds)), ":now": iso(utc_now())},
         )
 
-    def count_created(self, task: Task) -> list[dict[str, Any]]:
-        """Transaction items that count a new task: in its status and type, and in its hour of creation."""
-        created = parse_iso(task.createdAt)
+    def count_created(self, tasks: Sequence[Task]) -> list[dict[str, Any]]:
+        """Transaction items that count new tasks of one user: in their status and type, and in their hour
+        of creation. One item per key, the increments summed: a transaction may name an item only once."""
+        totals: dict[str, int] = {}
+        hours: dict[str, tuple[int, datetime]] = {}
+        for task in tasks:
+            for name, delta in _deltas(task, created=True, to_status=task.status).items():
+                totals[name] = totals.get(name, 0) + delta
+            created = parse_iso(task.createdAt)
+            count, _ = hours.get(_hour_bucket(created), (0, created))
+            hours[_hour_bucket(created)] = (count + 1, created)
         return [
-            self._totals_update(task, created=True, to_status=task.status),
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": {"userId": task.userId, "bucket": _hour_bucket(created)},
-                    "UpdateExpression": "ADD created :one SET expiresAt = :expires",
-                    "ExpressionAttributeValues": {":one": 1, ":expires": int((created + HOUR_BUCKET_TTL).timestamp())},
+            self._totals_item(tasks[0].userId, totals),
+            *(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {"userId": tasks[0].userId, "bucket": bucket},
+                        "UpdateExpression": "ADD created :count SET expiresAt = :expires",
+                        "ExpressionAttributeValues": {
+                            ":count": count,
+                            ":expires": int((created + HOUR_BUCKET_TTL).timestamp()),
+                        },
+                    }
                 }
-            },
+                for bucket, (count, created) in hours.items()
+            ),
         ]
 
     def count_transition(self, task: Task, target: TaskStatus, *, generation_seconds: int | None) -> dict[str, Any]:
@@ -136,22 +150,16 @@ class CountersTable:
         self,
         task: Task,
         *,
-        created: bool = False,
         from_status: TaskStatus | None = None,
         to_status: TaskStatus,
         generation_seconds: int | None = None,
     ) -> dict[str, Any]:
-        deltas: dict[str, int] = {}
-        for name in _counters_of(to_status, task.type):
-            deltas[name] = deltas.get(name, 0) + 1
-        if from_status is not None:
-            for name in _counters_of(from_status, task.type):
-                deltas[name] = deltas.get(name, 0) - 1
-        if created:
-            deltas["total"] = 1
-            deltas[_type_counter(task.type)] = 1
+        deltas = _deltas(task, from_status=from_status, to_status=to_status)
         if generation_seconds is not None:
             deltas["generationSecondsSum"] = generation_seconds
+        return self._totals_item(task.userId, deltas)
+
+    def _totals_item(self, user_id: str, deltas: Mapping[str, int]) -> dict[str, Any]:
         names = {f"#c{index}": name for index, name in enumerate(deltas)}
         values: dict[str, Any] = {f":d{index}": delta for index, delta in enumerate(deltas.values())}
         values[":now"] = iso(utc_now())
@@ -159,12 +167,29 @@ class CountersTable:
         return {
             "Update": {
                 "TableName": self._table.name,
-                "Key": {"userId": task.userId, "bucket": TOTALS},
+                "Key": {"userId": user_id, "bucket": TOTALS},
                 "UpdateExpression": f"ADD {adds} SET updatedAt = :now",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             }
         }
+
+
+def _deltas(
+    task: Task, *, created: bool = False, from_status: TaskStatus | None = None, to_status: TaskStatus
+) -> dict[str, int]:
+    """How ``task`` moves the counters: into ``to_status``'s, out of ``from_status``'s, and, when ``created``,
+    into the totals."""
+    deltas: dict[str, int] = {}
+    for name in _counters_of(to_status, task.type):
+        deltas[name] = deltas.get(name, 0) + 1
+    if from_status is not None:
+        for name in _counters_of(from_status, task.type):
+            deltas[name] = deltas.get(name, 0) - 1
+    if created:
+        deltas["total"] = 1
+        deltas[_type_counter(task.type)] = 1
+    return deltas
 
 
 def _counters_of(status: TaskStatus, task_type: TaskType) -> tuple[str, str]:

@@ -8,7 +8,7 @@ resurrect a terminal task nor count twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,8 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
+from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
+from videotasks.domain.admission import Charge
 from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.lifecycle import can_transition
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
@@ -50,6 +52,7 @@ class TaskRepository:
         self._dynamodb = dynamodb or aws.resource("dynamodb")
         self._tasks = self._dynamodb.Table(settings.tasks_table)
         self._counters = CountersTable(self._dynamodb.Table(settings.stats_table))
+        self._usage = UsageTable(self._dynamodb.Table(settings.stats_table))
         self._writer = ConditionalWriter(self._dynamodb.meta.client, pause=pause)
 
     # reads -----------------------------------------------------------------------------------
@@ -168,17 +171,52 @@ class TaskRepository:
 
     # writes ----------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
-    def create(self, task: Task) -> Task:
-        """Insert a new QUEUED task and count it, in one transaction."""
-        put = {
-            "Put": {
-                "TableName": self._tasks.name,
-                "Item": task_item(task),
-                "ConditionExpression": "attribute_not_exists(videoId)",
-            }
-        }
-        self._writer.transact([put, *self._counters.count_created(task)], stale=_CHANGED_WHILE_WRITTEN)
+    def create(self, task: Task, charge: Charge | None = None) -> Task:
+        """Insert a new QUEUED task and count it, in one transaction (charged to its owner's limits)."""
+        self.create_many([task], charge)
         return task
+
+    @tracer.capture_method(capture_response=False)
+    def create_many(self, tasks: Sequence[Task], charge: Charge | None = None) -> list[Task]:
+        """Insert new QUEUED tasks of one user, count them and charge ``charge`` to the user's limits, all in
+        one transaction: every task is created, or none.
+
+        Raises ``RateLimitedError`` or ``QuotaExceededError`` (``charge``'s) when a limit has no room left.
+        """
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._tasks.name,
+                    "Item": task_item(task),
+                    "ConditionExpression": "attribute_not_exists(videoId)",
+                }
+            }
+            for task in tasks
+        ]
+        items = [*puts, *self._counters.count_created(tasks)]
+        limits: dict[int, str] = {}
+        if charge is not None:
+            charged, meaning = self._usage.charge(charge)
+            limits = {len(items) + index: limit for index, limit in meaning.items()}
+            items += charged
+
+        def refused(codes: list[str]) -> Exception | None:
+            if charge is None:
+                return None
+            failed = {limits.get(index) for index, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            if "rate" in failed:
+                return charge.rate_limited()
+            if "quota" in failed:
+                return charge.quota_exceeded()
+            return None
+
+        self._writer.transact(items, stale=_CHANGED_WHILE_WRITTEN, refused=refused)
+        return list(tasks)
+
+    @tracer.capture_method
+    def usage(self, user_id: str, now: datetime) -> UsageNow:
+        """The user's counts in the current rate and quota windows, and their tasks generating and queued."""
+        return self._usage.read(user_id, now)
 
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
@@ -220,7 +258,8 @@ class TaskRepository:
             }
         }
         counted = self._counters.count_transition(task, target, generation_seconds=generation_seconds)
-        self._writer.transact([update, counted], stale=_CHANGED_WHILE_WRITTEN)
+        refunded = self._usage.refund(task, target)
+        self._writer.transact([update, counted, *refunded], stale=_CHANGED_WHILE_WRITTEN)
         return task.model_copy(update=fields)
 
     @tracer.capture_method(capture_response=False)

@@ -59,15 +59,24 @@ def refusal(error: ClientError) -> Refusal:
         return Refusal.BUSY
     if code != "TransactionCanceledException":
         return Refusal.UNKNOWN
-    reasons = {str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []}
-    if not reasons:  # a client that did not parse them: DynamoDB lists the codes in the message too
-        listed = str(error.response.get("Error", {}).get("Message", "")).rpartition("[")[2].rstrip("]")
-        reasons = {part.strip() for part in listed.split(",") if part.strip()}
+    reasons = set(cancellation_codes(error))
     if "ConditionalCheckFailed" in reasons:
         return Refusal.STALE
     if reasons and reasons <= _PASSING_REASONS and reasons != {"None"}:
         return Refusal.BUSY
     return Refusal.UNKNOWN
+
+
+def cancellation_codes(error: ClientError) -> list[str]:
+    """A cancelled transaction's reason codes, one per item in the order of its items (empty for any other
+    error)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return []
+    codes = [str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []]
+    if not codes:  # a client that did not parse them: DynamoDB lists the codes in the message too
+        listed = str(error.response.get("Error", {}).get("Message", "")).rpartition("[")[2].rstrip("]")
+        codes = [part.strip() for part in listed.split(",") if part.strip()]
+    return codes
 
 
 class ConditionalWriter:
@@ -80,12 +89,21 @@ class ConditionalWriter:
         self._client = client
         self._pause = pause
 
-    def transact(self, items: list[dict[str, Any]], *, stale: str) -> None:
+    def transact(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        stale: str,
+        refused: Callable[[list[str]], Exception | None] | None = None,
+    ) -> None:
         """One transaction, tried again while DynamoDB refuses it for a moment.
 
         Each attempt carries a ClientRequestToken, which botocore's own retries of that attempt (after a
         timeout or a 500) send again, so DynamoDB applies it at most once. After a cancellation nothing was
         applied, and the next attempt takes a new token: a cancelled one is not worth repeating.
+
+        ``refused(codes)`` reads a cancellation's reason codes (one per item): the exception it returns is
+        raised as is, for a failed condition that means more than "the item moved on" (a limit reached).
         """
         token = str(uuid.uuid4())
 
@@ -96,6 +114,9 @@ class ConditionalWriter:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                     token = str(uuid.uuid4())
+                    meant = refused(cancellation_codes(exc)) if refused is not None else None
+                    if meant is not None:
+                        raise meant from exc
                 raise
 
         self.write(attempt, stale=stale)
