@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,8 @@ PAGE_MODE_MAX_READS = 10
 # Where providers that call back reach this deployment, for the length of one create: the idempotent path
 # calls ``create`` through Powertools, which passes on only the user and the body.
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
+# The new task's lineage (retryOf, remixOf, remixSource: videotasks.domain.lineage), for the same reason.
+_lineage: ContextVar[Mapping[str, str] | None] = ContextVar("lineage", default=None)
 
 
 class StartFailedError(Exception):
@@ -78,15 +80,24 @@ class TaskService:
             from videotasks.adapters.idempotency import IdempotentCreate
 
             self._idempotent = IdempotentCreate(
-                self._settings.idempotency_table, lambda user_id, request: self.create(user_id, request).videoId
+                self._settings.idempotency_table,
+                lambda user_id, request: self.create(user_id, request, lineage=_lineage.get()).videoId,
             )
         return self._idempotent
 
     # create and read ---------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
-    def create(self, user_id: str, request: CreateTaskRequest, *, webhook_base: str | None = None) -> Task:
+    def create(
+        self,
+        user_id: str,
+        request: CreateTaskRequest,
+        *,
+        webhook_base: str | None = None,
+        lineage: Mapping[str, str] | None = None,
+    ) -> Task:
         """Record the task and start its workflow. ``webhook_base`` (``…/api/video/webhooks``) is where its
-        provider may call back; without it the workflow only polls."""
+        provider may call back; without it the workflow only polls. ``lineage``: the Task fields that tie a
+        retry or a remix to its source (``videotasks.domain.lineage``)."""
         options = resolve_model_options(
             request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=self._catalog
         )
@@ -106,6 +117,7 @@ class TaskService:
             metadata=request.metadata or {},
             createdAt=now,
             updatedAt=now,
+            **(lineage or {}),
         )
         self._repository.create(task)
         logger.append_keys(videoId=task.videoId)
@@ -136,24 +148,30 @@ class TaskService:
         lambda_context: Any = None,
         *,
         webhook_base: str | None = None,
+        lineage: Mapping[str, str] | None = None,
+        key_scope: str | None = None,
     ) -> tuple[Task, bool]:
         """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
 
         Returns the task as it is now and whether it was created by this call. ``lambda_context``
-        bounds how long an interrupted create keeps its key locked (its remaining time).
+        bounds how long an interrupted create keeps its key locked (its remaining time). ``key_scope``
+        keeps the keys of one kind of create (a retry of one task, say) apart from every other's.
         """
         # Here, around both paths: the idempotent one re-reads the body from its canonical form, which no
         # longer knows the old names the client used.
         try:
             key = idempotency_key or request.clientRequestId
             if not key:
-                return self.create(user_id, request, webhook_base=webhook_base), True
+                return self.create(user_id, request, webhook_base=webhook_base, lineage=lineage), True
             if lambda_context is not None:
                 self.idempotent_create.config.register_lambda_context(lambda_context)
             reset = _webhook_base.set(webhook_base)
+            reset_lineage = _lineage.set(lineage)
             try:
-                video_id, created = self.idempotent_create(user_id, key, request)
+                scoped = f"{key_scope}#{key}" if key_scope else key
+                video_id, created = self.idempotent_create(user_id, scoped, request)
             finally:
+                _lineage.reset(reset_lineage)
                 _webhook_base.reset(reset)
         except ValidationError as refusal:
             raise request.as_sent(refusal) from None
