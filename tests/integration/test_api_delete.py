@@ -147,3 +147,15 @@ def test_an_old_tasks_hour_bucket_is_left_alone(aws_stack, stored_task, counters
     hours = [item for item in aws_stack.table("STATS_TABLE").scan()["Items"] if item["bucket"].startswith("H#")]
     assert [int(item["created"]) for item in hours] == [1]
     assert counters() == {}
+
+
+def test_replaying_the_key_of_a_deleted_task_is_a_409_saying_so(api: Api, aws_stack):
+    created = api.create(key="made-then-deleted")
+    video_id = created.data["videoId"]
+    api.cancel(video_id)
+    api.delete(video_id)
+
+    error = api.create(key="made-then-deleted").error(409, "CONFLICT")
+
+    assert video_id in error["message"] and "deleted" in error["message"]
+    assert stored_tasks(aws_stack, USER) == []

@@ -86,6 +86,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Model {model} cannot remix a video; remix a video made with a model whose capabilities list remix",
         "模型 {model} 不支持视频二次创作；请选择能力中包含 remix 的模型生成的视频",
     ),
+    "idempotency_task_deleted": (
+        "The task this Idempotency-Key made ({videoId}) has been deleted; send a new key to create another",
+        "此 Idempotency-Key 创建的任务（{videoId}）已被删除；如需再次创建，请使用新的 key",
+    ),
     "task_not_deletable": (
         "Task {videoId} is still {status}; cancel it first, then delete it",
         "任务 {videoId} 仍处于 {status} 状态；请先取消任务，再删除",

@@ -175,7 +175,10 @@ class TaskService:
                 _webhook_base.reset(reset)
         except ValidationError as refusal:
             raise request.as_sent(refusal) from None
-        return self.get(user_id, video_id), created
+        try:
+            return self.get(user_id, video_id), created
+        except NotFoundError:  # the key's task was deleted since: the key cannot make another one
+            raise ConflictError(key="idempotency_task_deleted", params={"videoId": video_id}) from None
 
     @tracer.capture_method(capture_response=False)
     def get(self, user_id: str, video_id: str) -> Task:
