@@ -177,6 +177,7 @@ class FakeJob:
     # The job's id as its shape's clients know it, when that is not ``id`` (a fal request's path, say):
     # ``/_fake/stats`` reports it, so it matches the task's ``externalVideoId``.
     external_id: str | None = None
+    remixed_from: str | None = None  # the finished job a remix was made from
 
     @property
     def rule(self) -> FaultRule | None:
@@ -248,7 +249,7 @@ def video_object(job: FakeJob, state: Snapshot, video_seconds: float) -> dict[st
         "expires_at": None,
         "seconds": job.seconds,
         "size": job.size,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": job.remixed_from,
         "error": None,
     }
     if state.status == "completed":
@@ -340,6 +341,7 @@ class FakeProvider:
             web.get("/v1/videos", self.list_videos),
             web.get("/v1/videos/{video_id}", self.get_video),
             web.delete("/v1/videos/{video_id}", self.delete_video),
+            web.post("/v1/videos/{video_id}/remix", self.remix_video),
             web.get("/v1/videos/{video_id}/content", self.get_content),
             web.post("/v1/images/generations", self.generate_image),
             web.get("/media/{name}", self.get_media),
@@ -389,6 +391,39 @@ class FakeProvider:
             await self.drop_reply_if_told(job)
         return web.json_response(self._view(job))
 
+    async def remix_video(self, request: web.Request) -> web.Response:
+        """OpenAI's ``POST /v1/videos/{id}/remix`` ``{prompt}``: a new job of the finished source's model,
+        seconds and size. A source that is gone is a 404, one not completed a 400, as OpenAI answers."""
+        source = self.jobs.get(request.match_info["video_id"])
+        if source is None:
+            return not_found(request.match_info["video_id"])
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        prompt = str(body.get("prompt") or "").strip() if isinstance(body, dict) else ""
+        if not prompt:
+            return error_reply(
+                400, "Missing required parameter: 'prompt'.", code="missing_required_parameter", param="prompt"
+            )
+        status = self._snapshot(source).status
+        if status != "completed":
+            return error_reply(400, f"Video {source.id} is {status}; only a completed video can be remixed.")
+        started = self.start_job(
+            shape="openai-videos",
+            model=source.model,
+            prompt=prompt,
+            seconds=source.seconds,
+            size=source.size,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            fingerprint_fields={"prompt": prompt, "remix_of": source.id},
+            remixed_from=source.id,
+        )
+        if isinstance(started, web.Response):
+            return started
+        job, _ = started
+        return web.json_response(self._view(job))
+
     def start_job(
         self,
         *,
@@ -400,6 +435,7 @@ class FakeProvider:
         idempotency_key: str | None,
         fingerprint_fields: Mapping[str, Any],
         input_reference: dict[str, Any] | None = None,
+        remixed_from: str | None = None,
     ) -> tuple[FakeJob, bool] | web.Response:
         """A new job of any shape (or, for a repeated ``idempotency_key``, the job it made: ``(job, True)``);
         a 400/409 error reply for an unknown fault or a reused key. Every shape's create goes through here,
@@ -427,6 +463,7 @@ class FakeProvider:
             input_reference=input_reference,
             idempotency_key=idempotency_key,
             shape=shape,
+            remixed_from=remixed_from,
         )
         self.jobs[job.id] = job
         self._remember(idempotency_key, fingerprint, job.id)

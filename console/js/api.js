@@ -110,6 +110,19 @@ export class Api {
     return this.request("POST", `/tasks/${encodeURIComponent(videoId)}/cancel`);
   }
 
+  // retry, remix and delete: a new task from an ended one, or the ended one gone
+  retry(videoId) {
+    return this.request("POST", `/tasks/${encodeURIComponent(videoId)}/retry`);
+  }
+
+  remix(videoId, prompt) {
+    return this.request("POST", `/tasks/${encodeURIComponent(videoId)}/remix`, { body: { prompt } });
+  }
+
+  deleteTask(videoId) {
+    return this.request("DELETE", `/tasks/${encodeURIComponent(videoId)}`);
+  }
+
   stats() {
     return this.request("GET", "/stats");
   }

@@ -22,6 +22,11 @@ export function modelSpec(type, modelId) {
   return models.find((model) => model.id === modelId) || models[0] || { id: "", seconds: [], sizes: [] };
 }
 
+// Whether a finished video of `modelId` can be remixed (GET /models lists each model's capabilities).
+export function canRemix(modelId) {
+  return Boolean(catalog.items.find((model) => model.id === modelId)?.capabilities?.remix);
+}
+
 export function modelLabel(model) {
   return model.provider ? `${model.id} (${model.provider})` : model.id;
 }

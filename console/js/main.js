@@ -362,6 +362,10 @@ function refreshFirstPageSoon() {
 // -- live updates and the polling fallback -------------------------------------------------------
 
 function handleLiveMessage(message) {
+  if (message && message.type === "taskDeleted") {
+    removeTask(message.payload?.videoId); // deleted here or in another tab
+    return;
+  }
   const update = taskUpdateFromMessage(message);
   if (update) {
     if (!upsertTask(update) && !state.tasks.has(update.videoId)) refreshFirstPageSoon();
@@ -437,6 +441,67 @@ async function cancelTask(videoId, button) {
   }
 }
 
+// A new task from an ended one (retry, remix): it joins the list like a created one.
+function addDerivedTask(task, what) {
+  if (matchesFilter(task) && typeof state.total === "number") state.total += 1;
+  const shown = upsertTask(task, { insert: true });
+  notify(`${what} ${task.videoId} created${shown ? "" : "; the status filter hides it"}.`);
+  refreshStatsSoon();
+}
+
+async function retryTask(videoId, button) {
+  setBusy(button, true, "Retrying…");
+  try {
+    addDerivedTask(await state.api.retry(videoId), `Retry of ${videoId}:`);
+  } catch (error) {
+    reportError(error, `Could not retry ${videoId}`);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+async function remixTask(videoId, button) {
+  const prompt = window.prompt(`A new prompt to remix ${videoId} with:`, state.tasks.get(videoId)?.prompt || "");
+  if (prompt === null || !prompt.trim()) return;
+  setBusy(button, true, "Remixing…");
+  try {
+    addDerivedTask(await state.api.remix(videoId, prompt.trim()), `Remix of ${videoId}:`);
+  } catch (error) {
+    reportError(error, `Could not remix ${videoId}`);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+async function deleteTask(videoId, button) {
+  if (!window.confirm(`Delete task ${videoId} and its media? This cannot be undone.`)) return;
+  setBusy(button, true, "Deleting…");
+  try {
+    await state.api.deleteTask(videoId);
+    removeTask(videoId);
+    notify(`Task ${videoId} deleted.`);
+  } catch (error) {
+    setBusy(button, false);
+    reportError(error, `Could not delete ${videoId}`);
+    state.api.getTask(videoId).then(upsertTask, () => removeTask(videoId)); // gone already: drop it too
+  }
+}
+
+// Forget a deleted task: its card, its place in the list and the count.
+function removeTask(videoId) {
+  if (!videoId || !state.tasks.has(videoId)) return;
+  const item = state.items.get(videoId);
+  if (item && item.contains(document.activeElement)) dom.list.focus?.(); // keep the keyboard on the list
+  item?.remove();
+  state.tasks.delete(videoId);
+  state.items.delete(videoId);
+  state.order = state.order.filter((id) => id !== videoId);
+  state.live?.untrack(videoId);
+  if (typeof state.total === "number" && state.total > 0) state.total -= 1;
+  renderSummary(dom.summary, { shown: state.order.length, total: state.total, filter: state.filter });
+  refreshStatsSoon();
+}
+
 async function showMedia(videoId, button) {
   const task = state.tasks.get(videoId);
   setBusy(button, true, "Loading…");
@@ -457,6 +522,9 @@ function setupTaskList() {
     const videoId = button.closest("[data-video-id]").dataset.videoId;
     if (button.dataset.action === "cancel") cancelTask(videoId, button);
     if (button.dataset.action === "media") showMedia(videoId, button);
+    if (button.dataset.action === "retry") retryTask(videoId, button);
+    if (button.dataset.action === "remix") remixTask(videoId, button);
+    if (button.dataset.action === "delete") deleteTask(videoId, button);
   });
   dom.filter.addEventListener("change", () => {
     state.filter = dom.filter.value;

@@ -1,6 +1,7 @@
 // Rendering only: DOM in, DOM out. Text goes in through textContent, never innerHTML, since prompts,
 // messages and errors come from people and providers.
 
+import { canRemix } from "./catalog.js";
 import { isTerminal } from "./tasks.js";
 
 const STATUS_LABELS = {
@@ -171,12 +172,29 @@ export function renderTask(item, task) {
   cancel.hidden = !cancellable;
   cancel.setAttribute("aria-label", `Cancel task ${task.videoId}`);
 
+  renderLineageActions(item, task);
+
   const media = item.querySelector('[data-action="media"]');
   const hasMedia = field(item, "media").childElementCount > 0;
   media.hidden = task.status !== "COMPLETED" || hasMedia;
   media.textContent = task.type === "IMAGE" ? "Show image" : "Play video";
   media.setAttribute("aria-label", `${media.textContent} of ${task.videoId}`);
   return previous !== task.status;
+}
+
+// Retry (FAILED, CANCELLED), Remix (a COMPLETED video whose model can remix) and Delete (any ended task).
+function renderLineageActions(item, task) {
+  const shown = {
+    retry: task.status === "FAILED" || task.status === "CANCELLED",
+    remix: task.status === "COMPLETED" && task.type !== "IMAGE" && canRemix(task.model),
+    delete: isTerminal(task),
+  };
+  const names = { retry: "Retry task", remix: "Remix video of task", delete: "Delete task" };
+  for (const [action, visible] of Object.entries(shown)) {
+    const button = item.querySelector(`[data-action="${action}"]`);
+    button.hidden = !visible;
+    button.setAttribute("aria-label", `${names[action]} ${task.videoId}`);
+  }
 }
 
 // aria-disabled rather than disabled: a disabled button drops keyboard focus to the page's start.

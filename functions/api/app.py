@@ -31,6 +31,7 @@ from videotasks.domain.errors import (
     VideoTasksError,
 )
 from videotasks.domain.ids import VIDEO_ID_PATTERN
+from videotasks.domain.lineage import RemixTaskRequest, RetryTaskRequest
 from videotasks.domain.requests import CreateTaskRequest, ListTasksQuery
 from videotasks.edge import envelope, language, openapi, public_url
 from videotasks.edge.auth import verify_caller
@@ -193,6 +194,62 @@ def get_content(videoId: VideoIdParam) -> Response[Any]:
 def cancel_task(videoId: VideoIdParam) -> Response[Any]:
     service = wiring.task_service()
     return envelope.success(service.public(service.cancel(_user_id(), videoId), _lang()))
+
+
+# retry, remix and delete (videotasks.domain.lineage) ---------------------------------------------------
+@app.post(
+    f"{openapi.BASE_PATH}/tasks/<videoId>/retry",
+    tags=["tasks"],
+    summary="A new task with the parameters of a FAILED or CANCELLED one (retryOf)",
+    responses=openapi.responses(replies.TaskReply, 400, 401, 404, 409, 429, created=True),
+)
+def retry_task(
+    videoId: VideoIdParam,
+    body: Annotated[RetryTaskRequest | None, Body(embed=False)] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    task, created = wiring.task_lineage().retry(
+        _user_id(), videoId, idempotency_key, app.lambda_context, webhook_base=_webhook_base(), plan=_plan()
+    )
+    return envelope.success(wiring.task_service().public(task, _lang()), status_code=201 if created else 200)
+
+
+@app.post(
+    f"{openapi.BASE_PATH}/tasks/<videoId>/remix",
+    tags=["tasks"],
+    summary="A new video remixing a COMPLETED one with a new prompt (remixOf)",
+    responses=openapi.responses(replies.TaskReply, 400, 401, 404, 409, 429, created=True),
+)
+def remix_task(
+    videoId: VideoIdParam,
+    body: Annotated[RemixTaskRequest, Body(embed=False)],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    task, created = wiring.task_lineage().remix(
+        _user_id(),
+        videoId,
+        body.prompt,
+        idempotency_key,
+        app.lambda_context,
+        webhook_base=_webhook_base(),
+        plan=_plan(),
+    )
+    return envelope.success(wiring.task_service().public(task, _lang()), status_code=201 if created else 200)
+
+
+@app.delete(
+    f"{openapi.BASE_PATH}/tasks/<videoId>",
+    tags=["tasks"],
+    summary="Delete an ended task and its media",
+    responses=openapi.responses(replies.TaskDeletedReply, 400, 401, 404, 409, 429),
+)
+def delete_task(videoId: VideoIdParam) -> Response[Any]:
+    task = wiring.task_deletion().delete(_user_id(), videoId)
+    return envelope.success({"videoId": task.videoId, "externalVideoId": task.externalTaskId, "deleted": True})
+
+
+def _webhook_base() -> str | None:
+    return public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
 
 
 @app.get(

@@ -222,7 +222,7 @@ def test_idempotency_key_replays_the_same_task_over_http(patient_stack, user_id)
     ("method", "path", "status", "code"),
     [
         ("GET", "/nothing-here", 404, "NOT_FOUND"),
-        ("DELETE", "/tasks/video_00000000-0000-4000-8000-000000000000", 405, "METHOD_NOT_ALLOWED"),
+        ("PATCH", "/tasks/video_00000000-0000-4000-8000-000000000000", 405, "METHOD_NOT_ALLOWED"),
         ("GET", "/tasks/not-a-video-id", 400, "VALIDATION_ERROR"),
     ],
 )

@@ -326,6 +326,41 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     assert console.log.unexpected() == []
 
 
+def test_console_retries_a_cancelled_task_and_deletes_it_after_a_confirmation(open_console, console_stack, user_id):
+    console = open_console()
+    page = console.page
+    console.connect(console_stack.token(user_id))
+    expect(console.live_status).to_have_attribute("data-state", "live")
+    video_id = console.create(STUCK_PROMPT, model=RELAY_MODEL)
+    card = console.card(video_id)
+    expect(card.get_by_role("button", name=f"Retry task {video_id}")).to_be_hidden()
+    expect(card.get_by_role("button", name=f"Delete task {video_id}")).to_be_hidden()  # running: cancel first
+    card.get_by_role("button", name=f"Cancel task {video_id}").click()
+    expect(card).to_have_attribute("data-status", "CANCELLED")
+
+    before = set(console.video_ids())
+    card.get_by_role("button", name=f"Retry task {video_id}").click()
+    retry_id = console.wait_for_new_card(before)
+    assert console_stack.http(user_id).get(f"/tasks/{retry_id}").json()["retryOf"] == video_id
+    expect(console.field(retry_id, "prompt")).to_have_text(STUCK_PROMPT)
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changing one's mind keeps the task
+    card.get_by_role("button", name=f"Delete task {video_id}").click()
+    expect(card).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name=f"Delete task {video_id}").click()
+    expect(card).to_have_count(0)
+    assert console_stack.http(user_id).get(f"/tasks/{video_id}").status_code == 404
+    expect(console.card(retry_id)).to_have_count(1)
+
+    # A delete from another client reaches this tab as taskDeleted.
+    assert console_stack.http(user_id).post(f"/tasks/{retry_id}/cancel").status_code == 200
+    expect(console.card(retry_id)).to_have_attribute("data-status", "CANCELLED")
+    assert console_stack.http(user_id).delete(f"/tasks/{retry_id}").status_code == 200
+    expect(console.card(retry_id)).to_have_count(0)
+    assert console.log.unexpected() == []
+
+
 def test_console_polls_when_live_updates_are_offline(open_console, console_stack, user_id):
     """With the WebSocket unreachable the console says so, keeps retrying, and follows tasks by polling."""
     console = open_console()

@@ -58,15 +58,16 @@ class Interleavings(RuleBasedStateMachine):
     # -- helpers ----------------------------------------------------------------------------------
     def attempt(self, copy: Task, write: str, **arguments: Any) -> None:
         """One writer's write from its copy; then what is stored must be consistent again."""
-        before = self.stored_of(copy.userId)[copy.videoId]
+        before = self.stored_of(copy.userId).get(copy.videoId)  # None: deleted
         try:
             written = getattr(self.repository, write)(copy, **arguments)
         except StaleWriteError:
             self.writes["refused"] += 1
-            after = self.check(copy.userId)[copy.videoId]
-            assert after == before, "a refused write changed the task"
+            after = self.check(copy.userId).get(copy.videoId)
+            assert after == before, "a refused write changed (or brought back) the task"
             return
         self.writes["landed"] += 1
+        assert before is not None, "a write landed on a deleted task"
         after = self.check(copy.userId)[copy.videoId]
         assert after["status"] == written.status.value
         self.copies.append(written)
@@ -85,8 +86,8 @@ class Interleavings(RuleBasedStateMachine):
     def read(self, pick: int) -> None:
         """A writer (re)reads a task: its copy is current now, stale later."""
         current = self.repository.get(self.copies[pick % len(self.copies)].videoId)
-        assert current is not None
-        self.copies.append(current)
+        if current is not None:  # else deleted
+            self.copies.append(current)
 
     @precondition(lambda self: self.copies)
     @rule(pick=st.integers(0, 10**6), reported=st.one_of(st.none(), st.integers(-20, 130)))
@@ -134,6 +135,23 @@ class Interleavings(RuleBasedStateMachine):
     def any_transition(self, pick: int, goal: TaskStatus) -> None:
         """Whatever a buggy or replayed step could ask for, the illegal moves included."""
         self.attempt(self.copies[pick % len(self.copies)], "transition", target=goal)
+
+    @precondition(lambda self: self.copies)
+    @rule(pick=st.integers(0, 10**6))
+    def delete(self, pick: int) -> None:
+        """DELETE /tasks/{videoId} from any copy: only an ended task goes, once, and uncounted."""
+        copy = self.copies[pick % len(self.copies)]
+        before = self.stored_of(copy.userId).get(copy.videoId)
+        try:
+            self.repository.delete(copy)
+        except StaleWriteError:
+            self.writes["refused"] += 1
+            assert self.check(copy.userId).get(copy.videoId) == before, "a refused delete changed the task"
+            return
+        self.writes["landed"] += 1
+        assert before is not None and before["status"] == copy.status.value and copy.is_terminal
+        del self.owners[copy.videoId]
+        self.check(copy.userId)
 
     # -- what must hold after every step ----------------------------------------------------------
     def check(self, user: str) -> dict[str, dict[str, Any]]:

@@ -182,6 +182,18 @@ class Api:
     def stats(self) -> Reply:
         return self.call("GET", f"{BASE}/stats")
 
+    # retry, remix and delete
+    def retry(self, video_id: str, body: Any = _UNSET, *, key: str | None = None) -> Reply:
+        headers = {"idempotency-key": key} if key else None
+        return self.call("POST", f"{BASE}/tasks/{video_id}/retry", body=body, headers=headers)
+
+    def remix(self, video_id: str, prompt: Any = "The same boat, now at night", *, key: str | None = None) -> Reply:
+        headers = {"idempotency-key": key} if key else None
+        return self.call("POST", f"{BASE}/tasks/{video_id}/remix", body={"prompt": prompt}, headers=headers)
+
+    def delete(self, video_id: str) -> Reply:
+        return self.call("DELETE", f"{BASE}/tasks/{video_id}")
+
     def status_of(self, video_id: str) -> str:
         return str(self.get(video_id).data["status"])
 

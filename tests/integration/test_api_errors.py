@@ -147,7 +147,7 @@ def test_an_unknown_route_is_a_404_envelope(api: Api, method, path):
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("DELETE", f"{BASE}/tasks/{MISSING_VIDEO_ID}"),
+        ("DELETE", f"{BASE}/tasks/{MISSING_VIDEO_ID}/cancel"),
         ("PUT", f"{BASE}/tasks"),
         ("DELETE", f"{BASE}/tasks"),
         ("GET", f"{BASE}/tasks/{MISSING_VIDEO_ID}/cancel"),

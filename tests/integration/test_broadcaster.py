@@ -25,6 +25,7 @@ from tests.fixtures.aws import AwsStack
 from tests.fixtures.environment import REGION
 from videotasks import wiring
 from videotasks.adapters import aws, socket_push
+from videotasks.adapters.media import MediaStore
 from videotasks.adapters.socket_push import ConnectionNotifier, Deliveries, Delivery
 from videotasks.adapters.store.connections import ConnectionRepository
 from videotasks.adapters.store.tasks import TaskRepository
@@ -529,3 +530,65 @@ def test_each_connection_reads_the_task_in_its_language_rendered_once_per_langua
         "c-old=": "Generating the video (42%)",
     }
     assert sorted(rendered.count(lang) for lang in ("zh-CN", "en")) == [2, 2]  # per record, per language
+
+
+# -- deleted tasks ----------------------------------------------------------------------------------
+def _deleted_completed_task(aws_stack: AwsStack, stored_task: Callable[..., Task], stream: Stream) -> Task:
+    """A COMPLETED task with a stored media object, then deleted by the repository (its REMOVE record is
+    the next thing on the stream)."""
+    repository = TaskRepository(aws_stack.settings)
+    task = stored_task("alice", status=TaskStatus.PROCESSING)
+    key = f"media/{task.videoId}.mp4"
+    aws_stack.client("s3").put_object(Bucket=aws_stack.bucket, Key=key, Body=b"mp4")
+    task = repository.transition(task, TaskStatus.COMPLETED, progress=100, mediaKey=key)
+    stream.records()
+    repository.delete(task)
+    return task
+
+
+def test_a_deleted_task_is_announced_to_its_followers_and_its_media_deleted(
+    aws_stack: AwsStack,
+    stream: Stream,
+    stored_task: Callable[..., Task],
+    connect: Callable[..., str],
+    use_notifier: Callable[[ConnectionNotifier], None],
+    invoke: Invoke,
+) -> None:
+    recorder = RecordingNotifier()
+    use_notifier(recorder)
+    follows_all = connect("c-all=", "alice", None)
+    connect("c-bob-all=", "bob", None)
+    task = _deleted_completed_task(aws_stack, stored_task, stream)
+    records = stream.records()
+
+    assert [record["eventName"] for record in records] == ["REMOVE"]
+    assert broadcast_batch(invoke, records) == []
+    assert [target for target, _ in recorder.posted] == [follows_all]
+    message = recorder.messages_to(follows_all)[0]
+    assert message["type"] == "taskDeleted"
+    assert message["payload"] == {"videoId": task.videoId, "externalVideoId": "ext_1"}
+    assert [key for key in aws_stack.media_keys() if task.videoId in key] == []
+
+
+def test_a_removed_task_whose_media_cannot_be_deleted_fails_its_record_and_tells_nobody_yet(
+    aws_stack: AwsStack,
+    stream: Stream,
+    stored_task: Callable[..., Task],
+    connect: Callable[..., str],
+    use_notifier: Callable[[ConnectionNotifier], None],
+    invoke: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = RecordingNotifier()
+    use_notifier(recorder)
+    connect("c-all=", "alice", None)
+    _deleted_completed_task(aws_stack, stored_task, stream)
+    records = stream.records()
+
+    def refuse(self: MediaStore, key: str) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "S3 is down"}}, "DeleteObject")
+
+    monkeypatch.setattr(MediaStore, "delete", refuse)
+
+    assert broadcast_batch(invoke, records) == sequence_numbers(records)  # Lambda retries it
+    assert recorder.posted == []

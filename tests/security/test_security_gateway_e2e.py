@@ -124,6 +124,9 @@ def test_a_valid_token_in_the_query_string_is_not_accepted_by_the_http_api(local
 # -- another user's task --------------------------------------------------------------------------------
 
 
+VALID_BODIES = {"POST /api/video/tasks/{videoId}/remix": {"prompt": "someone else's video, remixed"}}
+
+
 def test_another_users_task_is_a_404_on_every_route_like_a_missing_one_and_refused_on_subscribe(
     local_stack: Any, user_id: str
 ) -> None:
@@ -138,8 +141,10 @@ def test_another_users_task_is_a_404_on_every_route_like_a_missing_one_and_refus
             if UNKNOWN_VIDEO_ID not in route.path:
                 continue
             path = route.path.removeprefix("/api/video")
-            theirs = other.request(route.method, path.replace(UNKNOWN_VIDEO_ID, video_id))
-            missing = other.request(route.method, path)
+            # A valid body where a route needs one, so that only whose task it is can make the answer.
+            body = VALID_BODIES.get(route.route_key)
+            theirs = other.request(route.method, path.replace(UNKNOWN_VIDEO_ID, video_id), json=body)
+            missing = other.request(route.method, path, json=body)
             body = assert_envelope(theirs, 404, "NOT_FOUND")
             # Nothing tells "someone else's" from "no such task": same answer but for the id.
             assert json.dumps(body).replace(video_id, UNKNOWN_VIDEO_ID) == json.dumps(missing.json()), str(route)

@@ -491,3 +491,37 @@ def test_every_documented_fault_mode_exists() -> None:
     }
 
     assert set(FAULTS) == documented
+
+
+# -- remix ----------------------------------------------------------------------------------------------
+
+
+def test_a_finished_job_is_remixed_into_a_new_job_of_its_model_seconds_and_size(
+    serve: Serve, provider_clock: ManualClock
+) -> None:
+    client = serve()
+    source = create(client)
+    provider_clock.advance(VIDEO_SECONDS)
+
+    remix = client.remix_job(source, JobRequest(prompt="the same cat, at night", model="ignored"))
+
+    assert remix.id != source and remix.state is ProviderState.QUEUED
+    jobs = {job["id"]: job for job in httpx.get(f"{base_url_of(client)}/fake/jobs", timeout=5).json()["jobs"]}
+    assert jobs[remix.id]["remixed_from_video_id"] == source
+    assert (jobs[remix.id]["model"], jobs[remix.id]["seconds"], jobs[remix.id]["size"]) == ("sora-2", "4", "1280x720")
+    assert jobs[remix.id]["prompt"] == "the same cat, at night"
+    provider_clock.advance(VIDEO_SECONDS)
+    assert client.get_job(remix.id).state is ProviderState.SUCCEEDED
+
+
+def test_a_remix_of_a_job_that_is_gone_or_unfinished_is_a_permanent_error(serve: Serve) -> None:
+    client = serve()
+    running = create(client)
+    request = JobRequest(prompt="again", model="sora-2")
+
+    with pytest.raises(ProviderPermanentError) as unfinished:
+        client.remix_job(running, request)
+    with pytest.raises(ProviderPermanentError) as gone:
+        client.remix_job("video_does_not_exist", request)
+
+    assert (unfinished.value.status_code, gone.value.status_code) == (400, 404)

@@ -627,3 +627,33 @@ def test_an_invalid_media_url_is_permanent() -> None:
         videos(reply(job_json(status="completed", url="https://cdn.test/a\x00.mp4"))).get_job("video_abc")
 
     assert caught.value.code == "PROVIDER_BAD_MEDIA"
+
+
+# -- videos: remix --------------------------------------------------------------------------------------
+
+
+def test_remix_posts_the_prompt_as_json_to_the_source_jobs_remix_path_with_the_idempotency_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "video_new", "status": "queued", "progress": 0})
+
+    request = JobRequest(prompt="at night", model="sora-2", seconds=8, idempotency_key="task-key")
+    job = videos(handle).remix_job("video_abc", request)
+
+    assert (seen[0].method, seen[0].url.path) == ("POST", "/v1/videos/video_abc/remix")
+    assert json.loads(seen[0].content) == {"prompt": "at night"}
+    assert seen[0].headers["idempotency-key"] == "task-key"
+    assert (job.id, job.state) == ("video_new", ProviderState.QUEUED)
+
+
+def test_a_shape_that_cannot_remix_refuses_before_any_call() -> None:
+    from videotasks.adapters.providers.replicate import ReplicateProvider
+
+    client = ReplicateProvider(base_url=BASE, api_key=API_KEY, transport=httpx.MockTransport(lambda request: 1 / 0))
+
+    with pytest.raises(ProviderPermanentError) as caught:
+        client.remix_job("p_1", JobRequest(prompt="again", model="m"))
+
+    assert caught.value.code == "REMIX_UNSUPPORTED"

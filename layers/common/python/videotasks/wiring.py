@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from videotasks.domain.deadline import Deadline, InvocationContext
     from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
+    from videotasks.services.deletion import TaskDeletion
+    from videotasks.services.lineage import TaskLineage
     from videotasks.services.subscriptions import RealtimeService
     from videotasks.services.tasks import TaskService
     from videotasks.services.waits import WaitService
@@ -108,6 +110,20 @@ def task_service() -> TaskService:
         videos=video_adapter,
         cursor_secret=lambda: get_secret(settings.cursor_secret_name),
     )
+
+
+@functools.cache
+def task_lineage() -> TaskLineage:
+    from videotasks.services.lineage import TaskLineage
+
+    return TaskLineage(task_service(), catalog())
+
+
+@functools.cache
+def task_deletion() -> TaskDeletion:
+    from videotasks.services.deletion import TaskDeletion
+
+    return TaskDeletion(task_service(), repository(), media_store())
 
 
 @functools.cache
@@ -205,7 +221,7 @@ def webhook_verification(entry: ProviderEntry) -> dict[str, Any]:
 
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
-    for cached in (repository, media_store, catalog, _client, task_service, workflow):
+    for cached in (repository, media_store, catalog, _client, task_service, task_lineage, task_deletion, workflow):
         cached.cache_clear()
     for live in (connections, realtime, notifier, broadcaster):
         live.cache_clear()

@@ -26,6 +26,10 @@ def task_created(task_type: TaskType) -> None:
     metrics.add_metric(name=f"{task_type.value.title()}TasksCreated", unit=MetricUnit.Count, value=1)
 
 
+def task_deleted() -> None:
+    metrics.add_metric(name="TasksDeleted", unit=MetricUnit.Count, value=1)
+
+
 def task_ended(status: TaskStatus, *, generation_seconds: float | None = None, error_code: str | None = None) -> None:
     metrics.add_metric(name=_ENDED[status], unit=MetricUnit.Count, value=1)
     if error_code == "TIMEOUT":

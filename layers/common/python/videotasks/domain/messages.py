@@ -86,6 +86,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Task {videoId} is {status} but has no stored content",
         "任务 {videoId} 为 {status} 状态，但没有保存的内容",
     ),
+    # retry, remix and delete (videotasks.domain.lineage) -------------------------------------------
+    "task_not_retryable": (
+        "Task {videoId} is {status}; only a FAILED or CANCELLED task can be retried",
+        "任务 {videoId} 当前为 {status} 状态；只有失败（FAILED）或已取消（CANCELLED）的任务可以重试",
+    ),
+    "task_not_remixable": (
+        "Task {videoId} is {status}; only a COMPLETED video can be remixed",
+        "任务 {videoId} 当前为 {status} 状态；只有已完成（COMPLETED）的视频可以二次创作",
+    ),
+    "model_cannot_remix": (
+        "Model {model} cannot remix a video; remix a video made with a model whose capabilities list remix",
+        "模型 {model} 不支持视频二次创作；请选择能力中包含 remix 的模型生成的视频",
+    ),
+    "idempotency_task_deleted": (
+        "The task this Idempotency-Key made ({videoId}) has been deleted; send a new key to create another",
+        "此 Idempotency-Key 创建的任务（{videoId}）已被删除；如需再次创建，请使用新的 key",
+    ),
+    "task_not_deletable": (
+        "Task {videoId} is still {status}; cancel it first, then delete it",
+        "任务 {videoId} 仍处于 {status} 状态；请先取消任务，再删除",
+    ),
     "ws_auth_other_user": (
         "The token is not this connection's user's; reconnect with it to switch users",
         "该令牌不属于此连接的用户；如需切换用户，请用该令牌重新连接",

@@ -64,6 +64,9 @@ class Task(BaseModel):
     createdAt: str
     updatedAt: str
     completedAt: str | None = None
+    # Lineage (videotasks.domain.lineage): the task this one retries, or the finished video it remixes.
+    retryOf: str | None = None
+    remixOf: str | None = None
     # internal
     # The catalog's provider entry and the provider's name of the model, fixed at creation: a running job
     # is polled where it was made even if the catalog moves the model since.
@@ -75,6 +78,8 @@ class Task(BaseModel):
     pollAttempts: int = 0
     submitStartedAt: str | None = None  # when Submit first asked the provider: a job may exist from then on
     submitAttempts: int = 0
+    # A remix's source job at the provider: Submit asks the provider to remix it instead of generating anew.
+    remixSource: str | None = None
     plan: str | None = None  # the owner's plan when it was created (videotasks.domain.plans): its limits apply
 
     @property

@@ -59,6 +59,8 @@ class Task(_Reply):
     updatedAt: str = Field(description="ISO 8601, UTC")
     completedAt: str | None = Field(description="ISO 8601, UTC; set once the task has ended")
     videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
+    retryOf: str | None = Field(description="The FAILED or CANCELLED task this one retries; null when none")
+    remixOf: str | None = Field(description="The COMPLETED video this one remixes; null when none")
 
 
 class TaskPage(_Reply):
@@ -95,6 +97,14 @@ class TaskContent(_Reply):
     contentType: str | None = Field(description="The media's MIME type")
     url: str
     expiresAt: str = Field(description="ISO 8601, UTC")
+
+
+class TaskDeleted(_Reply):
+    """A task removed with its media: nothing of it can be read any more."""
+
+    videoId: str
+    externalVideoId: str | None
+    deleted: Literal[True]
 
 
 class TaskCountsByStatus(_Reply):
@@ -231,6 +241,7 @@ TaskPageReply = enveloped(TaskPage)
 NumberedTaskPageReply = enveloped(NumberedTaskPage)
 TaskContentReply = enveloped(TaskContent)
 TaskStatsReply = enveloped(TaskStats)
+TaskDeletedReply = enveloped(TaskDeleted)
 ModelListReply = enveloped(ModelList)
 HealthReply = enveloped(Health)
 TaskBatchReply = enveloped(TaskBatch)

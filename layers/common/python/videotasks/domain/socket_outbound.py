@@ -33,6 +33,7 @@ class MessageType(StrEnum):
     TASK_COMPLETED = "taskCompleted"
     TASK_FAILED = "taskFailed"
     TASK_CANCELLED = "taskCancelled"
+    TASK_DELETED = "taskDeleted"
     # replies to the client's own messages
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
@@ -91,6 +92,13 @@ class FailedPayload(TaskPayload):
 
 class CancelledPayload(TaskPayload):
     status: Literal["cancelled"]
+
+
+class DeletedPayload(_Wire):
+    """Which task is gone: its record and media are deleted, and nothing more will be said about it."""
+
+    videoId: str = Field(pattern=VIDEO_ID_PATTERN, description="Our task id, `video_<uuid4>`")
+    externalVideoId: str | None = Field(description="The provider's id; null if the provider never had the job")
 
 
 class ScopePayload(_Wire):
@@ -161,6 +169,14 @@ class TaskCancelled(ServerMessage):
     payload: CancelledPayload
 
 
+class TaskDeleted(ServerMessage):
+    """The task was deleted by its owner (from any client): drop it from the view."""
+
+    KIND = MessageType.TASK_DELETED
+    type: Literal["taskDeleted"]
+    payload: DeletedPayload
+
+
 class Subscribed(ServerMessage):
     """Answers a subscription to all of the caller's tasks (one task is answered with its task message)."""
 
@@ -206,6 +222,7 @@ TASK_MESSAGES: dict[MessageType, type[TaskProgress | TaskCompleted | TaskFailed 
 }
 SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
     *TASK_MESSAGES.values(),
+    TaskDeleted,
     Subscribed,
     Unsubscribed,
     Pong,
@@ -262,13 +279,18 @@ def status_text(task: Task, lang: str = messages.DEFAULT_LANG) -> str:
 
 def is_worth_sending(old: Task | None, new: Task | None) -> bool:
     """Whether the write that turned ``old`` into ``new`` (stream images; None when absent) is news."""
-    if new is None:  # a deleted item: tasks are never deleted by the application, so nobody follows it
+    if new is None:  # a deleted task is told by ``task_deleted``, not as a change of state
         return False
     if old is None:  # a new task: clients following all of the user's tasks learn about it
         return True
     if old.is_terminal:  # terminal states never change; a later write is bookkeeping, never a 2nd ending
         return False
     return new.status is not old.status or new.progress != old.progress or new.externalTaskId != old.externalTaskId
+
+
+def task_deleted(task: Task, *, timestamp_ms: int) -> dict[str, Any]:
+    """The message that tells a client ``task`` (the last image of its item) is deleted."""
+    return TaskDeleted.build(DeletedPayload(**task_ids(task)), timestamp_ms=timestamp_ms)
 
 
 # replies to the client ------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ INTERNAL_FIELDS = frozenset(
         "plan",
         "provider",
         "providerModel",
+        "remixSource",
     }
 )
 

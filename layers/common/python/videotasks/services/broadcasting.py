@@ -15,6 +15,9 @@ What fails a record (so that Lambda retries it) and what does not:
 * Not finding the recipients (the connections Query failing) fails the record: nobody got it yet.
 * Forgetting a Gone connection is best effort: if the DeleteItem fails, the record still succeeded for
   everyone else, and the next post to that connection answers 410 again.
+* A removed task (``DELETE /tasks/{videoId}``): its media object is deleted (again: the API deleted it
+  already unless S3 failed it there; a delete of a missing object succeeds), then ``taskDeleted`` goes to
+  the owner's connections. An S3 failure fails the record, so no object outlives its task.
 * A record whose image is not a task is logged and skipped: retrying cannot fix it, and it would hold up
   its shard until the retries run out.
 
@@ -90,21 +93,37 @@ class Broadcaster:
             keys = (new_image or old_image or {}).get("videoId")
             logger.error("stream image is not a task; skipped", extra={"videoId": keys, "errors": exc.errors()[:3]})
             return None
+        if new is None and old is not None:
+            return self._deleted(old)
         if new is None or not socket_outbound.is_worth_sending(old, new):
             return None
         return self._send(new)
+
+    def _deleted(self, task: Task) -> Broadcast:
+        if task.mediaKey:
+            self._media.delete(task.mediaKey)
+        stamp = self._clock_ms()
+        text = socket_outbound.task_deleted(task, timestamp_ms=stamp)  # no text to translate: one payload
+        data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
+        by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
+        payloads = {connection_id: data for ids in by_lang.values() for connection_id in ids}
+        return self._post(task, socket_outbound.MessageType.TASK_DELETED.value, payloads)
 
     def _send(self, task: Task) -> Broadcast:
         url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
         stamp = self._clock_ms()
         by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
-        recipients = sorted(connection_id for ids in by_lang.values() for connection_id in ids)
         message_type = socket_outbound.TASK_MESSAGE_TYPES[task.status].value
         payloads: dict[str, bytes] = {}
         for lang, connection_ids in by_lang.items():  # rendered once per language, not per connection
             text = socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp, lang=lang)
             data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
             payloads.update(dict.fromkeys(connection_ids, data))
+        return self._post(task, message_type, payloads)
+
+    def _post(self, task: Task, message_type: str, payloads: dict[str, bytes]) -> Broadcast:
+        """Send each connection its payload, forget the gone ones, and log the old backend's line."""
+        recipients = sorted(payloads)
         deliveries: Deliveries = self._notifier.post_each(payloads)
         for connection_id in deliveries.gone:
             try:

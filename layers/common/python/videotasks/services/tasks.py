@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -50,17 +50,20 @@ PAGE_MODE_MAX_READS = 10
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
 # The caller's plan claim, for the same reason.
 _plan: ContextVar[str | None] = ContextVar("plan", default=None)
+# The new task's lineage (retryOf, remixOf, remixSource: videotasks.domain.lineage), for the same reason.
+_lineage: ContextVar[Mapping[str, str] | None] = ContextVar("lineage", default=None)
 
 
 @contextlib.contextmanager
-def _create_context(webhook_base: str | None, plan: str | None) -> Iterator[None]:
+def _create_context(webhook_base: str | None, plan: str | None, lineage: Mapping[str, str] | None) -> Iterator[None]:
     """What a create needs beyond the user and the body, for the idempotent path to pass on."""
-    reset_base, reset_plan = _webhook_base.set(webhook_base), _plan.set(plan)
+    resets = _webhook_base.set(webhook_base), _plan.set(plan), _lineage.set(lineage)
     try:
         yield
     finally:
-        _webhook_base.reset(reset_base)
-        _plan.reset(reset_plan)
+        _webhook_base.reset(resets[0])
+        _plan.reset(resets[1])
+        _lineage.reset(resets[2])
 
 
 class StartFailedError(Exception):
@@ -98,7 +101,9 @@ class TaskService:
 
             self._idempotent = IdempotentCreate(
                 self._settings.idempotency_table,
-                lambda user_id, request: self.create(user_id, request, plan=_plan.get()).videoId,
+                lambda user_id, request: (
+                    self.create(user_id, request, plan=_plan.get(), lineage=_lineage.get()).videoId
+                ),
             )
         return self._idempotent
 
@@ -116,12 +121,19 @@ class TaskService:
     # create and read ---------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
     def create(
-        self, user_id: str, request: CreateTaskRequest, *, webhook_base: str | None = None, plan: str | None = None
+        self,
+        user_id: str,
+        request: CreateTaskRequest,
+        *,
+        webhook_base: str | None = None,
+        plan: str | None = None,
+        lineage: Mapping[str, str] | None = None,
     ) -> Task:
         """Record the task and start its workflow. ``webhook_base`` (``…/api/video/webhooks``) is where its
         provider may call back; without it the workflow only polls. ``plan``: the caller's token's plan claim,
-        whose limits the create is charged to."""
-        [task] = self._record(user_id, [request], plan)
+        whose limits the create is charged to. ``lineage``: the Task fields that tie a retry or a remix to its
+        source (``videotasks.domain.lineage``)."""
+        [task] = self._record(user_id, [request], plan, lineage=lineage)
         return self._start(task, webhook_base or _webhook_base.get())
 
     @tracer.capture_method(capture_response=False)
@@ -140,7 +152,13 @@ class TaskService:
         return started
 
     def _record(
-        self, user_id: str, requests: Sequence[CreateTaskRequest], plan_name: str | None, *, batch: bool = False
+        self,
+        user_id: str,
+        requests: Sequence[CreateTaskRequest],
+        plan_name: str | None,
+        *,
+        batch: bool = False,
+        lineage: Mapping[str, str] | None = None,
     ) -> list[Task]:
         """The new tasks, written with their counters and their charge to the owner's limits."""
         plan = self._admission.plan(plan_name)
@@ -148,7 +166,7 @@ class TaskService:
         tasks = []
         for index, request in enumerate(requests):
             try:
-                tasks.append(self._new_task(user_id, request, iso(now), plan.name))
+                tasks.append(self._new_task(user_id, request, iso(now), plan.name, lineage))
             except ValidationError as refusal:
                 if not batch:
                     raise
@@ -156,7 +174,9 @@ class TaskService:
         self._repository.create_many(tasks, self._admission.charge(tasks, plan, now))
         return tasks
 
-    def _new_task(self, user_id: str, request: CreateTaskRequest, now: str, plan: str) -> Task:
+    def _new_task(
+        self, user_id: str, request: CreateTaskRequest, now: str, plan: str, lineage: Mapping[str, str] | None
+    ) -> Task:
         options = resolve_model_options(
             request.type, model=request.model, seconds=request.seconds, size=request.size, catalog=self._catalog
         )
@@ -176,6 +196,7 @@ class TaskService:
             createdAt=now,
             updatedAt=now,
             plan=plan,
+            **(lineage or {}),
         )
 
     def _start(self, task: Task, webhook_base: str | None) -> Task:
@@ -210,25 +231,32 @@ class TaskService:
         *,
         webhook_base: str | None = None,
         plan: str | None = None,
+        lineage: Mapping[str, str] | None = None,
+        key_scope: str | None = None,
     ) -> tuple[Task, bool]:
         """Create, or replay the task made earlier for the same key (the header, else clientRequestId).
 
         Returns the task as it is now and whether it was created by this call. ``lambda_context``
-        bounds how long an interrupted create keeps its key locked (its remaining time).
+        bounds how long an interrupted create keeps its key locked (its remaining time). ``key_scope``
+        keeps the keys of one kind of create (a retry of one task, say) apart from every other's.
         """
         # Here, around both paths: the idempotent one re-reads the body from its canonical form, which no
         # longer knows the old names the client used.
         try:
             key = idempotency_key or request.clientRequestId
             if not key:
-                return self.create(user_id, request, webhook_base=webhook_base, plan=plan), True
+                return self.create(user_id, request, webhook_base=webhook_base, plan=plan, lineage=lineage), True
             if lambda_context is not None:
                 self.idempotent_create.config.register_lambda_context(lambda_context)
-            with _create_context(webhook_base, plan):
-                video_id, created = self.idempotent_create(user_id, key, request)
+            with _create_context(webhook_base, plan, lineage):
+                scoped = f"{key_scope}#{key}" if key_scope else key
+                video_id, created = self.idempotent_create(user_id, scoped, request)
         except ValidationError as refusal:
             raise request.as_sent(refusal) from None
-        return self.get(user_id, video_id), created
+        try:
+            return self.get(user_id, video_id), created
+        except NotFoundError:  # the key's task was deleted since: the key cannot make another one
+            raise ConflictError(key="idempotency_task_deleted", params={"videoId": video_id}) from None
 
     @tracer.capture_method(capture_response=False)
     def create_batch_once(
@@ -248,7 +276,7 @@ class TaskService:
             return self.create_batch(user_id, batch, webhook_base=webhook_base, plan=plan), True
         if lambda_context is not None:
             self.idempotent_batch.config.register_lambda_context(lambda_context)
-        with _create_context(webhook_base, plan):
+        with _create_context(webhook_base, plan, None):
             video_ids, created = self.idempotent_batch(user_id, idempotency_key, batch)
         return [self.get(user_id, video_id) for video_id in video_ids], created
 

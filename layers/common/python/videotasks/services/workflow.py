@@ -380,7 +380,10 @@ class Workflow:
         task = self._repository.update_running(
             task, submitStartedAt=task.submitStartedAt or iso(now), submitAttempts=task.submitAttempts + 1
         )
-        return adapter.create_job(job_request(task, provider_model, webhook_url), deadline=deadline)
+        request = job_request(task, provider_model, webhook_url)
+        if task.remixSource:  # a remix (videotasks.domain.lineage): the provider makes it from the source's job
+            return adapter.remix_job(task.remixSource, request, deadline=deadline)
+        return adapter.create_job(request, deadline=deadline)
 
     def _find_submitted_job(
         self,

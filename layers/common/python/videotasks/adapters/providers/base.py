@@ -12,12 +12,15 @@ import httpx
 from videotasks.adapters.providers._http import (
     AuthScheme,
     ErrorReading,
+    JobRequest,
     MediaStream,
     ProviderHttp,
+    ProviderJob,
     is_data_url,
     media_stream_of_data_url,
 )
 from videotasks.domain.deadline import Deadline
+from videotasks.domain.errors import ProviderPermanentError
 
 CONTENT_GONE = "PROVIDER_CONTENT_GONE"
 
@@ -55,6 +58,10 @@ class ProviderClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def remix_job(self, source_job_id: str, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        """Shapes that can remix override this; the catalog keeps remixes of the others from being made."""
+        raise ProviderPermanentError(f"the {type(self).__name__} shape cannot remix a job", code="REMIX_UNSUPPORTED")
 
     def _read_error(self, status: int, body: Any) -> ErrorReading | None:
         """This provider's reading of an error reply whose body says more than its status (a moderation

@@ -70,6 +70,20 @@ class VideosProvider(ProviderClient):
         return self._job_of(reply, what)
 
     @tracer.capture_method(capture_response=False)
+    def remix_job(self, source_job_id: str, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        """``POST {path}/{id}/remix`` with JSON ``{prompt}``: a new job like a create's, the source's model,
+        seconds and size kept by the provider."""
+        path = self._job_path(source_job_id) + "/remix"
+        reply = self._http.request_json(
+            "POST",
+            path,
+            deadline=deadline,
+            json={"prompt": request.prompt},
+            headers=idempotency_headers(request),
+        )
+        return self._job_of(reply, f"POST {path}")
+
+    @tracer.capture_method(capture_response=False)
     def list_recent_jobs(self, limit: int = 100, *, deadline: Deadline | None = None) -> list[ListedJob]:
         """The newest jobs of this account (``GET {path}?limit=&order=desc``), one page: enough to
         find a job made seconds ago. A provider without the list answers 404/405: a permanent error."""

@@ -67,6 +67,11 @@ class VideoAdapter(Protocol):
         (``PROVIDER_CONTENT_GONE``)."""
         ...
 
+    def remix_job(self, source_job_id: str, request: JobRequest, *, deadline: Deadline | None = None) -> ProviderJob:
+        """Start a job that remixes the finished job ``source_job_id`` with ``request.prompt``. Only called
+        when ``CAPABILITIES.remix``; a source the provider no longer has is a permanent error."""
+        ...
+
     def cancel_job(self, job_id: str, *, deadline: Deadline | None = None) -> None:
         """Ask the provider to stop the job (best effort). Only called when ``CAPABILITIES.cancel``."""
         ...

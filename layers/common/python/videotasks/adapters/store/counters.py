@@ -123,7 +123,7 @@ class CountersTable:
             count, _ = hours.get(_hour_bucket(created), (0, created))
             hours[_hour_bucket(created)] = (count + 1, created)
         return [
-            self._totals_item(tasks[0].userId, totals),
+            self._totals_item(tasks[0].userId, totals, utc_now()),
             *(
                 {
                     "Update": {
@@ -146,6 +146,34 @@ class CountersTable:
             task, from_status=task.status, to_status=target, generation_seconds=generation_seconds
         )
 
+    def count_deleted(self, task: Task, *, now: datetime) -> list[dict[str, Any]]:
+        """Transaction items that uncount a deleted task everywhere ``count_created`` and ``count_transition``
+        counted it, so the counters stay a recount of the tasks there are. Its hour of creation is uncounted
+        only while that hour's item lives (``HOUR_BUCKET_TTL``); should it be gone, the item made anew
+        expires as the old one would have."""
+        deltas: dict[str, int] = {"total": -1, _type_counter(task.type): -1}
+        for name in _counters_of(task.status, task.type):
+            deltas[name] = -1
+        if task.status is TaskStatus.COMPLETED and task.completedAt:
+            deltas["generationSecondsSum"] = -round(task.generation_seconds or 0)
+        items = [self._totals_item(task.userId, deltas, now)]
+        created = parse_iso(task.createdAt)
+        if now - created < HOUR_BUCKET_TTL:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        "Key": {"userId": task.userId, "bucket": _hour_bucket(created)},
+                        "UpdateExpression": "ADD created :minus_one SET expiresAt = if_not_exists(expiresAt, :expires)",
+                        "ExpressionAttributeValues": {
+                            ":minus_one": -1,
+                            ":expires": int((created + HOUR_BUCKET_TTL).timestamp()),
+                        },
+                    }
+                }
+            )
+        return items
+
     def _totals_update(
         self,
         task: Task,
@@ -157,12 +185,13 @@ class CountersTable:
         deltas = _deltas(task, from_status=from_status, to_status=to_status)
         if generation_seconds is not None:
             deltas["generationSecondsSum"] = generation_seconds
-        return self._totals_item(task.userId, deltas)
+        return self._totals_item(task.userId, deltas, utc_now())
 
-    def _totals_item(self, user_id: str, deltas: Mapping[str, int]) -> dict[str, Any]:
+    def _totals_item(self, user_id: str, deltas: Mapping[str, int], now: datetime) -> dict[str, Any]:
+        """The transaction item that adds ``deltas`` to the user's totals."""
         names = {f"#c{index}": name for index, name in enumerate(deltas)}
         values: dict[str, Any] = {f":d{index}": delta for index, delta in enumerate(deltas.values())}
-        values[":now"] = iso(utc_now())
+        values[":now"] = iso(now)
         adds = ", ".join(f"#c{index} :d{index}" for index in range(len(deltas)))
         return {
             "Update": {

@@ -218,6 +218,25 @@ class TaskRepository:
         """The user's counts in the current rate and quota windows, and their tasks generating and queued."""
         return self._usage.read(user_id, now)
 
+    @tracer.capture_method(capture_response=False)
+    def delete(self, task: Task) -> None:
+        """Remove an ended task and uncount it, in one transaction. Raises ``StaleWriteError`` when the
+        stored task is gone or not in ``task.status`` (which, for an ended task, means gone)."""
+        if not task.is_terminal:
+            raise StaleWriteError(f"Task {task.videoId} is {task.status.value}; only an ended task is deleted")
+        remove = {
+            "Delete": {
+                "TableName": self._tasks.name,
+                "Key": {"videoId": task.videoId},
+                "ConditionExpression": "#status = :expected AND userId = :owner",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":expected": task.status.value, ":owner": task.userId},
+            }
+        }
+        self._writer.transact(
+            [remove, *self._counters.count_deleted(task, now=utc_now())], stale=_CHANGED_WHILE_WRITTEN
+        )
+
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
         """Record the task's execution. Raises ``StaleWriteError`` when the task does not exist."""

@@ -1,0 +1,80 @@
+"""Tasks made from other tasks, and tasks removed: the rules of retry, remix and delete.
+
+A retry makes a new task of a FAILED or CANCELLED one with the same create parameters (``retryOf``); a remix
+makes a new video of a COMPLETED one with a new prompt, on the same model, seconds and size, by asking the
+provider to remix the source's job (``remixOf``; the source's job id rides along internally as
+``remixSource``). Both go through the same create as any new task, so every rule of a create (the model
+still offered, limits, queue) applies to them too. Only a terminal task can be deleted.
+
+Pure: the service (``videotasks.services.lineage``) reads the source and makes the new task.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from videotasks.domain.errors import ConflictError, ValidationError
+from videotasks.domain.models import Task, TaskStatus, TaskType
+from videotasks.domain.requests import SERVICE_METADATA_KEYS, CreateTaskRequest
+
+RETRYABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+# A retry is a new request, not a replay of the old one: the source's clientRequestId would make the
+# create replay the source itself.
+_NOT_COPIED = frozenset({"clientRequestId"})
+
+
+class RetryTaskRequest(BaseModel):
+    """Body of ``POST /tasks/{videoId}/retry``: nothing (or ``{}``); the parameters are the source's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RemixTaskRequest(BaseModel):
+    """Body of ``POST /tasks/{videoId}/remix``: the new prompt, held to the same rules as a create's."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    prompt: Annotated[str, CreateTaskRequest.model_fields["prompt"]]
+
+
+def retry_request(task: Task) -> CreateTaskRequest:
+    """The create that would have made ``task``: every create field the task stores, so a field the create
+    request gains comes along without a change here."""
+    stored = task.model_dump(mode="json")
+    # Items written before the provider's id stopped being copied into metadata still carry that copy.
+    stored["metadata"] = {key: value for key, value in task.metadata.items() if key not in SERVICE_METADATA_KEYS}
+    fields: dict[str, Any] = {
+        name: stored[name]
+        for name in CreateTaskRequest.model_fields
+        if name not in _NOT_COPIED and stored.get(name) not in (None, {})
+    }
+    return CreateTaskRequest.model_validate(fields)
+
+
+def remix_request(task: Task, prompt: str) -> CreateTaskRequest:
+    """A new video of ``task``'s model, seconds and size, with ``prompt``."""
+    return CreateTaskRequest(prompt=prompt, type=TaskType.VIDEO, model=task.model, seconds=task.seconds, size=task.size)
+
+
+def check_retryable(task: Task) -> None:
+    if task.status not in RETRYABLE_STATUSES:
+        raise ConflictError(key="task_not_retryable", params={"videoId": task.videoId, "status": task.status.value})
+
+
+def check_remixable(task: Task, *, model_can_remix: bool) -> None:
+    """``model_can_remix``: the catalog's capabilities of the task's model (its shape's, as overridden)."""
+    if task.status is not TaskStatus.COMPLETED:
+        raise ConflictError(key="task_not_remixable", params={"videoId": task.videoId, "status": task.status.value})
+    if task.type is not TaskType.VIDEO or not model_can_remix or not task.externalTaskId:
+        raise ValidationError(
+            key="model_cannot_remix",
+            params={"model": task.model},
+            details=[{"field": "model", "message": "this model cannot remix"}],
+        )
+
+
+def check_deletable(task: Task) -> None:
+    if not task.is_terminal:
+        raise ConflictError(key="task_not_deletable", params={"videoId": task.videoId, "status": task.status.value})
