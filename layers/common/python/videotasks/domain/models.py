@@ -22,6 +22,14 @@ class TaskType(StrEnum):
     IMAGE = "IMAGE"
 
 
+class Priority(StrEnum):
+    """Where a task waits in its owner's queue (videotasks.domain.queue): high before normal before low."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
 # A task in one of these has ended: it never changes again (videotasks.domain.lifecycle).
 TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
@@ -75,6 +83,9 @@ class Task(BaseModel):
     pollAttempts: int = 0
     submitStartedAt: str | None = None  # when Submit first asked the provider: a job may exist from then on
     submitAttempts: int = 0
+    priority: Priority = Priority.NORMAL
+    # 1-based place among the owner's waiting tasks, kept current by the queue keeper; shown only while QUEUED.
+    queuePosition: int | None = None
     plan: str | None = None  # the owner's plan when it was created (videotasks.domain.plans): its limits apply
 
     @property

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from videotasks.domain.models import TaskStatus, TaskType
+from videotasks.domain.models import Priority, TaskStatus, TaskType
 
 
 class _Reply(BaseModel):
@@ -59,6 +59,11 @@ class Task(_Reply):
     updatedAt: str = Field(description="ISO 8601, UTC")
     completedAt: str | None = Field(description="ISO 8601, UTC; set once the task has ended")
     videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
+    # the per-user queue (docs/API.md, "Queue and priority")
+    priority: Priority = Field(description="Where it waits among the owner's queued tasks: high, normal or low")
+    queuePosition: int | None = Field(
+        ge=1, description="1-based place among the owner's waiting tasks (1: next to start); null unless waiting"
+    )
 
 
 class TaskPage(_Reply):

@@ -104,6 +104,7 @@ class TaskService:
             inputReference=request.inputReference,
             clientRequestId=request.clientRequestId,
             metadata=request.metadata or {},
+            priority=request.priority,
             createdAt=now,
             updatedAt=now,
         )

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
+from videotasks.adapters.store.queue import enqueue_item
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
@@ -51,6 +52,7 @@ class TaskRepository:
         self._tasks = self._dynamodb.Table(settings.tasks_table)
         self._counters = CountersTable(self._dynamodb.Table(settings.stats_table))
         self._writer = ConditionalWriter(self._dynamodb.meta.client, pause=pause)
+        self._queue_table = settings.queue_table
 
     # reads -----------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
@@ -177,8 +179,12 @@ class TaskRepository:
                 "ConditionExpression": "attribute_not_exists(videoId)",
             }
         }
-        self._writer.transact([put, *self._counters.count_created(task)], stale=_CHANGED_WHILE_WRITTEN)
+        self._writer.transact([put, *self._counters.count_created(task), *self._queued(task)], stale=_CHANGED_WHILE_WRITTEN)
         return task
+
+    def _queued(self, task: Task) -> list[dict[str, Any]]:
+        """The task's entry in its owner's queue, written in the create's transaction (none without a queue)."""
+        return [enqueue_item(self._queue_table, task)] if self._queue_table else []
 
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
