@@ -70,6 +70,7 @@ from bench.reliability_judge import (
     rounded,
     tally,
 )
+from bench.reliability_queue import QUEUE_ENV, run_queue
 from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
@@ -594,7 +595,8 @@ LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 
 LONG_CONTENTION = 60
 
 
-SUITES = ("faults", "concurrency", "contention")
+SUITES = ("faults", "concurrency", "contention", "queue")
+QUEUE_LONG = {"creates": 200, "users": 4, "ordered": 12}  # bench/reliability_queue.py
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -612,6 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--conflict-rate", type=float, default=CONFLICT_RATE, help="LOCAL_DYNAMODB_CONFLICT_RATE of its stack"
     )
+    parser.add_argument("--queue-creates", type=int, default=QUEUE_LONG["creates"], help="queue: concurrent creates")
     parser.add_argument("--task-timeout", type=int, default=300, help="TASK_TIMEOUT_SECONDS of the stack")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -628,6 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The contention suite needs conflicts injected into every transaction of its stack: a stack of its own.
     envs = dict.fromkeys(SUITES, base_env)
     envs["contention"] = {**base_env, "LOCAL_DYNAMODB_CONFLICT_RATE": str(args.conflict_rate)}
+    envs["queue"] = {**base_env, **QUEUE_ENV}  # its own cap, and a deadline that outlasts its queues
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
         "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
@@ -641,6 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             storm_size=args.storm_size,
         ),
         "contention": lambda stack: run_contention(stack, tasks=args.contention_tasks),
+        "queue": lambda stack: run_queue(
+            stack, creates=args.queue_creates, users=QUEUE_LONG["users"], ordered=QUEUE_LONG["ordered"]
+        ),
     }
     reports: list[Report] = []
     crashed = False

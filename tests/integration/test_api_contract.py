@@ -61,6 +61,8 @@ def _task() -> dict[str, Any]:
         "updatedAt": "2026-01-01T00:00:00Z",
         "completedAt": None,
         "videoUrl": None,
+        "priority": "normal",
+        "queuePosition": None,
     }
     return {**task, "success": True, "data": task}
 
