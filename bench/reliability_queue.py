@@ -160,5 +160,7 @@ async def _judge_order(session: Any, waiting: list[tuple[str, str]]) -> None:
     if served != expected:
         row.violations += 1
         row.problems.append(f"jobs reached the provider out of priority order: {served} instead of {expected}")
-    row.notes.append(f"{len(waiting)} tasks ({counts}) queued behind one slot: served in priority order: "
-                     f"{'yes' if served == expected else 'NO'}")
+    row.notes.append(
+        f"{len(waiting)} tasks ({counts}) queued behind one slot: served in priority order: "
+        f"{'yes' if served == expected else 'NO'}"
+    )

@@ -16,7 +16,6 @@ from datetime import datetime
 from videotasks.domain.lifecycle import task_deadline
 from videotasks.domain.models import Priority, Task, TaskStatus, parse_iso
 
-
 # The rank sorts the queue's keys: a lower rank is served first.
 _RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
 ENTRY_PREFIX = "Q#"
@@ -57,4 +56,3 @@ def moves_queue(old: Task | None, new: Task | None) -> bool:
     if old.status is TaskStatus.QUEUED:
         return new.status is not TaskStatus.QUEUED
     return not old.is_terminal and new.is_terminal
-

@@ -136,7 +136,8 @@ class CreateTaskRequest(BaseModel):
     metadata: dict[str, Any] | None = None
     clientRequestId: ClientRequestId | None = None
     priority: Priority = Field(
-        Priority.NORMAL, description="Where the task waits among the caller's queued tasks: high, normal (default) or low"
+        Priority.NORMAL,
+        description="Where the task waits among the caller's queued tasks: high, normal (default) or low",
     )
     # Our name -> the old name the client sent it under, so later refusals (the catalog's) use the client's.
     _sent_as: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
-from videotasks.adapters.store.queue import enqueue_item
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
+from videotasks.adapters.store.queue import enqueue_item
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.errors import StaleWriteError
@@ -179,7 +179,9 @@ class TaskRepository:
                 "ConditionExpression": "attribute_not_exists(videoId)",
             }
         }
-        self._writer.transact([put, *self._counters.count_created(task), *self._queued(task)], stale=_CHANGED_WHILE_WRITTEN)
+        self._writer.transact(
+            [put, *self._counters.count_created(task), *self._queued(task)], stale=_CHANGED_WHILE_WRITTEN
+        )
         return task
 
     def _queued(self, task: Task) -> list[dict[str, Any]]:
