@@ -227,6 +227,8 @@ function setupCreateForm() {
     const form = dom.createForm.elements;
     const body = { type: currentType(), prompt: form.prompt.value.trim(), model: form.model.value, size: form.size.value };
     if (!dom.seconds.disabled && form.seconds.value) body.seconds = Number(form.seconds.value);
+    // Where it waits among your queued tasks once your running ones fill your plan's slots.
+    if (form.priority && form.priority.value) body.priority = form.priority.value;
     setBusy(dom.createSubmit, true, "Creating…");
     try {
       const task = await state.api.createTask(body);
