@@ -70,7 +70,7 @@ from bench.reliability_judge import (
     rounded,
     tally,
 )
-from bench.reliability_queue import QUEUE_ENV, run_queue
+from bench.reliability_queue import QUEUE_ENV, QUEUE_ORDER_ENV, run_queue_cap, run_queue_order
 from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
@@ -595,7 +595,7 @@ LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 
 LONG_CONTENTION = 60
 
 
-SUITES = ("faults", "concurrency", "contention", "queue")
+SUITES = ("faults", "concurrency", "contention", "queue", "queue-order")
 QUEUE_LONG = {"creates": 200, "users": 4, "ordered": 12}  # bench/reliability_queue.py
 
 
@@ -632,6 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     envs = dict.fromkeys(SUITES, base_env)
     envs["contention"] = {**base_env, "LOCAL_DYNAMODB_CONFLICT_RATE": str(args.conflict_rate)}
     envs["queue"] = {**base_env, **QUEUE_ENV}  # its own cap, and a deadline that outlasts its queues
+    envs["queue-order"] = {**base_env, **QUEUE_ORDER_ENV}
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
         "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
@@ -645,9 +646,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             storm_size=args.storm_size,
         ),
         "contention": lambda stack: run_contention(stack, tasks=args.contention_tasks),
-        "queue": lambda stack: run_queue(
-            stack, creates=args.queue_creates, users=QUEUE_LONG["users"], ordered=QUEUE_LONG["ordered"]
-        ),
+        "queue": lambda stack: run_queue_cap(stack, creates=args.queue_creates, users=QUEUE_LONG["users"]),
+        "queue-order": lambda stack: run_queue_order(stack, ordered=QUEUE_LONG["ordered"]),
     }
     reports: list[Report] = []
     crashed = False

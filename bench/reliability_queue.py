@@ -1,19 +1,18 @@
-"""The per-user queue's reliability rows (``python -m bench.reliability --suites queue``), on a stack of their
-own with a small ``MAX_GENERATING_PER_USER``:
+"""The per-user queue's reliability rows (``python -m bench.reliability --suites queue,queue-order``), each on
+a stack of its own with a small ``MAX_GENERATING_PER_USER``:
 
 * **queue: N generating per user**: hundreds of concurrent creates from a few users; from the fake
   provider's job log (``GET /_fake/stats``: each job's ``createdAt`` and ``readyAt``), the most jobs of one
   user in progress at any instant must be at most N, and every task must end (the judge's usual checks:
   none stuck or lost, stats equal to a recount, one terminal message, one execution);
-* **queue: priority order**: one user with N=1 (a plan in ``PLANS``), a task holding the slot, then low,
-  normal and high tasks created while it runs: jobs must reach the provider high before normal before
-  low, oldest first within a priority.
+* **queue: priority order** (suite ``queue-order``, a stack with N=1): one user, a job that never finishes
+  holding the slot, low, normal and high tasks created meanwhile, then the blocker cancelled: jobs must
+  reach the provider high before normal before low, oldest first within a priority.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Iterable
@@ -32,13 +31,10 @@ QUEUE_EXPECTATIONS: dict[str, Expected] = {
     QUEUE_ORDER: completes("jobs start high, normal, low; oldest first within a priority"),
 }
 QUEUE_N = 3
-ORDER_PLAN = "single"  # the priority row's user has one slot, so the order is the order of the jobs
-QUEUE_ENV = {
-    "MAX_GENERATING_PER_USER": str(QUEUE_N),
-    "PLANS": json.dumps({ORDER_PLAN: {"maxGenerating": 1}}),
-    # 200 tasks through 3 slots per user queue for minutes: their deadline must outlast the queue.
-    "TASK_TIMEOUT_SECONDS": "900",
-}
+# 200 tasks through 3 slots per user queue for minutes: their deadline must outlast the queue.
+QUEUE_ENV = {"MAX_GENERATING_PER_USER": str(QUEUE_N), "TASK_TIMEOUT_SECONDS": "900"}
+# The priority row's user has one slot, so the order of its jobs is the order of the queue.
+QUEUE_ORDER_ENV = {"MAX_GENERATING_PER_USER": "1", "TASK_TIMEOUT_SECONDS": "900"}
 PRIORITIES = ("low", "normal", "high")
 
 
@@ -81,43 +77,56 @@ def expected_order(tasks: list[tuple[str, str]]) -> list[str]:
     return [video_id for _, video_id in sorted(((rank[p], i), v) for i, (v, p) in enumerate(tasks))]
 
 
-# -- the suite ------------------------------------------------------------------------------------
-async def run_queue(stack: RunningStack, *, creates: int, users: int, ordered: int) -> Report:
+# -- the suites -----------------------------------------------------------------------------------
+async def run_queue_cap(stack: RunningStack, *, creates: int, users: int) -> Report:
+    """``creates`` concurrent creates from ``users`` users; at most N of one user's jobs at once."""
     from bench.reliability import Session  # the runner imports this module: no cycle at import time
 
     async with Session(stack, "queue", {}) as session:
-        session.rows = {name: QueueRow(name, expected) for name, expected in QUEUE_EXPECTATIONS.items()}
+        session.rows = {QUEUE_CAP: QueueRow(QUEUE_CAP, QUEUE_EXPECTATIONS[QUEUE_CAP])}
         load_users = await session.add_users(QUEUE_CAP, users)
-        [order_user] = await session.add_users(QUEUE_ORDER, 1)
-        order_user.http.headers["Authorization"] = f"Bearer {stack.token(order_user.name, plan=ORDER_PLAN)}"
-
-        async def create(user: Any, index: int, priority: str) -> str | None:
-            prompt = f"reliability {session.run_id} queue #{index}"
-            body = {"prompt": prompt, "model": "sora_video2", "priority": priority}
-            answer = await user.http.post("/tasks", json=body)
-            video_id = answer.json()["data"]["videoId"] if answer.status_code == 201 else None
-            session.track(user, session.rows[user.row].expected, video_id, answer.status_code)
-            return video_id
-
         started = time.monotonic()
-        load = [create(load_users[i % users], i, "normal") for i in range(creates)]
-        created = await asyncio.gather(*load)
+        load = [_create(session, load_users[i % users], i, "normal") for i in range(creates)]
+        made = sum(1 for record in await asyncio.gather(*load) if record.video_id)
         creates_seconds = time.monotonic() - started
-
-        blocker = await create(order_user, 0, "normal")
-        if blocker:
-            await order_user.listener.wait_until(blocker, _started, timeout=session.task_timeout)
-        picks = [random.Random(index).choice(PRIORITIES) for index in range(ordered)]
-        waiting = [(await create(order_user, index + 1, priority), priority) for index, priority in enumerate(picks)]
         report = await session.report()
-
         per_user: dict[str, list[str]] = {}
         for record in session.records:
-            if record.row == QUEUE_CAP and record.video_id:
+            if record.video_id:
                 per_user.setdefault(record.user, []).append(record.video_id)
-        await _judge_cap(session, report, per_user, users, creates, creates_seconds, len([c for c in created if c]))
-        await _judge_order(session, [(v, p) for v, p in waiting if v])
+        await _judge_cap(session, per_user, users, creates, creates_seconds, made)
         return report
+
+
+async def run_queue_order(stack: RunningStack, *, ordered: int) -> Report:
+    """One user with one slot (the stack's ``MAX_GENERATING_PER_USER=1``): ``ordered`` tasks of random
+    priorities wait behind a job that never finishes, which is then cancelled."""
+    from bench.reliability import Session
+
+    async with Session(stack, "queue-order", {}) as session:
+        session.rows = {QUEUE_ORDER: QueueRow(QUEUE_ORDER, QUEUE_EXPECTATIONS[QUEUE_ORDER])}
+        [user] = await session.add_users(QUEUE_ORDER, 1)
+        # The slot is held by a job that never finishes until every waiting task exists (creating them takes
+        # a while on a busy stack): then the blocker is cancelled and the queue drains in its order.
+        blocker = await _create(session, user, 0, "normal", " [fault:stuck]")
+        if blocker.video_id:
+            await user.listener.wait_until(blocker.video_id, _started, timeout=session.task_timeout)
+        picks = [random.Random(index).choice(PRIORITIES) for index in range(ordered)]
+        waiting = []
+        for index, priority in enumerate(picks):
+            waiting.append(((await _create(session, user, index + 1, priority)).video_id, priority))
+        await session.cancel(blocker)
+        report = await session.report()
+        await _judge_order(session, [(video_id, p) for video_id, p in waiting if video_id])
+        return report
+
+
+async def _create(session: Any, user: Any, index: int, priority: str, fault: str = "") -> Any:
+    prompt = f"reliability {session.run_id} queue #{index}{fault}"
+    body = {"prompt": prompt, "model": "sora_video2", "priority": priority}
+    answer = await user.http.post("/tasks", json=body)
+    video_id = answer.json()["data"]["videoId"] if answer.status_code == 201 else None
+    return session.track(user, session.rows[user.row].expected, video_id, answer.status_code)
 
 
 def _started(message: dict[str, Any]) -> bool:
@@ -129,7 +138,7 @@ async def _external_ids(session: Any, user: Any) -> dict[str, str | None]:
 
 
 async def _judge_cap(
-    session: Any, report: Report, per_user: dict[str, list[str]], users: int, creates: int, seconds: float, made: int
+    session: Any, per_user: dict[str, list[str]], users: int, creates: int, seconds: float, made: int
 ) -> None:
     row = session.rows[QUEUE_CAP]
     peaks = []

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bench.reliability_queue import max_overlap, provider_jobs
+from tests.fixtures.providers import RELAY_MODEL
 
 pytestmark = pytest.mark.e2e
 
@@ -60,10 +61,12 @@ def test_a_users_tasks_never_generate_more_than_n_at_once_and_all_finish(
 def test_waiting_tasks_start_high_before_normal_before_low_then_by_age(local_stack_factory, user_id):
     stack = local_stack_factory(MAX_GENERATING_PER_USER=1, FAKE_VIDEO_SECONDS=2)
     with stack.http(user_id) as client:
-        blocker = _create(client)
+        # A job that never finishes holds the slot until all the others wait; its cancel frees it.
+        blocker = _create(client, model=RELAY_MODEL, prompt="a queued lighthouse [fault:stuck]")
         assert _wait_status(client, blocker["videoId"], {"PROCESSING"}, 30)["status"] == "PROCESSING"
         order = ["low", "normal", "high", "normal", "high"]
         waiting = [_create(client, priority=priority) for priority in order]
+        assert client.post(f"/tasks/{blocker['videoId']}/cancel").status_code == 200
         ended = [_wait_status(client, task["videoId"], {"COMPLETED", "FAILED"}, 90) for task in waiting]
 
     assert [task["status"] for task in ended] == ["COMPLETED"] * 5
