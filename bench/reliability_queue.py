@@ -124,9 +124,13 @@ async def run_queue_order(stack: RunningStack, *, ordered: int) -> Report:
 async def _create(session: Any, user: Any, index: int, priority: str, fault: str = "") -> Any:
     prompt = f"reliability {session.run_id} queue #{index}{fault}"
     body = {"prompt": prompt, "model": "sora_video2", "priority": priority}
-    answer = await user.http.post("/tasks", json=body)
+    expected = session.rows[user.row].expected
+    try:
+        answer = await user.http.post("/tasks", json=body)
+    except httpx.HTTPError as error:  # judged as an unexpected create, as the other suites do
+        return session.track(user, expected, None, None, repr(error))
     video_id = answer.json()["data"]["videoId"] if answer.status_code == 201 else None
-    return session.track(user, session.rows[user.row].expected, video_id, answer.status_code)
+    return session.track(user, expected, video_id, answer.status_code, "" if video_id else answer.text[:300])
 
 
 def _started(message: dict[str, Any]) -> bool:
