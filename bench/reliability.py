@@ -72,6 +72,7 @@ from bench.reliability_judge import (
     rounded,
     tally,
 )
+from bench.reliability_queue import QUEUE_ENV, QUEUE_ORDER_ENV, run_queue_cap, run_queue_order
 from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
@@ -596,8 +597,9 @@ LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 
 LONG_CONTENTION = 60
 
 
-SUITES = ("faults", "concurrency", "contention", "limits")
+SUITES = ("faults", "concurrency", "contention", "limits", "queue", "queue-order")
 LONG_LIMITS = {"users": 5, "creates": 100}
+QUEUE_LONG = {"creates": 200, "users": 4, "ordered": 12}  # bench/reliability_queue.py
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -617,6 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--limit-users", type=int, default=LONG_LIMITS["users"], help="users per limits storm")
     parser.add_argument("--limit-creates", type=int, default=LONG_LIMITS["creates"], help="creates per storm user")
+    parser.add_argument("--queue-creates", type=int, default=QUEUE_LONG["creates"], help="queue: concurrent creates")
     parser.add_argument("--task-timeout", type=int, default=300, help="TASK_TIMEOUT_SECONDS of the stack")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -636,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench import reliability_limits  # it builds on this module's Session
 
     envs["limits"] = {**base_env, **reliability_limits.limits_env()}
+    envs["queue"] = {**base_env, **QUEUE_ENV}  # its own cap, and a deadline that outlasts its queues
+    envs["queue-order"] = {**base_env, **QUEUE_ORDER_ENV}
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
         "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
@@ -652,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "limits": lambda stack: reliability_limits.run_limits(
             stack, users=args.limit_users, creates=args.limit_creates
         ),
+        "queue": lambda stack: run_queue_cap(stack, creates=args.queue_creates, users=QUEUE_LONG["users"]),
+        "queue-order": lambda stack: run_queue_order(stack, ordered=QUEUE_LONG["ordered"]),
     }
     reports: list[Report] = []
     crashed = False

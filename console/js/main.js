@@ -231,6 +231,8 @@ function setupCreateForm() {
     const body = { type: currentType(), prompt: form.prompt.value.trim(), model: form.model.value, size: form.size.value };
     if (!dom.seconds.disabled && form.seconds.value) body.seconds = Number(form.seconds.value);
     const copies = Math.min(20, Math.max(1, Number(form.copies.value) || 1));
+    // Where it waits among your queued tasks once your running ones fill your plan's slots.
+    if (form.priority && form.priority.value) body.priority = form.priority.value;
     setBusy(dom.createSubmit, true, "Creating…");
     try {
       const tasks = copies > 1 ? (await state.api.createBatch(Array(copies).fill(body))).items : [await state.api.createTask(body)];

@@ -48,6 +48,7 @@ export function taskUpdateFromMessage(message) {
     error: payload.error ? normaliseError(payload.error) : undefined,
     videoUrl: payload.result && payload.result.videoUrl ? payload.result.videoUrl : undefined,
     updatedAt: payload.updatedAt || undefined,
+    queuePosition: typeof payload.queuePosition === "number" ? payload.queuePosition : undefined,
   };
   if (update.externalVideoId) update.externalTaskId = update.externalVideoId;
   return update;

@@ -129,6 +129,13 @@ export function createTaskElement(template, videoId) {
   return item;
 }
 
+// "Queued · #2" while the task waits behind the owner's running ones (its queuePosition, 1-based, kept live by
+// the taskProgress messages); a stale position is never shown once the task has left the queue.
+export function queueLabel(task) {
+  if (task.status !== "QUEUED" || typeof task.queuePosition !== "number") return null;
+  return `${STATUS_LABELS.QUEUED || "Queued"} · #${task.queuePosition}`;
+}
+
 export function renderTask(item, task) {
   const previous = item.dataset.status;
   item.dataset.status = task.status;
@@ -137,7 +144,7 @@ export function renderTask(item, task) {
   article.setAttribute("aria-label", `${task.type === "IMAGE" ? "Image" : "Video"} task ${task.videoId}`);
 
   const badge = field(item, "status");
-  badge.textContent = STATUS_LABELS[task.status] || task.status;
+  badge.textContent = queueLabel(task) || STATUS_LABELS[task.status] || task.status;
   badge.dataset.status = task.status;
   field(item, "type").textContent = task.type === "IMAGE" ? "Image" : "Video";
   const details = [task.model, task.seconds ? `${task.seconds} s` : null, task.size].filter(Boolean).join(" · ");

@@ -63,6 +63,8 @@ def _task() -> dict[str, Any]:
         "videoUrl": None,
         "retryOf": None,
         "remixOf": None,
+        "priority": "normal",
+        "queuePosition": None,
     }
     return {**task, "success": True, "data": task}
 

@@ -212,6 +212,7 @@ def test_a_new_task_is_announced_to_connections_following_all_tasks(
         "progress": 0,
         "message": None,
         "updatedAt": None,
+        "queuePosition": None,
     }
 
 

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     media_bucket: str = Field(alias="MEDIA_BUCKET")
     state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
     webhooks_table: str = Field("", alias="WEBHOOKS_TABLE")
+    # The per-user queue (videotasks.adapters.store.queue); empty: tasks skip it (tests without AWS).
+    queue_table: str = Field("", alias="QUEUE_TABLE")
     # Where providers reach this deployment (``…/api/video``); empty: the address the request came in on.
     public_api_url: str = Field("", alias="PUBLIC_API_URL")
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from videotasks.adapters.providers import ImagesProvider, VideoAdapter
     from videotasks.adapters.socket_push import ConnectionNotifier
     from videotasks.adapters.store.connections import ConnectionRepository
+    from videotasks.adapters.store.queue import QueueStore
     from videotasks.adapters.store.tasks import TaskRepository
     from videotasks.adapters.store.webhooks import WebhookStore
     from videotasks.domain.catalog import Catalog, ProviderEntry
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
+    from videotasks.services.queue import QueueService
     from videotasks.services.subscriptions import RealtimeService
     from videotasks.services.tasks import TaskService
     from videotasks.services.waits import WaitService
@@ -219,6 +221,21 @@ def webhook_verification(entry: ProviderEntry) -> dict[str, Any]:
     }
 
 
+# The per-user queue: the admission states and the queue keeper.
+@functools.cache
+def queue_store() -> QueueStore:
+    from videotasks.adapters.store.queue import QueueStore
+
+    return QueueStore(get_settings())
+
+
+@functools.cache
+def queue_service() -> QueueService:
+    from videotasks.services.queue import QueueService
+
+    return QueueService(get_settings(), repository(), queue_store(), waker())
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
     for cached in (repository, media_store, catalog, _client, task_service, task_lineage, task_deletion, workflow):
@@ -227,6 +244,8 @@ def reset() -> None:
         live.cache_clear()
     for hooks in (webhook_store, waker, wait_service, webhook_service, webhook_verification):
         hooks.cache_clear()
+    for queued in (queue_store, queue_service):
+        queued.cache_clear()
     get_settings.cache_clear()
 
 

@@ -17,7 +17,7 @@ from videotasks.domain.models import TaskError
 
 # Codes whose words, when they differ from our sentence, are ours (kept as ``details.reason``); every
 # other code's words come from a provider or its adapter (kept as ``details.providerMessage``).
-_OUR_FAILURES = frozenset({"TIMEOUT", "INTERNAL", "EXECUTION_ABORTED"})
+_OUR_FAILURES = frozenset({"TIMEOUT", "INTERNAL", "EXECUTION_ABORTED", "QUEUE_TIMEOUT"})
 # A provider's own code that names a content refusal, in any provider's spelling.
 _POLICY_WORDS = re.compile(r"moderat|policy|safety|nsfw|sensitive|blocked|filtered", re.IGNORECASE)
 _OUR_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")

@@ -254,6 +254,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "生成服务不接受此请求的参数或输入素材",
     ),
     "failure_timeout": ("The task ran out of time", "任务超时"),
+    "failure_queue_timeout": (
+        "The task waited in your queue until its time ran out, behind your other tasks",
+        "任务在您的队列中排队等待，直到超过时限仍未开始",
+    ),
     "failure_execution_aborted": ("The task's workflow was stopped before the task finished", "任务流程在完成前被终止"),
     "failure_internal": ("The task failed because of an internal error", "任务因内部错误失败"),
     "failure_other": ("The task failed", "任务失败"),

@@ -22,6 +22,14 @@ class TaskType(StrEnum):
     IMAGE = "IMAGE"
 
 
+class Priority(StrEnum):
+    """Where a task waits in its owner's queue (videotasks.domain.queue): high before normal before low."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
 # A task in one of these has ended: it never changes again (videotasks.domain.lifecycle).
 TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
@@ -80,6 +88,9 @@ class Task(BaseModel):
     submitAttempts: int = 0
     # A remix's source job at the provider: Submit asks the provider to remix it instead of generating anew.
     remixSource: str | None = None
+    priority: Priority = Priority.NORMAL
+    # 1-based place among the owner's waiting tasks, kept current by the queue keeper; shown only while QUEUED.
+    queuePosition: int | None = None
     plan: str | None = None  # the owner's plan when it was created (videotasks.domain.plans): its limits apply
 
     @property

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from videotasks.domain.models import TaskStatus, TaskType
+from videotasks.domain.models import Priority, TaskStatus, TaskType
 
 
 class _Reply(BaseModel):
@@ -61,6 +61,11 @@ class Task(_Reply):
     videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
     retryOf: str | None = Field(description="The FAILED or CANCELLED task this one retries; null when none")
     remixOf: str | None = Field(description="The COMPLETED video this one remixes; null when none")
+    # the per-user queue (docs/API.md, "Queue and priority")
+    priority: Priority = Field(description="Where it waits among the owner's queued tasks: high, normal or low")
+    queuePosition: int | None = Field(
+        ge=1, description="1-based place among the owner's waiting tasks (1: next to start); null unless waiting"
+    )
 
 
 class TaskPage(_Reply):

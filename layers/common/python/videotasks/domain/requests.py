@@ -22,7 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 from videotasks.domain.catalog import ASPECT_RATIO_SIZES
 from videotasks.domain.errors import ValidationError as RequestRefused
 from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
-from videotasks.domain.models import TaskStatus, TaskType
+from videotasks.domain.models import Priority, TaskStatus, TaskType
 from videotasks.domain.wire import status_of_word
 
 MAX_METADATA_BYTES = 2048
@@ -135,6 +135,10 @@ class CreateTaskRequest(BaseModel):
     inputReference: InputReference | None = None
     metadata: dict[str, Any] | None = None
     clientRequestId: ClientRequestId | None = None
+    priority: Priority = Field(
+        Priority.NORMAL,
+        description="Where the task waits among the caller's queued tasks: high, normal (default) or low",
+    )
     # Our name -> the old name the client sent it under, so later refusals (the catalog's) use the client's.
     _sent_as: dict[str, str] = PrivateAttr(default_factory=dict)
 

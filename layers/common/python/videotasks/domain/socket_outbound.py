@@ -25,7 +25,7 @@ from videotasks.domain import messages
 from videotasks.domain.failures import public_error
 from videotasks.domain.ids import VIDEO_ID_PATTERN
 from videotasks.domain.models import Task, TaskError, TaskStatus, TaskType
-from videotasks.domain.wire import WIRE_STATUS, task_ids
+from videotasks.domain.wire import WIRE_STATUS, queue_position, task_ids
 
 
 class MessageType(StrEnum):
@@ -74,6 +74,9 @@ class TaskPayload(_Wire):
 
 class ProgressPayload(TaskPayload):
     status: Literal["queued", "in_progress"]
+    queuePosition: int | None = Field(
+        default=None, ge=1, description="1-based place among the owner's waiting tasks; null unless queued"
+    )
 
 
 class MediaResult(_Wire):
@@ -256,6 +259,8 @@ def task_message(
         "message": status_text(task, lang),
         "updatedAt": task.updatedAt,
     }
+    if task.status in (TaskStatus.QUEUED, TaskStatus.PROCESSING):
+        payload["queuePosition"] = queue_position(task)
     if task.status is TaskStatus.COMPLETED:
         payload["result"] = {"videoUrl": video_url}
     elif task.status is TaskStatus.FAILED:
@@ -285,7 +290,12 @@ def is_worth_sending(old: Task | None, new: Task | None) -> bool:
         return True
     if old.is_terminal:  # terminal states never change; a later write is bookkeeping, never a 2nd ending
         return False
-    return new.status is not old.status or new.progress != old.progress or new.externalTaskId != old.externalTaskId
+    return (
+        new.status is not old.status
+        or new.progress != old.progress
+        or new.externalTaskId != old.externalTaskId
+        or queue_position(new) != queue_position(old)
+    )
 
 
 def task_deleted(task: Task, *, timestamp_ms: int) -> dict[str, Any]:

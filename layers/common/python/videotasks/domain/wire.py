@@ -70,6 +70,12 @@ def unix_seconds(stamp: str) -> int:
     return int(parse_iso(stamp).timestamp())
 
 
+def queue_position(task: Task) -> int | None:
+    """Where the task waits in its owner's queue (1-based), null unless it is waiting: a stored position
+    outlives the wait until nobody rewrites it."""
+    return task.queuePosition if task.status is TaskStatus.QUEUED else None
+
+
 def task_json(task: Task, *, video_url: str | None, lang: str = DEFAULT_LANG) -> dict[str, Any]:
     """The HTTP API's Task: internal fields dropped, the provider's id under its three names.
     ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None; a failed
@@ -82,6 +88,7 @@ def task_json(task: Task, *, video_url: str | None, lang: str = DEFAULT_LANG) ->
         # The old backend's dual-id document: metadata.createdAt in Unix seconds beside the provider's id.
         "metadata": {**task.metadata, "externalTaskId": external_id, "createdAt": unix_seconds(task.createdAt)},
         "videoUrl": video_url,
+        "queuePosition": queue_position(task),
     }
     if task.error is not None:
         body["error"] = public_error(task.error, lang)

@@ -193,6 +193,7 @@ class TaskService:
             inputReference=request.inputReference,
             clientRequestId=request.clientRequestId,
             metadata=request.metadata or {},
+            priority=request.priority,
             createdAt=now,
             updatedAt=now,
             plan=plan,

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from videotasks.adapters import aws
 from videotasks.adapters.store.counters import CountersTable, UserCounters
 from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
+from videotasks.adapters.store.queue import enqueue_item
 from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
@@ -54,6 +55,7 @@ class TaskRepository:
         self._counters = CountersTable(self._dynamodb.Table(settings.stats_table))
         self._usage = UsageTable(self._dynamodb.Table(settings.stats_table))
         self._writer = ConditionalWriter(self._dynamodb.meta.client, pause=pause)
+        self._queue_table = settings.queue_table
 
     # reads -----------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
@@ -193,7 +195,11 @@ class TaskRepository:
             }
             for task in tasks
         ]
-        items = [*puts, *self._counters.count_created(tasks)]
+        items = [
+            *puts,
+            *self._counters.count_created(tasks),
+            *(entry for task in tasks for entry in self._queued(task)),
+        ]
         limits: dict[int, str] = {}
         if charge is not None:
             charged, meaning = self._usage.charge(charge)
@@ -236,6 +242,10 @@ class TaskRepository:
         self._writer.transact(
             [remove, *self._counters.count_deleted(task, now=utc_now())], stale=_CHANGED_WHILE_WRITTEN
         )
+
+    def _queued(self, task: Task) -> list[dict[str, Any]]:
+        """The task's entry in its owner's queue, written in the create's transaction (none without a queue)."""
+        return [enqueue_item(self._queue_table, task)] if self._queue_table else []
 
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
