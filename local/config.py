@@ -93,8 +93,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "task_timeout_seconds": ("TASK_TIMEOUT_SECONDS", _seconds_or_none),
     "dynamodb_conflict_rate": ("LOCAL_DYNAMODB_CONFLICT_RATE", float),
     "cors_origins": ("CORS_ORIGINS", _origins),
-    # The default plan's limits and the per-plan overrides (the template's CreatesPerMinute, VideoSecondsPerDay,
-    # Plans); unset: the template's defaults, as a deployment starts with.
+    # The default plan's limits and the per-plan overrides (the template's MaxGeneratingPerUser,
+    # CreatesPerMinute, VideoSecondsPerDay, Plans); unset: the template's defaults, as a deployment starts with.
+    "max_generating_per_user": ("MAX_GENERATING_PER_USER", int),
     "creates_per_minute": ("CREATES_PER_MINUTE", int),
     "video_seconds_per_day": ("VIDEO_SECONDS_PER_DAY", int),
     "plans": ("PLANS", _plans),
@@ -127,6 +128,7 @@ class StackConfig:
     dynamodb_conflict_rate: float = 0.0
     # Browser origins allowed to call the APIs besides the console's own (e.g. a Vite dev server's).
     cors_origins: tuple[str, ...] = ()
+    max_generating_per_user: int | None = None
     creates_per_minute: int | None = None
     video_seconds_per_day: int | None = None
     plans: str | None = None

@@ -62,7 +62,11 @@ def _parameters(config: StackConfig) -> dict[str, str]:
     }
     if config.task_timeout_seconds:
         values["TaskTimeoutSeconds"] = str(config.task_timeout_seconds)
-    limits = {"CreatesPerMinute": config.creates_per_minute, "VideoSecondsPerDay": config.video_seconds_per_day}
+    limits = {
+        "MaxGeneratingPerUser": config.max_generating_per_user,
+        "CreatesPerMinute": config.creates_per_minute,
+        "VideoSecondsPerDay": config.video_seconds_per_day,
+    }
     values.update({parameter: str(value) for parameter, value in limits.items() if value})
     if config.plans:
         values["Plans"] = config.plans

@@ -46,10 +46,13 @@ def test_cors_origins_join_the_consoles_own_which_stay_allowed() -> None:
 
 def test_the_limits_reach_the_template_and_unset_ones_keep_its_defaults() -> None:
     plans = '{"pro": {"createsPerMinute": 60}}'
-    values = _parameters(StackConfig.from_env({"CREATES_PER_MINUTE": "5", "PLANS": plans}))
+    values = _parameters(
+        StackConfig.from_env({"CREATES_PER_MINUTE": "5", "MAX_GENERATING_PER_USER": "2", "PLANS": plans})
+    )
 
-    assert (values["CreatesPerMinute"], values["Plans"]) == ("5", plans)
-    assert "VideoSecondsPerDay" not in _parameters(StackConfig.from_env({}))
+    assert (values["CreatesPerMinute"], values["MaxGeneratingPerUser"], values["Plans"]) == ("5", "2", plans)
+    defaults = _parameters(StackConfig.from_env({}))
+    assert "VideoSecondsPerDay" not in defaults and "MaxGeneratingPerUser" not in defaults
 
 
 @pytest.mark.parametrize(
