@@ -39,6 +39,8 @@ FUNCTIONS = {
     "webhook": (0.25, 0.10),
     "archive": (1.0, 3.00),
     "broadcaster": (0.5, 0.10),
+    "admit": (0.25, 0.05),
+    "keeper": (0.25, 0.05),
 }
 VIDEO_GB = 0.02
 STORAGE = "S3 GB-month"
@@ -77,6 +79,19 @@ def _task_write(count: Count, times: float = 1.0, *, transaction: bool = False, 
         count.add("WebSocket message", times)
 
 
+def _admission(count: Count) -> None:
+    """A task's way through its owner's queue and limits when a slot is free (services/queue.py): its queue
+    entry and its rate and quota windows in the create's transaction; PlanAdmission reads the task; Admit
+    reads it, parks its token, reads the slots and the queue head, and takes the slot (slots, task check,
+    entry: one transaction); the queue keeper, run by the task's creation and by its end, reads the slots
+    and the queue, numbers the new task (a pushed write) and frees the slot and the entry at the end."""
+    count.add("DynamoDB write unit", 3 * 2)
+    count.invoke("admit", 2).add("state transition", 2).add("DynamoDB read unit", 4)
+    count.add("DynamoDB write unit", 1 + 3 * 2)
+    count.invoke("keeper", 2).add("DynamoDB read unit", 4).add("DynamoDB write unit", 2)
+    _task_write(count)
+
+
 def per_task(polls: float, *, webhook: bool, learned: bool) -> Count:
     """What one video task costs with ``polls`` status calls. ``webhook``: every wait is the callback state
     (one park each) and the provider's call comes in once; ``learned``: the adaptive designs read and record
@@ -86,6 +101,7 @@ def per_task(polls: float, *, webhook: bool, learned: bool) -> Count:
     count.add("HTTP API request").invoke("api")
     _task_write(count, transaction=True)
     count.add("DynamoDB write unit")
+    _admission(count)
     # submit: read, the submit mark, QUEUED -> PROCESSING
     count.invoke("submit").add("DynamoDB read unit")
     _task_write(count, pushed=False)

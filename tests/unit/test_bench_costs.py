@@ -14,13 +14,17 @@ def test_a_task_that_never_polls_counts_create_submit_and_archive_only() -> None
         "api": 1,
         "submit": 1,
         "archive": 1,
-        "broadcaster": 3,
+        "broadcaster": 4,
+        "admit": 2,  # PlanAdmission, Admit
+        "keeper": 2,  # the queue moved at the task's creation and at its end
     }
-    assert count.units["state transition"] == 4  # Submit, AfterSubmit, Archive, Done
+    # Submit, AfterSubmit, Archive, Done, and the two admission states
+    assert count.units["state transition"] == 4 + 2
     # two status-change transactions of two items each count twice, plus the submit mark and the execution ARN,
-    # plus the creating transaction
-    assert count.units["DynamoDB write unit"] == 4 + 1 + 1 + 4 + 4
-    assert count.units["WebSocket message"] == 3  # QUEUED, PROCESSING, COMPLETED
+    # plus the creating transaction; the queue: its entry, the rate and quota windows in that transaction, the
+    # parked token, the slot's transaction of three items, freeing the slot and the entry, the task's position
+    assert count.units["DynamoDB write unit"] == 4 + 1 + 1 + 4 + 4 + 6 + 1 + 6 + 2 + 1
+    assert count.units["WebSocket message"] == 4  # QUEUED, its queue position, PROCESSING, COMPLETED
 
 
 def test_each_poll_adds_a_loop_of_three_states_a_lambda_a_read_a_write_and_a_push() -> None:
