@@ -85,6 +85,7 @@ def _server_examples() -> dict[type[outbound.ServerMessage], list[dict[str, Any]
         ],
         outbound.TaskFailed: [outbound.task_message(_task(TaskStatus.FAILED, error=failure), video_url=None, **stamp)],
         outbound.TaskCancelled: [outbound.task_message(_task(TaskStatus.CANCELLED), video_url=None, **stamp)],
+        outbound.TaskDeleted: [outbound.task_deleted(_task(TaskStatus.COMPLETED, progress=100), **stamp)],
         outbound.Subscribed: [outbound.subscribed(None, **stamp)],
         outbound.Unsubscribed: [outbound.unsubscribed(_VIDEO_ID, **stamp), outbound.unsubscribed(None, **stamp)],
         outbound.Pong: [outbound.pong(**stamp)],

@@ -35,6 +35,10 @@ __all__ = ["DEFAULT_ENV", "RunningStack", "start_stack"]  # other suites import 
 LOG_TAIL_CHARS = 20_000
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 STACKS_USED = pytest.StashKey[list[RunningStack]]()
+# Shared stacks kept running besides the default one. Each running stack keeps polling (its stream pump, its
+# state machines), so a session that kept every variant alive would spend the machine's two cores on idle
+# stacks; tests of one variant sit together in a module, so the least recently used one is stopped instead.
+MAX_SHARED_STACKS = 3
 
 StackPool = dict[tuple[tuple[str, str], ...], RunningStack]
 
@@ -141,14 +145,24 @@ def local_stack_factory(
             request.addfinalizer(lambda: _stop_all({f"{_label(values)} (private)": stack}, request.config))
         else:
             key = tuple(sorted(values.items()))
-            stack = _stack_pool.get(key)
+            stack = _stack_pool.pop(key, None)  # put back last: the pool's order is least recently used first
             if stack is None or not stack.is_running():
-                stack = _stack_pool[key] = _start(tmp_path_factory.mktemp("local-stack"), values)
+                _stop_least_recently_used(_stack_pool, keep=used, config=request.config)
+                stack = _start(tmp_path_factory.mktemp("local-stack"), values)
+            _stack_pool[key] = stack
         if stack not in used:
             used.append(stack)
         return stack
 
     return factory
+
+
+def _stop_least_recently_used(pool: StackPool, *, keep: list[RunningStack], config: pytest.Config) -> None:
+    """Make room for one more shared stack: stop the least recently used beyond ``MAX_SHARED_STACKS`` (never
+    the default stack, nor one the current test uses)."""
+    candidates = [key for key, stack in pool.items() if key and stack not in keep]
+    for key in candidates[: max(0, len(candidates) - MAX_SHARED_STACKS + 1)]:
+        _stop_all({_label(key): pool.pop(key)}, config)
 
 
 @pytest.fixture

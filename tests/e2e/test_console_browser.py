@@ -299,7 +299,7 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     before = set(console.video_ids())
     page.get_by_label("Prompt").fill(STUCK_PROMPT)
     page.get_by_label("Prompt").focus()
-    for _ in range(4):  # model, seconds, size, Create task
+    for _ in range(6):  # model, seconds, size, priority, copies, Create task
         page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Create task")).to_be_focused()
     page.keyboard.press("Enter")
