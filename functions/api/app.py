@@ -110,9 +110,8 @@ def create_task(
     body: Annotated[CreateTaskRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
     service = wiring.task_service()
-    webhook_base = public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
     task, created = service.create_once(
-        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base, plan=_plan()
+        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=_webhook_base(), plan=_plan()
     )
     return envelope.success(service.public(task, _lang()), status_code=201 if created else 200)
 
@@ -127,9 +126,8 @@ def create_task_batch(
     body: Annotated[BatchCreateRequest, Body(embed=False)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
     service = wiring.task_service()
-    webhook_base = public_url.webhook_base(app.current_event.raw_event, get_settings().public_api_url)
     tasks, created = service.create_batch_once(
-        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=webhook_base, plan=_plan()
+        _user_id(), body, idempotency_key, app.lambda_context, webhook_base=_webhook_base(), plan=_plan()
     )
     lang = _lang()
     return envelope.success({"items": [service.public(task, lang) for task in tasks]}, 201 if created else 200)
