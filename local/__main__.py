@@ -19,6 +19,7 @@ from jwt.warnings import InsecureKeyLengthWarning  # noqa: E402
 
 from local.config import StackConfig, StackConfigError  # noqa: E402
 from local.stack import LocalStack  # noqa: E402
+from videotasks_cli import local_state  # noqa: E402
 
 
 def main() -> None:
@@ -40,9 +41,12 @@ def main() -> None:
     except StackConfigError as error:  # a port taken between the check and the bind
         print(f"make dev: {error}", file=sys.stderr, flush=True)
         os._exit(1)  # moto's server thread is up; nothing else needs a clean teardown
+    # Written before the banner: once the stack says it is ready, `videotasks --local` finds it.
+    state_file = local_state.write_state(stack.state())
     print(stack.banner(), flush=True)
     stopped.wait()
     print("stopping…", file=sys.stderr, flush=True)
+    local_state.remove_state(state_file)
     stack.stop()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -26,6 +26,7 @@ from botocore.config import Config
 from local.config import HOST, PORT_VARIABLES, STACK_VARIABLES, StackConfig
 from local.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, CALL_LOG_VARIABLE
 from local.token import make_token
+from videotasks_cli.local_state import STATE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -73,6 +74,11 @@ class RunningStack:
     process: subprocess.Popen[bytes]
     log_path: Path
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def state_path(self) -> Path:
+        """The stack's state file, what `videotasks --local` reads (videotasks_cli.local_state)."""
+        return Path(self.env[STATE_VARIABLE])
 
     @property
     def config(self) -> StackConfig:
@@ -228,6 +234,9 @@ def start_stack(log_dir: Path, overrides: dict[str, str]) -> RunningStack:
         # Every AWS call the stack's functions make, checked against their grants (local.iam, local.grants).
         if CALL_LOG_VARIABLE not in overrides:
             env[CALL_LOG_VARIABLE] = str(log_dir / f"aws-calls-{stack_id}.jsonl")
+        # Never the developer's own state file (a running `make dev`): every stack reports to its own.
+        if STATE_VARIABLE not in overrides:
+            env[STATE_VARIABLE] = str(log_dir / f"local-state-{stack_id}.json")
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [str(PYTHON), "-m", "local"],

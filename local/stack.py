@@ -39,6 +39,7 @@ from local.token import make_token
 from local.ws_gateway import WebSocketGateway
 from videotasks.domain.catalog import load_document
 from videotasks.domain.models import TaskType
+from videotasks_cli.local_state import LocalStackState
 
 log = logging.getLogger("videotasks.local")
 
@@ -254,6 +255,18 @@ class LocalStack:
 
     def dev_token(self, user: str = "dev-user") -> str:
         return make_token(user, self.config.jwt_secret)
+
+    def state(self) -> LocalStackState:
+        """What `videotasks --local` reads to reach this stack (videotasks_cli.local_state)."""
+        return LocalStackState(
+            api_url=self.config.api_url,
+            ws_url=self.config.ws_url,
+            token=self.dev_token(),
+            aws_endpoint_url=self.config.moto_url,
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+            pid=os.getpid(),
+            environment=dict(self.environment),
+        )
 
     def banner(self) -> str:
         fake = f"{self.config.fake_provider_url} (fake, {self.config.fake_video_seconds:g}s per video)"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from videotasks.domain.ids import new_video_id
 from videotasks.domain.socket_inbound import (
     CLIENT_FRAMES,
     KNOWN_ACTIONS,
@@ -20,7 +19,8 @@ from videotasks.domain.socket_inbound import (
     parse_frame,
 )
 
-VIDEO_ID = new_video_id()
+# Fixed ids keep the parametrized test ids the same in every collection (pytest-xdist compares them).
+VIDEO_ID = "video_2ce6db0a-8ba9-4eb4-ad21-d43a70faf721"
 
 
 def _frame(**fields: Any) -> str:
@@ -101,7 +101,7 @@ def test_an_unknown_action_is_named_in_the_refusal() -> None:
 
 @pytest.mark.parametrize(
     "video_id",
-    ["", "video_123", "not-an-id", 42, ["video_x"], {"id": 1}, new_video_id().upper(), new_video_id() + " "],
+    ["", "video_123", "not-an-id", 42, ["video_x"], {"id": 1}, VIDEO_ID.upper(), VIDEO_ID + " "],
 )
 def test_a_malformed_video_id_is_refused(video_id: Any) -> None:
     with pytest.raises(ProtocolError, match="videoId") as refused:
