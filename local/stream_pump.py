@@ -7,6 +7,8 @@ with the same event Lambda builds (``Records`` with wire-format images, ``eventS
 
 * ``StartingPosition`` for the shards present at start (new shards are read from their beginning);
 * ``BatchSize``; one batch per shard at a time, in order;
+* ``FilterCriteria``: records no pattern matches are skipped, as the event source mapping drops them
+  (``local.event_filter``); a batch left empty invokes nothing;
 * ``FunctionResponseTypes: [ReportBatchItemFailures]``: the batch is retried from the lowest reported
   sequence number (records before it are checkpointed), as Lambda does for streams;
 * a function error retries the whole batch, halved first when ``BisectBatchOnFunctionError`` is on;
@@ -31,6 +33,7 @@ from typing import Any
 
 import boto3
 
+from local.event_filter import passes
 from local.template import REGION, StreamSource
 
 log = logging.getLogger("videotasks.local.stream")
@@ -128,7 +131,10 @@ class StreamPump:
             records = self._read(shard_id, position, self.source.batch_size)
             if records:
                 read += len(records)
-                self.deliver([lambda_record(record, self.stream_arn) for record in records])
+                wanted = [lambda_record(record, self.stream_arn) for record in records]
+                wanted = [record for record in wanted if passes(self.source.filters, record)]
+                if wanted:
+                    self.deliver(wanted)
                 self._positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
         return read
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from local.event_filter import parse_filters
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 REGION = "us-east-1"
@@ -188,6 +190,8 @@ class StreamSource:
     maximum_retry_attempts: int
     bisect_on_error: bool
     reports_item_failures: bool
+    # FilterCriteria: records matching none of these never reach the function (local.event_filter).
+    filters: tuple[dict[str, Any], ...] = ()
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -320,6 +324,7 @@ def stream_sources(template: dict[str, Any]) -> list[StreamSource]:
                     maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
                     bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
                     reports_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or ()),
+                    filters=parse_filters(props.get("FilterCriteria")),
                 )
             )
     return found

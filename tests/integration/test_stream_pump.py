@@ -253,3 +253,29 @@ def test_an_iterator_taken_before_a_rolled_back_transaction_reads_nothing_of_it(
     ]
     [following] = streams.get_records(ShardIterator=later["ShardIterator"])["Records"]
     assert following["dynamodb"]["Keys"]["videoId"]["S"] == after.videoId
+
+
+def test_records_no_filter_pattern_matches_never_reach_the_function(
+    aws_stack: AwsStack, stored_task: Callable[..., Task], repository: TaskRepository
+) -> None:
+    """The queue keeper's FilterCriteria, applied as the event source mapping applies it in the cloud."""
+    keeper = next(source for source in stream_sources(load_template()) if source.function == "QueueKeeperFunction")
+    delivered: list[tuple[str, str | None]] = []
+
+    def function(event: dict[str, Any]) -> dict[str, Any]:
+        for record in event["Records"]:
+            old = record["dynamodb"].get("OldImage", {}).get("status", {}).get("S")
+            delivered.append((old, record["dynamodb"]["NewImage"]["status"]["S"]))
+        return {"batchItemFailures": []}
+
+    feeder = StreamPump(keeper, aws_stack.resolver.get_att("TasksTable", "StreamArn"), function)
+    feeder.poll_once()
+    task = stored_task("alice", status=TaskStatus.PROCESSING)
+    aws_stack.table("TASKS_TABLE").update_item(
+        Key={"videoId": task.videoId}, UpdateExpression="SET progress = :p", ExpressionAttributeValues={":p": 40}
+    )
+    repository.transition(task, TaskStatus.COMPLETED)
+    while feeder.poll_once():
+        pass
+
+    assert delivered == [(None, "QUEUED"), ("QUEUED", "PROCESSING"), ("PROCESSING", "COMPLETED")]
