@@ -23,6 +23,8 @@ const PAGE_SIZE = 10;
 const POLL_INTERVAL_MS = 3_000; // while live updates are offline
 const STATS_DEBOUNCE_MS = 400;
 const MAX_SINGLE_REFRESHES = 20; // per poll, for active tasks beyond the first page
+const MAX_CATCH_UP_PAGES = 10; // new tasks read at once: 100, the rest stay reachable by Refresh
+const CATCH_UP_DELAY_MS = 250; // gathers a burst of creations into one read
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -72,6 +74,8 @@ const state = {
   statsTimer: null,
   statsLoaded: false,
   refreshTimer: null,
+  refreshRunning: false,
+  refreshAgain: false, // a task was announced while a catch-up ran
 };
 
 function reportError(error, title) {
@@ -340,25 +344,63 @@ async function loadMore() {
   }
 }
 
-// New tasks (made in another tab, say) appear at the top; the rest only update in place.
+// Tasks made elsewhere (another tab, the API, the CLI) join the list at once. Walks the pages from the
+// newest until it meets a task already listed, so a burst of new tasks leaves no gap between them and
+// the pages loaded before; the cursor of those pages stays valid (it points past the oldest one shown).
 async function refreshFirstPage() {
   const generation = state.generation;
-  const page = await state.api.listTasks({ status: state.filter, limit: PAGE_SIZE });
-  if (generation !== state.generation) return;
-  if (typeof page.total === "number") state.total = page.total;
+  const known = new Set(state.order);
   const oldest = state.order.length ? state.tasks.get(state.order[state.order.length - 1]) : null;
-  for (const task of page.items || []) {
-    const isNewer = !oldest || byNewest(task, oldest) < 0;
-    upsertTask(task, { insert: isNewer || !state.hasMore });
+  let cursor;
+  for (let pages = 0; pages < MAX_CATCH_UP_PAGES; pages += 1) {
+    const page = await state.api.listTasks({ status: state.filter, limit: PAGE_SIZE, cursor });
+    if (generation !== state.generation) return;
+    if (typeof page.total === "number") state.total = page.total;
+    let reachedKnown = false;
+    for (const task of page.items || []) {
+      if (known.has(task.videoId)) reachedKnown = true;
+      const beyondLoaded = oldest && state.hasMore && byNewest(task, oldest) > 0;
+      if (beyondLoaded) reachedKnown = true; // older than what is loaded: Load more brings it
+      else upsertTask(task, { insert: true });
+    }
+    if (!oldest && pages === 0) {
+      // Nothing was listed before: this page is the list's first page, paging included.
+      state.nextCursor = page.nextCursor || null;
+      state.hasMore = Boolean(page.hasMore && page.nextCursor);
+      dom.loadMore.hidden = !state.hasMore;
+      break;
+    }
+    if (reachedKnown || !page.hasMore || !page.nextCursor) break;
+    cursor = page.nextCursor;
   }
   renderSummary(dom.summary, { shown: state.order.length, total: state.total, filter: state.filter });
 }
 
+// Throttled, not debounced: a stream of progress messages must not keep pushing the refresh back
+// (it used to run only once every task had gone quiet, i.e. finished). One run picks up every task
+// announced before it starts; one announced during a run gets a run of its own afterwards.
 function refreshFirstPageSoon() {
-  clearTimeout(state.refreshTimer);
-  state.refreshTimer = setTimeout(() => {
-    if (state.api) refreshFirstPage().catch((error) => reportError(error, "Could not refresh the tasks"));
-  }, 800);
+  if (state.refreshTimer) return;
+  state.refreshTimer = setTimeout(async () => {
+    state.refreshRunning = true;
+    try {
+      if (state.api && !state.loading) await refreshFirstPage();
+    } catch (error) {
+      reportError(error, "Could not refresh the tasks");
+    } finally {
+      state.refreshRunning = false;
+      state.refreshTimer = null;
+      if (state.refreshAgain) {
+        state.refreshAgain = false;
+        refreshFirstPageSoon();
+      }
+    }
+  }, CATCH_UP_DELAY_MS);
+}
+
+function announceUnknownTask() {
+  if (state.refreshRunning) state.refreshAgain = true;
+  refreshFirstPageSoon();
 }
 
 // -- live updates and the polling fallback -------------------------------------------------------
@@ -370,7 +412,7 @@ function handleLiveMessage(message) {
   }
   const update = taskUpdateFromMessage(message);
   if (update) {
-    if (!upsertTask(update) && !state.tasks.has(update.videoId)) refreshFirstPageSoon();
+    if (!upsertTask(update) && !state.tasks.has(update.videoId)) announceUnknownTask();
     return;
   }
   if (message && message.type === "error") {

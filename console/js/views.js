@@ -253,6 +253,8 @@ export function renderSummary(node, { shown, total, filter, loading }) {
     node.textContent = filter ? `No ${STATUS_LABELS[filter].toLowerCase()} tasks.` : "No tasks yet — create one.";
     return;
   }
-  const of = typeof total === "number" && total >= shown ? ` of ${total}` : "";
-  node.textContent = `Showing ${shown}${of} ${filter ? `${STATUS_LABELS[filter].toLowerCase()} ` : ""}task${shown === 1 && !of ? "" : "s"}.`;
+  const kind = filter ? `${STATUS_LABELS[filter].toLowerCase()} ` : "";
+  const noun = (count) => `${count} ${kind}task${count === 1 ? "" : "s"}`;
+  // "3 tasks" when all are shown; "Showing 10 of 59 tasks" while Load more has the rest.
+  node.textContent = typeof total === "number" && total > shown ? `Showing ${shown} of ${noun(total)}.` : `${noun(shown)}.`;
 }

@@ -493,3 +493,34 @@ def _save_screenshot(page: Page, video: Locator) -> None:
     page.evaluate("() => window.scrollTo(0, 0)")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOT, animations="disabled")
+
+
+def test_console_lists_tasks_made_elsewhere_at_once_and_keeps_paging_whole(open_console, console_stack, user_id):
+    """Tasks created through the API while the page is open appear while they still run (not once they
+    finish), all of them even when they are more than a page, and the count and paging stay right."""
+    console = open_console()
+    page = console.page
+    with console_stack.http(user_id) as client:
+        first = client.post("/tasks", json={"prompt": "The first one", "type": "IMAGE"}).json()["videoId"]
+        console.connect(console_stack.token(user_id))
+        expect(console.live_status).to_have_attribute("data-state", "live")
+        expect(console.card(first)).to_have_count(1)
+        # More than a page of them, still running for as long as the test looks.
+        made = [client.post("/tasks", json={"prompt": f"{STUCK_PROMPT} #{n}"}).json()["videoId"] for n in range(12)]
+        for video_id in made:
+            expect(console.card(video_id)).to_have_count(1, timeout=10_000)
+        summary = page.locator("#tasks-summary")
+        expect(summary).to_have_text("13 tasks.")
+        assert console.video_ids()[:12] == list(reversed(made)), "the newest first, none missing"
+        running = page.locator('#task-list > li:not([data-status="COMPLETED"]):not([data-status="FAILED"])')
+        assert running.count() >= 12, "they appeared only once they ended"
+        expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+
+        # A fresh page of the same list pages through all of them.
+        page.reload()
+        expect(summary).to_have_text("Showing 10 of 13 tasks.")
+        page.get_by_role("button", name="Load more").click()
+        expect(summary).to_have_text("13 tasks.")
+        for video_id in made:
+            assert client.post(f"/tasks/{video_id}/cancel").status_code == 200
+    assert console.log.unexpected() == []
