@@ -15,14 +15,15 @@ SAM := $(SAM_VENV)/bin/sam
 JUDGES_VENV := .venv-judges
 # npm judges, installed into a folder of their own: asl-validator for the state machine definition,
 # @asyncapi/parser for docs/asyncapi.yaml, openapi-typescript and typescript for the client generated from
-# docs/openapi.json.
+# docs/openapi.json, axe-core for the console's accessibility in the browser tests.
 JUDGES_NPM := .judges-npm
 ASL_VALIDATOR_VERSION := 4.0.0
 ASYNCAPI_PARSER_VERSION := 3.6.6
 OPENAPI_TYPESCRIPT_VERSION := 7.13.0
 TYPESCRIPT_VERSION := 5.9.3
+AXE_CORE_VERSION := 4.14.1
 JUDGES_NPM_PACKAGES := asl-validator@$(ASL_VALIDATOR_VERSION) @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION) \
-	openapi-typescript@$(OPENAPI_TYPESCRIPT_VERSION) typescript@$(TYPESCRIPT_VERSION)
+	openapi-typescript@$(OPENAPI_TYPESCRIPT_VERSION) typescript@$(TYPESCRIPT_VERSION) axe-core@$(AXE_CORE_VERSION)
 JUDGES_NPM_STAMP := $(JUDGES_NPM)/.installed-$(subst /,-,$(subst @,-,$(subst $() ,_,$(strip $(JUDGES_NPM_PACKAGES)))))
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
