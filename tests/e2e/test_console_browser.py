@@ -674,7 +674,8 @@ def test_console_has_no_accessibility_violations_in_any_state(
     expect(console.card(ids["running"])).to_have_count(1)
 
     # Both languages: the switch, remembered; the API answers in the same language.
-    page.get_by_label("Status").select_option("")
+    page.get_by_label("Status").select_option("FAILED")
+    expect(console.card(ids["lost"])).to_have_attribute("data-status", "FAILED")
     page.get_by_label("Language").select_option("zh-CN")
     expect(page.locator("#tasks-heading")).to_have_text("结果")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
