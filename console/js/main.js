@@ -449,7 +449,8 @@ function upsertTask(update, { insert = false } = {}) {
   else state.live?.track(task.videoId);
   if (statusChanged && known) refreshStatsSoon();
   // A video that just finished: its Task carries the poster and a playable link the message lacks.
-  if (statusChanged && known && task.status === "COMPLETED" && !task.posterUrl && !task.videoUrl) refreshOne(task.videoId);
+  const incomplete = !task.videoUrl || (task.type !== "IMAGE" && !task.posterUrl);
+  if (statusChanged && known && task.status === "COMPLETED" && incomplete) refreshOne(task.videoId);
   updatePolling();
   renderSummary(dom.summary, summaryState());
   return true;

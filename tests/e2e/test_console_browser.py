@@ -498,6 +498,9 @@ def test_console_task_rules_keep_progress_and_endings_monotonic(open_console):
           task = mergeTask(task, message("taskProgress", "in_progress", 90));
           return {
             afterProgress, afterLate, final: task,
+            poster: taskUpdateFromMessage(
+              { type: "taskCompleted", payload: { videoId: "v", status: "completed", posterUrl: "p.jpg" } },
+            ).posterUrl,
             subscribed: taskUpdateFromMessage({ type: "subscribed", payload: { videoId: null, scope: "all" } }),
             error: taskUpdateFromMessage({ type: "error", payload: { videoId: "v", code: "NOT_FOUND" } }),
           };
@@ -508,8 +511,46 @@ def test_console_task_rules_keep_progress_and_endings_monotonic(open_console):
     assert outcome["afterLate"]["progress"] == 60
     assert outcome["final"]["status"] == "COMPLETED"
     assert outcome["final"]["progress"] == 100
+    assert outcome["poster"] == "p.jpg"
     assert outcome["subscribed"] is None
     assert outcome["error"] is None
+
+
+def test_console_cards_show_posters_images_and_a_placeholder_without_either(open_console):
+    """console/js/views.js: a finished video's card shows its poster (a neutral placeholder when the
+    deployment makes none), a finished image itself; a video with a link previews on hover."""
+    page = open_console().page
+    cards = page.evaluate(
+        """async () => {
+          const { createTaskElement, renderTask, startPreview } = await import("./js/views.js");
+          const template = document.querySelector("#task-template");
+          const now = new Date().toISOString();
+          const base = { status: "COMPLETED", progress: 100, prompt: "p", model: "m", createdAt: now };
+          const draw = (task) => {
+            const item = createTaskElement(template, task.videoId);
+            document.querySelector("#task-list").append(item);
+            renderTask(item, { ...base, ...task });
+            return item;
+          };
+          const poster = draw({ videoId: "a", type: "VIDEO", posterUrl: "/favicon.svg", videoUrl: "/none.mp4" });
+          const bare = draw({ videoId: "b", type: "VIDEO" });
+          const image = draw({ videoId: "c", type: "IMAGE", videoUrl: "/favicon.svg" });
+          startPreview(poster.querySelector(".thumb"));
+          return {
+            poster: poster.querySelector(".thumb img")?.getAttribute("src"),
+            preview: Boolean(poster.querySelector(".thumb video.preview")),
+            bare: bare.querySelector(".thumb img") === null && Boolean(bare.querySelector(".thumb .placeholder")),
+            image: image.querySelector(".thumb img")?.getAttribute("src"),
+            imageAlt: image.querySelector(".thumb img")?.getAttribute("alt"),
+            play: poster.querySelector('[data-action="media"]').hidden === false,
+          };
+        }"""
+    )
+    assert cards["poster"] == "/favicon.svg"
+    assert cards["preview"], "no preview on hover or tap"
+    assert cards["bare"], "a video without a poster shows a neutral placeholder"
+    assert cards["image"] == "/favicon.svg" and cards["imageAlt"]
+    assert cards["play"]
 
 
 def _save_screenshot(page: Page, video: Locator) -> None:
@@ -692,12 +733,12 @@ def test_console_has_no_accessibility_violations_in_any_state(
 
     dark = open_console(color_scheme="dark")
     dark.connect(console_stack.token(user_id))
-    expect(dark.card(ids["done"])).to_have_count(1)
+    expect(dark.card(ids["running"])).to_have_count(1)
     _assert_accessible(dark.page, "dark scheme")
 
     phone = open_console(NARROW, is_mobile=True, has_touch=True)
     phone.connect(console_stack.token(user_id))
-    expect(phone.card(ids["done"])).to_have_count(1)
+    expect(phone.card(ids["running"])).to_have_count(1)
     _assert_accessible(phone.page, "phone size")
     assert _no_horizontal_overflow(phone.page), "the console scrolls sideways on a phone"
     results_top = phone.page.locator("#results").bounding_box()["y"]
