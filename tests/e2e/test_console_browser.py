@@ -353,6 +353,14 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     expect(stats.locator('[data-stat="total"] dd')).to_have_text("2")
     expect(stats.locator('[data-stat="COMPLETED"] dd')).to_have_text("1")
     expect(stats.locator('[data-stat="CANCELLED"] dd')).to_have_text("1")
+    stats_panel = page.locator(".stats-panel")
+    stats_panel.scroll_into_view_if_needed()
+    clipped = stats_panel.evaluate(
+        """panel => [...panel.querySelectorAll("dt, dd")]
+          .filter((node) => node.scrollWidth > node.clientWidth + 1).map((node) => node.textContent)"""
+    )
+    assert clipped == [], f"the Stats panel cuts off {clipped} at 1280x900"
+    assert stats_panel.evaluate("panel => panel.scrollWidth <= panel.clientWidth")
 
     _save_screenshot(page, video)
 
