@@ -293,7 +293,8 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     expect(card.get_by_role("progressbar")).to_be_hidden()  # an ended task has no bar left to freeze
     expect(page.get_by_label("Prompt")).to_have_value("")  # cleared once created: no double submit
 
-    card.get_by_role("button", name=f"Play video of {video_id}").click()
+    card.get_by_role("button", name=f"Play video of {video_id}").focus()
+    page.keyboard.press("Enter")  # by keyboard
     video = card.locator("video[controls]")
     expect(video).to_be_visible()
     expect(video).to_be_focused()  # the Play button goes away; the keyboard lands on the player
