@@ -65,12 +65,12 @@ $(JUDGES_VENV)/.installed: requirements-judges.txt .python-version
 	$(JUDGES_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-judges.txt
 	@touch $@
 
-# Without npm the ASL, AsyncAPI and generated-client checks are skipped (tests/static says so); everything else still
-# runs. One install of all of them: an `npm install --no-save` of one package removes the others.
+# Without npm the ASL, AsyncAPI, generated-client and console accessibility checks are skipped (the tests say so);
+# everything else still runs. One install of all of them: an `npm install --no-save` of one package removes the others.
 $(JUDGES_NPM_STAMP):
 	@if command -v npm >/dev/null; then \
 		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent $(JUDGES_NPM_PACKAGES) \
-		&& touch $@; else echo "npm not found: the asl-validator, AsyncAPI parser and generated-client checks will be skipped" >&2; fi
+		&& touch $@; else echo "npm not found: the asl-validator, AsyncAPI parser, generated-client and axe-core checks will be skipped" >&2; fi
 
 judges-install: $(JUDGES_VENV)/.installed $(JUDGES_NPM_STAMP)
 
@@ -118,10 +118,10 @@ test: $(BIN)/.installed judges-install browser-deps lint typecheck sam-validate 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@
-e2e: browser-deps
+e2e: browser-deps $(JUDGES_NPM_STAMP)
 
 # Just the console in the browser; `make browser UPDATE_SCREENSHOTS=1` also rewrites docs/console.png.
-browser: $(BIN)/.installed browser-deps
+browser: $(BIN)/.installed browser-deps $(JUDGES_NPM_STAMP)
 	UPDATE_SCREENSHOTS=$(UPDATE_SCREENSHOTS) $(BIN)/python -m pytest -m browser tests/e2e
 
 deploy: $(SAM_VENV)/.installed
