@@ -50,3 +50,22 @@ export function sizeLabel(size) {
   const name = SIZE_NAMES[size];
   return name ? `${size} (${t(`size.${name}`)})` : size;
 }
+
+// A text GET /models gives either as a string or per language ({en, "zh-CN"}): the reader's, else English.
+function localised(value, language) {
+  if (!value) return null;
+  if (typeof value === "string" || Array.isArray(value)) return value;
+  return value[language] ?? value[language.split("-")[0]] ?? value.en ?? null;
+}
+
+// What the model is for, when the deployment describes it; nothing otherwise (its name says enough).
+export function modelDescription(model, language) {
+  const text = localised(model?.description ?? model?.descriptions, language);
+  return typeof text === "string" ? text : "";
+}
+
+// The model's example prompts, when the deployment lists some.
+export function examplesOf(model, language) {
+  const examples = localised(model?.examplePrompts ?? model?.examples, language);
+  return Array.isArray(examples) ? examples.filter((prompt) => typeof prompt === "string" && prompt.trim()) : [];
+}
