@@ -270,7 +270,8 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     console = open_console()
     page = console.page
     console.connect(console_stack.token(user_id))
-    expect(console.live_status).to_have_attribute("data-state", "live")
+    # The first test of a fresh stack: its WebSocket function's cold start may take a while on busy cores.
+    expect(console.live_status).to_have_attribute("data-state", "live", timeout=20_000)
     expect(page.locator("#tasks-summary")).to_have_text("No tasks yet — create one.")
     console.record_progress()
     # The form offers what GET /models lists: a model of every provider entry, the default chosen.
