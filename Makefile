@@ -15,14 +15,15 @@ SAM := $(SAM_VENV)/bin/sam
 JUDGES_VENV := .venv-judges
 # npm judges, installed into a folder of their own: asl-validator for the state machine definition,
 # @asyncapi/parser for docs/asyncapi.yaml, openapi-typescript and typescript for the client generated from
-# docs/openapi.json.
+# docs/openapi.json, axe-core for the console's accessibility in the browser tests.
 JUDGES_NPM := .judges-npm
 ASL_VALIDATOR_VERSION := 4.0.0
 ASYNCAPI_PARSER_VERSION := 3.6.6
 OPENAPI_TYPESCRIPT_VERSION := 7.13.0
 TYPESCRIPT_VERSION := 5.9.3
+AXE_CORE_VERSION := 4.14.1
 JUDGES_NPM_PACKAGES := asl-validator@$(ASL_VALIDATOR_VERSION) @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION) \
-	openapi-typescript@$(OPENAPI_TYPESCRIPT_VERSION) typescript@$(TYPESCRIPT_VERSION)
+	openapi-typescript@$(OPENAPI_TYPESCRIPT_VERSION) typescript@$(TYPESCRIPT_VERSION) axe-core@$(AXE_CORE_VERSION)
 JUDGES_NPM_STAMP := $(JUDGES_NPM)/.installed-$(subst /,-,$(subst @,-,$(subst $() ,_,$(strip $(JUDGES_NPM_PACKAGES)))))
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
@@ -64,12 +65,12 @@ $(JUDGES_VENV)/.installed: requirements-judges.txt .python-version
 	$(JUDGES_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-judges.txt
 	@touch $@
 
-# Without npm the ASL, AsyncAPI and generated-client checks are skipped (tests/static says so); everything else still
-# runs. One install of all of them: an `npm install --no-save` of one package removes the others.
+# Without npm the ASL, AsyncAPI, generated-client and console accessibility checks are skipped (the tests say so);
+# everything else still runs. One install of all of them: an `npm install --no-save` of one package removes the others.
 $(JUDGES_NPM_STAMP):
 	@if command -v npm >/dev/null; then \
 		npm install --prefix $(JUDGES_NPM) --no-save --no-audit --no-fund --silent $(JUDGES_NPM_PACKAGES) \
-		&& touch $@; else echo "npm not found: the asl-validator, AsyncAPI parser and generated-client checks will be skipped" >&2; fi
+		&& touch $@; else echo "npm not found: the asl-validator, AsyncAPI parser, generated-client and axe-core checks will be skipped" >&2; fi
 
 judges-install: $(JUDGES_VENV)/.installed $(JUDGES_NPM_STAMP)
 
@@ -120,10 +121,10 @@ test: $(BIN)/.installed judges-install browser-deps lint typecheck sam-validate 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@
-e2e: browser-deps
+e2e: browser-deps $(JUDGES_NPM_STAMP)
 
 # Just the console in the browser; `make browser UPDATE_SCREENSHOTS=1` also rewrites docs/console.png.
-browser: $(BIN)/.installed browser-deps
+browser: $(BIN)/.installed browser-deps $(JUDGES_NPM_STAMP)
 	UPDATE_SCREENSHOTS=$(UPDATE_SCREENSHOTS) $(BIN)/python -m pytest -m browser tests/e2e
 
 deploy: $(SAM_VENV)/.installed

@@ -1,5 +1,8 @@
 // The HTTP API, per docs/API.md. Every failure becomes an ApiError whose message is what a person
-// should read: the server's own `message` from the error envelope when there is one.
+// should read: the server's own `message` from the error envelope when there is one, in the console's
+// language (Accept-Language).
+
+import { t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(message, { status = 0, code = "NETWORK", details = null, retryAfter = null } = {}) {
@@ -26,23 +29,24 @@ function messageOf(body, response) {
 }
 
 export class Api {
-  constructor({ apiUrl, token }) {
+  constructor({ apiUrl, token, language = "en" }) {
     this.base = String(apiUrl || "").replace(/\/+$/, "");
     this.token = token || "";
+    this.language = language;
   }
 
   async request(method, path, { body, query, headers = {} } = {}) {
-    if (!this.base) throw new ApiError("No API URL is set: open Connection and enter one.", { code: "CONFIG" });
+    if (!this.base) throw new ApiError(t("api.noUrl"), { code: "CONFIG" });
     let url;
     try {
       url = new URL(this.base + path);
     } catch {
-      throw new ApiError(`The API URL “${this.base}” is not a valid URL.`, { code: "CONFIG" });
+      throw new ApiError(t("api.badUrl", { url: this.base }), { code: "CONFIG" });
     }
     for (const [key, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, String(value));
     }
-    const init = { method, headers: { Accept: "application/json", ...headers } };
+    const init = { method, headers: { Accept: "application/json", "Accept-Language": this.language, ...headers } };
     if (this.token) init.headers.Authorization = `Bearer ${this.token.replace(/^Bearer\s+/i, "")}`;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -52,10 +56,7 @@ export class Api {
     try {
       response = await fetch(url, init);
     } catch (error) {
-      throw new ApiError(
-        `Could not reach the API at ${url.origin} (${error.message}). Check the API URL, ` +
-          "that the stack is running, and that its CORS settings allow this page's origin.",
-      );
+      throw new ApiError(t("api.unreachable", { origin: url.origin, reason: error.message }));
     }
     let payload = null;
     const text = await response.text();
@@ -70,7 +71,7 @@ export class Api {
       const envelope = payload && payload.error && typeof payload.error === "object" ? payload.error : {};
       let message = messageOf(payload, response);
       // API Gateway's own authorizer refusal carries no envelope, just {"message":"Forbidden"}.
-      if (response.status === 401 || response.status === 403) message = `${message} — check the token.`;
+      if (response.status === 401 || response.status === 403) message = t("api.checkToken", { message });
       throw new ApiError(message, {
         status: response.status,
         code: envelope.code || (response.status === 403 ? "FORBIDDEN" : "HTTP_ERROR"),

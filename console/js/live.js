@@ -3,7 +3,10 @@
 // Connects with ?token=<JWT>, subscribes to all of the caller's tasks and to each task it is told to
 // track (a subscription answers with the task's current state, which fills any gap while offline),
 // pings to keep idle connections open, and reconnects by itself with capped, jittered exponential
-// backoff. It reports its state — "connecting", "live", "offline" or "disabled" — through onState.
+// backoff. Asks for the console's language (?lang=), so the server's messages match. It reports its
+// state — "connecting", "live", "offline" or "disabled" — through onState.
+
+import { t } from "./i18n.js";
 
 const PING_INTERVAL_MS = 60_000; // API Gateway closes idle WebSockets after 10 minutes
 const BACKOFF_BASE_MS = 1_000;
@@ -14,8 +17,9 @@ const STABLE_AFTER_MS = 5_000; // only a connection that stayed up this long res
 const MAX_TRACKED = 50;
 
 export class LiveUpdates {
-  constructor({ url, token, onMessage, onState, onNotice }) {
+  constructor({ url, token, language = "en", onMessage, onState, onNotice }) {
     this.url = url;
+    this.language = language;
     this.token = token;
     this.onMessage = onMessage;
     this.onState = onState;
@@ -71,6 +75,7 @@ export class LiveUpdates {
   socketUrl() {
     const url = new URL(this.url);
     url.searchParams.set("token", this.token.replace(/^Bearer\s+/i, ""));
+    url.searchParams.set("lang", this.language);
     return url.toString();
   }
 
@@ -79,7 +84,7 @@ export class LiveUpdates {
     try {
       url = this.socketUrl();
     } catch {
-      this.onNotice(`The WebSocket URL “${this.url}” is not valid; live updates are off.`, "error");
+      this.onNotice(t("live.badUrl", { url: this.url }), "error");
       this.setState("disabled");
       return;
     }

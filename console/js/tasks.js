@@ -47,6 +47,8 @@ export function taskUpdateFromMessage(message) {
     message: payload.message || undefined,
     error: payload.error ? normaliseError(payload.error) : undefined,
     videoUrl: payload.result && payload.result.videoUrl ? payload.result.videoUrl : undefined,
+    // A finished video's poster frame, on the payload or beside the media in its result.
+    posterUrl: payload.posterUrl || payload.result?.posterUrl || undefined,
     updatedAt: payload.updatedAt || undefined,
     queuePosition: typeof payload.queuePosition === "number" ? payload.queuePosition : undefined,
   };
