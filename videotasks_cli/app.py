@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from videotasks_cli.commands import account, media, settings, tasks
-from videotasks_cli.exit_codes import EXIT_CODES_HELP, ExitCode
+from videotasks_cli.exit_codes import EXIT_CODES_HELP, ClickException, ExitCode
 
 app = typer.Typer(
     name="videotasks",
@@ -18,6 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # click's plain errors (one line) rather than rich's boxed panels, which scripts would have to parse
+    rich_markup_mode=None,
 )
 
 
@@ -47,14 +48,14 @@ def run(args: list[str] | None = None) -> int:
     """The app without click's standalone handling, so that Ctrl+C is 130 and no failure is a traceback."""
     try:
         result = app(args=args, standalone_mode=False)
-    except click.ClickException as error:
+    except ClickException as error:  # ours (CliError) and typer's usage errors
         error.show()
         return error.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("videotasks: interrupted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("videotasks: interrupted", err=True)
         return ExitCode.INTERRUPTED
     except Exception as error:  # a bug of ours: still one line, never a traceback
-        click.echo(f"videotasks: internal error ({type(error).__name__}): {error}", err=True)
+        typer.echo(f"videotasks: internal error ({type(error).__name__}): {error}", err=True)
         return ExitCode.INTERNAL
     return result if isinstance(result, int) else ExitCode.OK
 

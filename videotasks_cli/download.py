@@ -52,14 +52,21 @@ def _total(response: httpx.Response, offset: int) -> int | None:
     return int(length) + offset if length and length.isdigit() else None
 
 
-def fetch(url: str, target: Path, progress: Progress, *, token: str | None = None) -> Downloaded:
+def fetch(
+    url: str,
+    target: Path,
+    progress: Progress,
+    *,
+    token: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Downloaded:
     """``url`` (a presigned media URL) into ``target``, continuing ``target``.part when there is one."""
     partial = part_path(target)
     offset = partial.stat().st_size if partial.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
         with (
-            httpx.Client(timeout=TIMEOUT, follow_redirects=True) as http,
+            httpx.Client(timeout=TIMEOUT, follow_redirects=True, transport=transport) as http,
             http.stream("GET", url, headers=headers) as response,
         ):
             if response.status_code == 416 and offset:

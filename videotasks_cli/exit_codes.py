@@ -8,7 +8,12 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import IO, Any
 
-import click
+import typer
+
+try:  # newer typer carries its own click, and its core catches only that click's exceptions
+    from typer._click import ClickException
+except ImportError:  # pragma: no cover - older typer, on click itself
+    from click import ClickException  # type: ignore[assignment,no-redef]
 
 
 class ExitCode(IntEnum):
@@ -36,10 +41,10 @@ def exit_code_for_status(status: str) -> ExitCode:
     return TERMINAL_EXIT.get(status.upper(), ExitCode.OK)
 
 
-class CliError(click.ClickException):
+class CliError(ClickException):
     """A failure said in one line on stderr (``videotasks: <message>``), with its exit code.
 
-    A click exception so that click itself prints it and exits with its code, in the console script and in
+    A click exception so that typer's click prints it and exits with its code, in the console script and in
     typer's CliRunner alike.
     """
 
@@ -48,7 +53,7 @@ class CliError(click.ClickException):
         self.exit_code = int(code)  # type: ignore[misc]  # click reads it per instance
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"videotasks: {self.message}", file=file, err=file is None)
+        typer.echo(f"videotasks: {self.message}", file=file, err=file is None)
 
 
 class ApiError(CliError):
