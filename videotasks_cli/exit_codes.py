@@ -15,6 +15,8 @@ try:  # newer typer carries its own click, and its core catches only that click'
 except ImportError:  # pragma: no cover - older typer, on click itself
     from click import ClickException  # type: ignore[assignment,no-redef]
 
+__all__ = ["EXIT_CODES_HELP", "ApiError", "CliError", "ClickException", "ExitCode", "exit_code_for_status"]
+
 
 class ExitCode(IntEnum):
     OK = 0  # success; for create --watch / watch: the task COMPLETED
