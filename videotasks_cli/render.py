@@ -59,7 +59,8 @@ class Output:
             sys.stdout.write(json_line(value) + "\n")
             sys.stdout.flush()
         elif human is not None:
-            self.out.print(human)
+            # Off a terminal nothing is wrapped: a URL or an id stays on its line for copy and grep.
+            self.out.print(human, soft_wrap=not self.out.is_terminal)
 
     def note(self, text: str) -> None:
         """A remark for people (a fallback taken, a file written); stderr, so stdout stays the results."""
