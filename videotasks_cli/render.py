@@ -64,7 +64,7 @@ class Output:
 
     def note(self, text: str) -> None:
         """A remark for people (a fallback taken, a file written); stderr, so stdout stays the results."""
-        self.err.print(Text(text, style="dim" if self.err.is_terminal else ""))
+        self.err.print(Text(text, style="dim" if self.err.is_terminal else ""), soft_wrap=True)
 
     def table(self, *columns: str) -> Table:
         decorated = self.out.is_terminal
@@ -141,6 +141,10 @@ def task_view(output: Output, task: Mapping[str, Any]) -> RenderableType:
 
 def task_table(output: Output, tasks: Iterable[Mapping[str, Any]]) -> Table:
     table = output.table("videoId", "status", "progress", "type", "model", "created", "prompt")
+    # An id is what the other commands take: never cut it; the prompt gives way instead.
+    for column in table.columns[:-1]:
+        column.no_wrap = True
+    table.columns[-1].overflow = "ellipsis"
     for task in tasks:
         table.add_row(
             str(task.get("videoId")),
