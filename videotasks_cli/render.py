@@ -6,7 +6,6 @@ Human output is plain (no colour, no box) when stdout is not a terminal, and wid
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -32,8 +31,8 @@ def console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
         return Console(stderr=stderr)
-    width = int(os.environ.get("COLUMNS") or PLAIN_WIDTH)
-    return Console(stderr=stderr, width=width, color_system=None, highlight=False, emoji=False)
+    # Not the terminal's COLUMNS: a script gets the same lines wherever it runs.
+    return Console(stderr=stderr, width=PLAIN_WIDTH, color_system=None, highlight=False, emoji=False)
 
 
 def json_line(value: Any) -> str:
@@ -144,6 +143,7 @@ def task_table(output: Output, tasks: Iterable[Mapping[str, Any]]) -> Table:
     # An id is what the other commands take: never cut it; the prompt gives way instead.
     for column in table.columns[:-1]:
         column.no_wrap = True
+    table.columns[0].min_width = len("video_00000000-0000-4000-8000-000000000000")
     table.columns[-1].overflow = "ellipsis"
     for task in tasks:
         table.add_row(
