@@ -50,9 +50,12 @@ endef
 # requirements-dev.txt includes the layer's requirements with -r.
 LAYER_REQUIREMENTS := $(wildcard layers/*/requirements.txt layers/*/python/requirements.txt)
 
-$(BIN)/.installed: requirements-dev.txt $(LAYER_REQUIREMENTS) .python-version
+# The project itself, editable and without its dependencies (requirements-dev.txt has them): gives
+# .venv/bin/videotasks, the command line the e2e tests also run as a console script.
+$(BIN)/.installed: requirements-dev.txt requirements-cli.txt pyproject.toml $(LAYER_REQUIREMENTS) .python-version
 	$(call ensure_venv,$(VENV))
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps -e .
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt .python-version

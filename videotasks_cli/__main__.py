@@ -1,0 +1,5 @@
+"""`python -m videotasks_cli`: the same as the `videotasks` command."""
+
+from videotasks_cli.app import main
+
+main()
