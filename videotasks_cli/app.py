@@ -60,5 +60,10 @@ def run(args: list[str] | None = None) -> int:
     return result if isinstance(result, int) else ExitCode.OK
 
 
+from videotasks_cli.legacy.command import import_legacy  # noqa: E402  (commands register after the app)
+
+app.command("import-legacy")(import_legacy)
+
+
 def main() -> None:
     sys.exit(run())
