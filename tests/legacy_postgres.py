@@ -15,7 +15,6 @@ import functools
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -28,8 +27,7 @@ from typing import Any
 
 import pytest
 
-PASSWORD = "s3cret-legacy-pw"  # the tests check that no output ever shows it
-MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 64
+from tests.legacy_rows import MP4, PASSWORD, free_port
 
 # The old backend's table as Prisma's migration made it: quoted camelCase columns, TIMESTAMP(3) without
 # a time zone (UTC), metadata JSONB. `snake` is the same model with @map'ed snake_case columns.
@@ -100,12 +98,6 @@ def _binaries() -> Path | None:
     return Path(versions[-1]).parent if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class LegacyServer:
     port: int
@@ -131,7 +123,7 @@ def legacy_postgres() -> Iterator[LegacyServer]:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
         shutil.chown(password_file, "postgres")
-    port = _free_port()
+    port = free_port()
     run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=120)
     run(
         [
@@ -247,9 +239,4 @@ def old_media_server() -> Iterator[str]:
         server.server_close()
 
 
-def dead_url() -> str:
-    """A URL where nothing listens."""
-    return f"http://127.0.0.1:{_free_port()}/videos/nobody-home.mp4"
-
-
-__all__ = ["PASSWORD", "LegacyDatabase", "LegacyServer", "dead_url"]
+__all__ = ["LegacyDatabase", "LegacyServer"]

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import random
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+PASSWORD = "s3cret-legacy-pw"  # the tests check that no output ever shows it
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 64
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def dead_url() -> str:
+    """A URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}/videos/nobody-home.mp4"
+
 
 STATUSES = ("COMPLETED", "COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "QUEUED", "PROCESSING")
 PROMPTS = ("a fox running through snow", "日落时分的海边城市，电影感", "Ünïcödé prompt — with emoji 🎬", "")
@@ -14,6 +30,8 @@ PROMPTS = ("a fox running through snow", "日落时分的海边城市，电影�
 def old_row(**fields: Any) -> dict[str, Any]:
     """One row as the old backend wrote it: a completed video unless ``fields`` say otherwise."""
     created = fields.pop("createdAt", datetime(2025, 3, 1, 12, 0, 0))
+    # The default times follow createdAt when it is a time; a test that sets it to None or text sets them too.
+    moment = created if isinstance(created, datetime) else datetime(2025, 3, 1, 12, 0, 0)
     external = fields.pop("externalTaskId", f"video_{uuid.uuid4().hex}")
     row = {
         "videoId": f"video_{uuid.uuid4()}",
@@ -24,11 +42,11 @@ def old_row(**fields: Any) -> dict[str, Any]:
         "status": "COMPLETED",
         "progress": 100,
         "videoUrl": None,
-        "metadata": {"externalTaskId": external, "createdAt": int(created.replace(tzinfo=UTC).timestamp())},
+        "metadata": {"externalTaskId": external, "createdAt": int(moment.replace(tzinfo=UTC).timestamp())},
         "error": None,
         "createdAt": created,
-        "updatedAt": created + timedelta(minutes=3),
-        "completedAt": created + timedelta(minutes=3),
+        "updatedAt": moment + timedelta(minutes=3),
+        "completedAt": moment + timedelta(minutes=3),
     }
     row.update(fields)
     return row

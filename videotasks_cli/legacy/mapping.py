@@ -98,7 +98,7 @@ def _map(row: Mapping[str, Any], video_id: str, now: datetime) -> Mapped:
     fields: dict[str, Any] = {}
     if status is TaskStatus.COMPLETED:
         completed = max(_moment(row.get("completed_at")) or updated, created)
-        fields = {"progress": 100, "completedAt": iso(completed)}
+        progress, fields = 100, {"completedAt": iso(completed)}
     elif status is TaskStatus.FAILED:
         fields = {"error": for_users(TaskError(code="PROVIDER_FAILED", message=_text(row.get("error"))))}
     elif status in (TaskStatus.QUEUED, TaskStatus.PROCESSING):
