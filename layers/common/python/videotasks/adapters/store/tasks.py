@@ -244,15 +244,16 @@ class TaskRepository:
     @tracer.capture_method(capture_response=False)
     def stored_ids(self, video_ids: Sequence[str]) -> set[str]:
         """Which of ``video_ids`` are stored (BatchGetItem of keys only, up to 100 ids a call, any keys
-        DynamoDB leaves unprocessed asked again)."""
+        DynamoDB leaves unprocessed asked again). The resource's client speaks plain values, as the
+        transactions do."""
         found: set[str] = set()
         client = self._dynamodb.meta.client
         for start in range(0, len(video_ids), 100):
-            keys = [{"videoId": {"S": video_id}} for video_id in dict.fromkeys(video_ids[start : start + 100])]
+            keys = [{"videoId": video_id} for video_id in dict.fromkeys(video_ids[start : start + 100])]
             request: dict[str, Any] = {self._tasks.name: {"Keys": keys, "ProjectionExpression": "videoId"}}
             for _ in range(MAX_QUERY_PAGES):
                 reply = client.batch_get_item(RequestItems=request)
-                found.update(item["videoId"]["S"] for item in reply.get("Responses", {}).get(self._tasks.name, []))
+                found.update(str(item["videoId"]) for item in reply.get("Responses", {}).get(self._tasks.name, []))
                 request = reply.get("UnprocessedKeys") or {}
                 if not request:
                     break
