@@ -229,3 +229,20 @@ def test_no_target_is_one_line(legacy_database: Any, monkeypatch: pytest.MonkeyP
 
     assert result.exit_code == ExitCode.NOT_CONFIGURED
     assert "TASKS_TABLE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tasks_written_meanwhile_by_another_run_are_skipped_not_counted_twice(
+    aws_stack: AwsStack, legacy_database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = history(60, users=2)
+    legacy_database.load(rows)
+    assert run(legacy_database.url).exit_code == ExitCode.OK
+    before = everything(aws_stack)
+    # Another run wrote them after this one looked: every batch meets a stored id and falls back to one by one.
+    monkeypatch.setattr(TaskRepository, "stored_ids", lambda self, ids: set())
+
+    result = run(legacy_database.url)
+
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert (summary_of(result)["imported"], summary_of(result)["skipped"]) == (0, 60)
+    assert everything(aws_stack) == before

@@ -130,3 +130,5 @@ def test_duplicate_external_ids_are_two_tasks() -> None:
 def test_passwords_are_masked_in_database_urls() -> None:
     assert masked("postgresql://app:hunter2@db.example:5432/old") == "postgresql://app:***@db.example:5432/old"
     assert masked("postgresql://db.example/old") == "postgresql://db.example/old"
+    assert masked("host=db.example password='hun ter2' dbname=old") == "host=db.example password=*** dbname=old"
+    assert masked("host=db.example PASSWORD = hunter2") == "host=db.example PASSWORD = ***"

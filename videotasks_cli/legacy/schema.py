@@ -7,6 +7,7 @@ information_schema before a single row is. The connection is read-only: the impo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,8 +43,14 @@ class LegacySchemaError(RuntimeError):
     """The database answered, but holds no table shaped like the old one."""
 
 
+# libpq also takes "host=… password=…" keyword strings: their password is masked the same way.
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
 def masked(url: str) -> str:
     """``url`` with its password replaced: it goes into messages and logs."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -52,9 +59,16 @@ def masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def _password(url: str) -> str | None:
+    if "://" not in url:
+        found = _KEYWORD_PASSWORD.search(url)
+        return found.group(2).strip("'") if found else None
+    return urlsplit(url).password
+
+
 def _one_line(error: BaseException, url: str) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
-    password = urlsplit(url).password
+    password = _password(url)
     return text.replace(password, "***") if password else text
 
 
