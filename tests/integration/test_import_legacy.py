@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,13 +223,15 @@ def test_a_wrong_schema_is_one_line_and_nothing_written(
     assert nothing_written(aws_stack)
 
 
-def test_no_target_is_one_line(legacy_database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_target_is_one_line(legacy_database: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TASKS_TABLE", raising=False)
+    monkeypatch.setenv("VIDEOTASKS_LOCAL_STATE", str(tmp_path / "no-stack.json"))
 
-    result = run(legacy_database.url)
+    deployed, local = run(legacy_database.url), run(legacy_database.url, "--local")
 
-    assert result.exit_code == ExitCode.NOT_CONFIGURED
-    assert "TASKS_TABLE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert deployed.exit_code == local.exit_code == ExitCode.NOT_CONFIGURED
+    assert "TASKS_TABLE" in deployed.stderr and len(deployed.stderr.strip().splitlines()) == 1
+    assert "start one with `make dev`" in local.stderr and len(local.stderr.strip().splitlines()) == 1
 
 
 def test_tasks_written_meanwhile_by_another_run_are_skipped_not_counted_twice(
