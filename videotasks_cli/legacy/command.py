@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from videotasks.domain.models import utc_now
 from videotasks_cli.exit_codes import ExitCode
-from videotasks_cli.legacy.importer import DEFAULT_CONCURRENCY, Importer, MediaCopier, Problem, Summary
-from videotasks_cli.legacy.schema import LegacyDatabase, LegacySchemaError, LegacyUnreachableError, masked
-from videotasks_cli.legacy.target import Target, TargetError, deployed_target, local_target
 
+if TYPE_CHECKING:  # the importer brings boto3, psycopg and the layer: loaded when the command runs, not for --help
+    from videotasks_cli.legacy.importer import MediaCopier, Problem, Summary
+    from videotasks_cli.legacy.schema import LegacyDatabase
+    from videotasks_cli.legacy.target import Target
+
+DEFAULT_CONCURRENCY = 8  # downloads at a time with --copy-media
 SHOWN_PROBLEMS = 20  # in the table output; --json lists them all
 _NAME = "videotasks import-legacy"
 _SINCE = typer.Option(
@@ -49,6 +51,7 @@ def import_legacy(
 ) -> None:
     """Import the old backend's tasks (its PostgreSQL `video_tasks` table), ids kept; a second run changes nothing."""
     as_json = bool((ctx.obj or {}).get("json"))
+    local = local or bool((ctx.obj or {}).get("local"))  # `videotasks --local import-legacy` too
     after = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     try:
         summary = _run(
@@ -82,6 +85,10 @@ def _run(
     quiet: bool,
 ) -> Summary:
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from videotasks_cli.legacy.importer import MediaCopier
+    from videotasks_cli.legacy.schema import LegacyDatabase, LegacySchemaError, LegacyUnreachableError, masked
+    from videotasks_cli.legacy.target import TargetError, deployed_target, local_target
 
     try:
         target = local_target() if local else deployed_target()
@@ -119,6 +126,9 @@ def _import(
     quiet: bool,
 ) -> Summary:
     import psycopg
+
+    from videotasks.domain.models import utc_now
+    from videotasks_cli.legacy.importer import Importer
 
     verb = "Checking" if dry_run else "Importing"
     progress = Progress(

@@ -32,7 +32,6 @@ from videotasks_cli.legacy.mapping import Mapped, Refused, map_row
 
 ROWS_PER_ROUND = 200  # read, checked for existence and written together
 TASKS_PER_TRANSACTION = 40  # 40 puts + the totals + at most 40 hour items: inside DynamoDB's 100
-DEFAULT_CONCURRENCY = 8
 DOWNLOAD_CHUNK = 1024 * 1024
 
 
@@ -124,7 +123,7 @@ class Importer:
         copier: MediaCopier | None = None,
         dry_run: bool = False,
         since: datetime | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int,
         advanced: Callable[[int], None] = lambda rows: None,
     ) -> None:
         self._repository = repository
