@@ -31,11 +31,11 @@ export PYTHONPATH := layers/common/python:.
 # `make token USER=alice`; the login name the shell exports as USER is not what anyone means here.
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),dev-user)
 
-.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps sam-validate sam-build judges judges-install openapi asyncapi bench reliability clean
+.PHONY: help install dev test token deploy smoke lint typecheck unit integration e2e browser browser-deps postgres-deps sam-validate sam-build judges judges-install openapi asyncapi bench reliability clean
 
 help:
 	@echo "make dev | test | token USER=alice | deploy   (see README.md); also: install lint typecheck unit"
-	@echo "integration e2e browser browser-deps sam-validate sam-build judges openapi asyncapi bench reliability clean"
+	@echo "integration e2e browser browser-deps postgres-deps sam-validate sam-build judges openapi asyncapi bench reliability clean"
 	@echo "smoke API_URL=… WS_URL=… TOKEN=… [MODEL=…] [TYPE=IMAGE|VIDEO]   (a deployed stack end to end)"
 
 # A venv is (re)made when missing or built on another Python minor version; a stamp per venv records
@@ -112,19 +112,28 @@ browser-deps:
 	@command -v chromium >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
 		sh -c 'apt-get update && apt-get install -y --no-install-recommends chromium'; }
 
+# The importer's tests start a PostgreSQL server of their own (tests/legacy_postgres.py): Debian's
+# postgresql package gives initdb and pg_ctl (in /usr/lib/postgresql/<version>/bin). Installed once, with
+# sudo when not root; the package's own cluster is not used.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
+		$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update && apt-get install -y --no-install-recommends postgresql'; }
+
 # The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
 # the e2e tests drive inside the local stack's process count too (coverage's subprocess patch). The
 # slowest tests are listed, so a suite that creeps up shows in every CI log. pytest-xdist runs whole test
 # files on TEST_WORKERS processes (most e2e time is waiting on local stacks, so two workers on two cores
 # nearly halve it); `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= 2
-test: $(BIN)/.installed judges-install browser-deps lint typecheck sam-validate sam-build
+test: $(BIN)/.installed judges-install browser-deps postgres-deps lint typecheck sam-validate sam-build
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term-missing:skip-covered --durations=15
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@
-e2e: browser-deps $(JUDGES_NPM_STAMP)
+e2e: browser-deps postgres-deps $(JUDGES_NPM_STAMP)
+integration: postgres-deps
 
 # Just the console in the browser; `make browser UPDATE_SCREENSHOTS=1` also rewrites docs/console.png.
 browser: $(BIN)/.installed browser-deps $(JUDGES_NPM_STAMP)

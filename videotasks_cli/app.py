@@ -9,6 +9,7 @@ import typer
 
 from videotasks_cli.commands import account, media, settings, tasks
 from videotasks_cli.exit_codes import EXIT_CODES_HELP, ClickException, ExitCode
+from videotasks_cli.legacy.command import import_legacy
 
 app = typer.Typer(
     name="videotasks",
@@ -42,6 +43,7 @@ app.command()(media.download)
 app.command()(account.stats)
 app.command()(account.models)
 app.command()(account.usage)
+app.command("import-legacy")(import_legacy)
 
 
 def run(args: list[str] | None = None) -> int:

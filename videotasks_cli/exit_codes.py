@@ -25,14 +25,17 @@ class ExitCode(IntEnum):
     TASK_CANCELLED = 3  # the task ended CANCELLED
     UNREACHABLE = 4  # no answer: connection refused, DNS, TLS, timeout
     API_ERROR = 5  # the API answered with an error (4xx/5xx)
-    NOT_CONFIGURED = 6  # no API URL or token: see `videotasks config`
+    NOT_CONFIGURED = 6  # no API URL or token: see `videotasks config` (import-legacy: no target tables)
+    WRONG_SCHEMA = 7  # import-legacy: the database holds no table shaped like the old backend's
+    ROWS_FAILED = 8  # import-legacy finished, but some rows were not imported (each is reported)
     INTERNAL = 70  # a bug in the command line itself (EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl+C (128 + SIGINT)
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success (or the task completed), 1 the task failed, 2 usage error, 3 the task was "
-    "cancelled, 4 the API is unreachable, 5 the API refused the request, 6 not configured, 130 interrupted."
+    "cancelled, 4 the API (import-legacy: the old database) is unreachable, 5 the API refused the request, "
+    "6 not configured, 7 not the old backend's schema, 8 some rows not imported, 130 interrupted."
 )
 
 TERMINAL_EXIT = {"COMPLETED": ExitCode.OK, "FAILED": ExitCode.TASK_FAILED, "CANCELLED": ExitCode.TASK_CANCELLED}

@@ -134,6 +134,8 @@ def test_the_exit_code_numbers_are_the_documented_ones():
         "UNREACHABLE": 4,
         "API_ERROR": 5,
         "NOT_CONFIGURED": 6,
+        "WRONG_SCHEMA": 7,
+        "ROWS_FAILED": 8,
         "INTERNAL": 70,
         "INTERRUPTED": 130,
     }

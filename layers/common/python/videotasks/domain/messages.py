@@ -260,6 +260,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "failure_execution_aborted": ("The task's workflow was stopped before the task finished", "任务流程在完成前被终止"),
     "failure_internal": ("The task failed because of an internal error", "任务因内部错误失败"),
+    "failure_legacy_unfinished": (
+        "The task was still running when the service moved to a new system, and it could not be finished",
+        "迁移到新系统时此任务仍在进行中，无法继续完成",
+    ),
     "failure_other": ("The task failed", "任务失败"),
 }
 

@@ -114,16 +114,32 @@ class CountersTable:
     def count_created(self, tasks: Sequence[Task]) -> list[dict[str, Any]]:
         """Transaction items that count new tasks of one user: in their status and type, and in their hour
         of creation. One item per key, the increments summed: a transaction may name an item only once."""
+        return self._count_new(tasks, utc_now(), imported=False)
+
+    def count_imported(self, tasks: Sequence[Task], *, now: datetime) -> list[dict[str, Any]]:
+        """Transaction items that count tasks of one user arriving already ended (another backend's
+        history): as ``count_created`` counts them, with a completed task's generation seconds as
+        ``count_transition`` would have added them, so ``count_deleted`` later takes away what was
+        counted. Hours of creation are counted only while their item would still live
+        (``count_deleted``'s rule): an older hour would be written already expired."""
+        return self._count_new(tasks, now, imported=True)
+
+    def _count_new(self, tasks: Sequence[Task], now: datetime, *, imported: bool) -> list[dict[str, Any]]:
         totals: dict[str, int] = {}
         hours: dict[str, tuple[int, datetime]] = {}
         for task in tasks:
             for name, delta in _deltas(task, created=True, to_status=task.status).items():
                 totals[name] = totals.get(name, 0) + delta
+            if imported and task.status is TaskStatus.COMPLETED and task.completedAt:
+                seconds = round(task.generation_seconds or 0)
+                totals["generationSecondsSum"] = totals.get("generationSecondsSum", 0) + seconds
             created = parse_iso(task.createdAt)
+            if imported and now - created >= HOUR_BUCKET_TTL:
+                continue
             count, _ = hours.get(_hour_bucket(created), (0, created))
             hours[_hour_bucket(created)] = (count + 1, created)
         return [
-            self._totals_item(tasks[0].userId, totals, utc_now()),
+            self._totals_item(tasks[0].userId, totals, now),
             *(
                 {
                     "Update": {

@@ -25,7 +25,7 @@ from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.writes import ConditionalWriter
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.admission import Charge
-from videotasks.domain.errors import StaleWriteError
+from videotasks.domain.errors import StaleWriteError, TaskStoreBusyError
 from videotasks.domain.lifecycle import can_transition
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.polling import Histogram
@@ -218,6 +218,49 @@ class TaskRepository:
 
         self._writer.transact(items, stale=_CHANGED_WHILE_WRITTEN, refused=refused)
         return list(tasks)
+
+    @tracer.capture_method(capture_response=False)
+    def import_ended(self, tasks: Sequence[Task], *, now: datetime) -> None:
+        """Insert ended tasks of one user brought over from another backend, and count them, in one
+        transaction: every task lands with its counters, or none does. No queue entry, no charge to the
+        user's limits, no execution: they are history. Raises ``StaleWriteError`` when one of the ids is
+        already stored (the caller retries the others one by one)."""
+        if any(not task.is_terminal for task in tasks) or len({task.userId for task in tasks}) != 1:
+            raise ValueError("only ended tasks of one user are imported together")
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._tasks.name,
+                    "Item": task_item(task),
+                    "ConditionExpression": "attribute_not_exists(videoId)",
+                }
+            }
+            for task in tasks
+        ]
+        self._writer.transact(
+            [*puts, *self._counters.count_imported(tasks, now=now)], stale="A task with this id is already stored"
+        )
+
+    @tracer.capture_method(capture_response=False)
+    def stored_ids(self, video_ids: Sequence[str]) -> set[str]:
+        """Which of ``video_ids`` are stored (BatchGetItem of keys only, up to 100 ids a call, any keys
+        DynamoDB leaves unprocessed asked again). The resource's client speaks plain values, as the
+        transactions do."""
+        found: set[str] = set()
+        client = self._dynamodb.meta.client
+        for start in range(0, len(video_ids), 100):
+            keys = [{"videoId": video_id} for video_id in dict.fromkeys(video_ids[start : start + 100])]
+            request: dict[str, Any] = {self._tasks.name: {"Keys": keys, "ProjectionExpression": "videoId"}}
+            for _ in range(MAX_QUERY_PAGES):
+                reply = client.batch_get_item(RequestItems=request)
+                found.update(str(item["videoId"]) for item in reply.get("Responses", {}).get(self._tasks.name, []))
+                request = reply.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.1)
+            else:
+                raise TaskStoreBusyError()
+        return found
 
     @tracer.capture_method
     def usage(self, user_id: str, now: datetime) -> UsageNow:
