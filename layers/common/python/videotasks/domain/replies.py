@@ -59,6 +59,14 @@ class Task(_Reply):
     updatedAt: str = Field(description="ISO 8601, UTC")
     completedAt: str | None = Field(description="ISO 8601, UTC; set once the task has ended")
     videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
+    posterUrl: str | None = Field(
+        description="A fresh presigned URL of a COMPLETED video's poster frame (JPEG); null for images, unfinished "
+        "tasks, and until the poster is made (a few seconds after completion)"
+    )
+    startedAt: str | None = Field(description="ISO 8601, UTC: when generation started; null while the task waits")
+    finishedAt: str | None = Field(
+        description="ISO 8601, UTC: when the task ended, COMPLETED, FAILED or CANCELLED; null while it runs"
+    )
     retryOf: str | None = Field(description="The FAILED or CANCELLED task this one retries; null when none")
     remixOf: str | None = Field(description="The COMPLETED video this one remixes; null when none")
     # the per-user queue (docs/API.md, "Queue and priority")
