@@ -20,7 +20,7 @@ class FrameError(Exception):
 
 @functools.cache
 def ffmpeg_path() -> str:
-    import imageio_ffmpeg  # the layer's package; IMAGEIO_FFMPEG_EXE overrides the bundled binary
+    import imageio_ffmpeg  # type: ignore[import-untyped]  # the layer's; IMAGEIO_FFMPEG_EXE overrides its binary
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 

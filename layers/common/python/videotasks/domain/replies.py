@@ -166,6 +166,13 @@ class ModelDescription(_Reply):
     sizes: list[str]
     capabilities: ModelCapabilities
     typicalSeconds: int | None
+    description: str = Field(description="One line about the model, in the reader's language (Accept-Language)")
+    defaultSeconds: int | None = Field(description="The seconds a task gets when it names none; null for images")
+    defaultSize: str | None = Field(description="The size a task gets when it names none")
+    secondsBySize: dict[str, list[int]] = Field(
+        description="Sizes that allow only some of `seconds` (e.g. 1920x1080 at 8 s only); sizes not named allow all"
+    )
+    examplePrompts: list[str] = Field(description="A few prompts to start from, in the reader's language")
 
 
 class ModelList(_Reply):

@@ -95,7 +95,7 @@ class Broadcaster:
             return None
         if new is None and old is not None:
             return self._deleted(old)
-        if socket_outbound.poster_arrived(old, new):
+        if new is not None and socket_outbound.poster_arrived(old, new):
             return self._poster(new)
         if new is None or not socket_outbound.is_worth_sending(old, new):
             return None
@@ -134,9 +134,7 @@ class Broadcaster:
         message_type = socket_outbound.TASK_MESSAGE_TYPES[task.status].value
         payloads: dict[str, bytes] = {}
         for lang, connection_ids in by_lang.items():  # rendered once per language, not per connection
-            text = socket_outbound.task_message(
-                task, video_url=url, poster_url=poster, timestamp_ms=stamp, lang=lang
-            )
+            text = socket_outbound.task_message(task, video_url=url, poster_url=poster, timestamp_ms=stamp, lang=lang)
             data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
             payloads.update(dict.fromkeys(connection_ids, data))
         return self._post(task, message_type, payloads)

@@ -3,8 +3,9 @@
 Best effort, after the task is COMPLETED (the state machine's ``MakePoster`` state, every error caught into
 ``Done``): a video without a poster still plays, so nothing here can fail a task. The archived video is
 copied to the function's temporary storage (ranged GETs, never whole in memory; a video whose index sits at
-its end needs all of it anyway), ffmpeg writes one JPEG of it; the task records the poster's key only while it is still COMPLETED with that very media, so a task deleted
-meanwhile never gets a poster, and the poster object written for it is removed again.
+its end needs all of it anyway) and ffmpeg writes one JPEG of it. The task records the poster's key only while
+it is still COMPLETED with that very media, so a task deleted meanwhile never gets a poster, and the poster
+object written for it is removed again.
 """
 
 from __future__ import annotations

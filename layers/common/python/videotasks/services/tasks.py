@@ -350,10 +350,11 @@ class TaskService:
         }
 
     # models --------------------------------------------------------------------------------------
-    def models(self) -> dict[str, Any]:
-        """What a user may request: the offered models with their shape's capabilities, and the default."""
+    def models(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """What a user may request: the offered models with their shape's capabilities, and the default;
+        descriptions and example prompts in ``lang``."""
         items = [
-            describe(model, shape_capabilities(self._catalog.entries[model.provider].shape))
+            describe(model, shape_capabilities(self._catalog.entries[model.provider].shape), lang)
             for model in self._catalog.offered_models()
         ]
         return {"items": items, "default": self._catalog.default_video, "defaultImage": self._catalog.default_image}
