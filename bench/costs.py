@@ -27,6 +27,7 @@ PRICES = {
     "HTTP API request": 1.00 / 1_000_000,
     "WebSocket message": 1.00 / 1_000_000,
     "S3 PUT": 0.005 / 1000,
+    "S3 GET": 0.0004 / 1000,
     "S3 GB-month": 0.023,
 }
 # (memory GB, seconds) per invocation: assumptions. The poll and submit make one HTTPS call and a write;
@@ -38,11 +39,13 @@ FUNCTIONS = {
     "await": (0.25, 0.05),
     "webhook": (0.25, 0.10),
     "archive": (1.0, 3.00),
+    "poster": (1.0, 1.50),  # download the video from S3 (same region), one ffmpeg frame, one PUT
     "broadcaster": (0.5, 0.10),
     "admit": (0.25, 0.05),
     "keeper": (0.25, 0.05),
 }
 VIDEO_GB = 0.02
+POSTER_GB = 0.00003
 STORAGE = "S3 GB-month"
 STORED_MONTHS = 1.0  # MediaRetentionDays defaults to 30
 
@@ -120,7 +123,12 @@ def per_task(polls: float, *, webhook: bool, learned: bool) -> Count:
     _task_write(count, transaction=True)
     if learned:
         count.add("DynamoDB write unit")  # record the generation time
-    count.add("state transition", polling.state_transitions(0) + 3 * polls)
+    # poster: read, the video read from S3 (ranged GETs: one per 8 MB part), one PUT, the poster's key
+    # recorded (pushed: taskPoster); one more state (MakePoster); a ~30 KB JPEG stored beside the video
+    count.invoke("poster").add("DynamoDB read unit").add("S3 GET", 3).add("S3 PUT")
+    count.add("S3 GB-month", POSTER_GB * STORED_MONTHS)
+    _task_write(count)
+    count.add("state transition", polling.state_transitions(0) + 3 * polls + 1)
     return count
 
 

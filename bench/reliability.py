@@ -77,6 +77,7 @@ from local import grants
 from local.fake_provider import FAULTS
 from local.launcher import RunningStack, StackStartError, start_stack
 from videotasks.adapters.store.writes import WRITE_ATTEMPTS
+from videotasks.domain.posters import is_poster_key
 
 # A task's life takes seconds: a 3 s fake video, 1 s polls. MAX_POLL_ATTEMPTS bounds the `stuck` fault
 # (it ends in TIMEOUT after that many polls) with room for the polls the transient faults waste; a short
@@ -358,7 +359,7 @@ class Session:
         return await asyncio.to_thread(read)
 
     async def media_objects(self) -> Counter[str]:
-        """How many media objects S3 holds per videoId (keys are ``media/{videoId}.{ext}``)."""
+        """How many media objects S3 holds per videoId (keys are ``media/{videoId}.{ext}``; posters aside)."""
 
         def read() -> Counter[str]:
             s3 = self.stack.boto3_client("s3")
@@ -366,6 +367,8 @@ class Session:
             for bucket in s3.list_buckets()["Buckets"]:
                 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"], Prefix="media/"):
                     for item in page.get("Contents", []):
+                        if is_poster_key(item["Key"]):  # a video's poster frame goes with it, not counted apart
+                            continue
                         found[item["Key"].split("/", 1)[1].rsplit(".", 1)[0]] += 1
             return found
 

@@ -45,6 +45,7 @@ _STAMP_MS = 1_763_027_892_000
 _VIDEO_ID = "video_e7a620c7-2829-40d8-bbfb-77891f4621cc"
 _EXTERNAL_ID = "video_4df24bdc4f664e02a6086ce4a12f154a"
 _SIGNED_URL = "https://videotasks-media.s3.amazonaws.com/media/video_e7a620c7.mp4?X-Amz-Signature=…"
+_SIGNED_POSTER_URL = "https://videotasks-media.s3.amazonaws.com/media/video_e7a620c7.mp4.poster.jpg?X-Amz-Signature=…"
 
 
 def _task(status: TaskStatus, **fields: Any) -> Task:
@@ -86,6 +87,11 @@ def _server_examples() -> dict[type[outbound.ServerMessage], list[dict[str, Any]
         outbound.TaskFailed: [outbound.task_message(_task(TaskStatus.FAILED, error=failure), video_url=None, **stamp)],
         outbound.TaskCancelled: [outbound.task_message(_task(TaskStatus.CANCELLED), video_url=None, **stamp)],
         outbound.TaskDeleted: [outbound.task_deleted(_task(TaskStatus.COMPLETED, progress=100), **stamp)],
+        outbound.TaskPoster: [
+            outbound.task_poster(
+                _task(TaskStatus.COMPLETED, progress=100), video_url=_SIGNED_URL, poster_url=_SIGNED_POSTER_URL, **stamp
+            )
+        ],
         outbound.Subscribed: [outbound.subscribed(None, **stamp)],
         outbound.Unsubscribed: [outbound.unsubscribed(_VIDEO_ID, **stamp), outbound.unsubscribed(None, **stamp)],
         outbound.Pong: [outbound.pong(**stamp)],

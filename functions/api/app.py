@@ -253,12 +253,12 @@ def _webhook_base() -> str | None:
 @app.get(
     f"{openapi.BASE_PATH}/models",
     tags=["models"],
-    summary="The models the caller may request, with their seconds, sizes and capabilities",
+    summary="The models the caller may request: seconds, sizes, capabilities, a description and example prompts",
     responses=openapi.responses(replies.ModelListReply, 401),
 )
 def list_models() -> Response[Any]:
     _user_id()
-    return envelope.success(wiring.task_service().models())
+    return envelope.success(wiring.task_service().models(_lang()))
 
 
 @app.get(

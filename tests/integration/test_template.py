@@ -195,8 +195,8 @@ def _built() -> dict[str, Any]:
     return load_template(BUILD / "template.yaml")
 
 
-def _layer_python() -> Path:
-    (layer,) = resources(_built(), "AWS::Serverless::LayerVersion").values()
+def _layer_python(logical_id: str = "CommonLayer") -> Path:
+    layer = resources(_built(), "AWS::Serverless::LayerVersion")[logical_id]
     return BUILD / layer["Properties"]["ContentUri"] / "python"
 
 
@@ -238,6 +238,12 @@ def test_the_built_layer_holds_the_model_catalog_the_functions_read_at_start() -
     built = _layer_python() / "videotasks" / "catalog.json"
     assert built.is_file(), "the layer build must copy catalog.json beside the package's modules"
     assert built.read_bytes() == (ROOT / "layers/common/python/videotasks/catalog.json").read_bytes()
+
+
+def test_the_built_ffmpeg_layer_holds_an_executable_arm64_ffmpeg() -> None:
+    (binary,) = (_layer_python("FfmpegLayer") / "imageio_ffmpeg" / "binaries").glob("ffmpeg-*")
+    assert _elf_machine(binary) == _ELF_MACHINES["aarch64"]
+    assert os.access(binary, os.X_OK)  # /opt is read-only in Lambda: the bit must come with the zip
 
 
 def test_compiled_packages_in_the_built_layer_are_for_arm64() -> None:

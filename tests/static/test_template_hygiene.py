@@ -240,3 +240,25 @@ def test_media_writers_may_abort_multipart_uploads() -> None:
         statements = FUNCTIONS[function]["Properties"]["Policies"][0]["Statement"]
         actions = {action for statement in statements for action in statement["Action"]}
         assert {"s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"} <= actions, function
+
+
+# ------------------------------------------------------------------------------------------------ ffmpeg layer
+def _layers(function: dict[str, Any]) -> list[Any]:
+    return [*TEMPLATE["Globals"]["Function"].get("Layers", []), *function["Properties"].get("Layers", [])]
+
+
+def test_only_the_poster_function_carries_the_ffmpeg_layer() -> None:
+    ffmpeg = {"Ref": "FfmpegLayer"}
+    with_ffmpeg = sorted(name for name, body in FUNCTIONS.items() if ffmpeg in _layers(body))
+    assert with_ffmpeg == ["MakePosterFunction"]
+    assert ffmpeg not in TEMPLATE["Globals"]["Function"].get("Layers", [])
+
+
+def test_the_ffmpeg_layer_ships_nothing_but_ffmpeg_and_the_common_layer_no_ffmpeg() -> None:
+    from local.template import ROOT
+
+    ffmpeg = (ROOT / "layers" / "ffmpeg" / "requirements.txt").read_text(encoding="utf-8")
+    common = (ROOT / "layers" / "common" / "requirements.txt").read_text(encoding="utf-8")
+    pins = [line for line in ffmpeg.splitlines() if line and not line.startswith("#")]
+    assert len(pins) == 1 and pins[0].startswith("imageio-ffmpeg==")
+    assert "ffmpeg" not in common.lower()

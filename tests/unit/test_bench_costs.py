@@ -14,17 +14,20 @@ def test_a_task_that_never_polls_counts_create_submit_and_archive_only() -> None
         "api": 1,
         "submit": 1,
         "archive": 1,
-        "broadcaster": 4,
+        "poster": 1,
+        "broadcaster": 5,
         "admit": 2,  # PlanAdmission, Admit
         "keeper": 2,  # the queue moved at the task's creation and at its end
     }
-    # Submit, AfterSubmit, Archive, Done, and the two admission states
-    assert count.units["state transition"] == 4 + 2
+    # Submit, AfterSubmit, Archive, Done, the two admission states, and MakePoster
+    assert count.units["state transition"] == 4 + 2 + 1
     # two status-change transactions of two items each count twice, plus the submit mark and the execution ARN,
     # plus the creating transaction; the queue: its entry, the rate and quota windows in that transaction, the
     # parked token, the slot's transaction of three items, freeing the slot and the entry, the task's position
-    assert count.units["DynamoDB write unit"] == 4 + 1 + 1 + 4 + 4 + 6 + 1 + 6 + 2 + 1
-    assert count.units["WebSocket message"] == 4  # QUEUED, its queue position, PROCESSING, COMPLETED
+    # plus the poster's key
+    assert count.units["DynamoDB write unit"] == 4 + 1 + 1 + 4 + 4 + 6 + 1 + 6 + 2 + 1 + 1
+    assert count.units["WebSocket message"] == 5  # QUEUED, its queue position, PROCESSING, COMPLETED, taskPoster
+    assert (count.units["S3 PUT"], count.units["S3 GET"]) == (2, 3)  # the video and its poster; the video read
 
 
 def test_each_poll_adds_a_loop_of_three_states_a_lambda_a_read_a_write_and_a_push() -> None:

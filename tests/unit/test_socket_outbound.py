@@ -76,7 +76,7 @@ def test_a_queued_task_has_no_external_id_yet_but_the_key_is_there() -> None:
 def test_completed_carries_the_playable_url_as_result_video_url() -> None:
     message = _message(_task(TaskStatus.COMPLETED, progress=100), "https://media.test/signed.mp4?X-Amz=1")
 
-    assert message["payload"]["result"] == {"videoUrl": "https://media.test/signed.mp4?X-Amz=1"}
+    assert message["payload"]["result"] == {"videoUrl": "https://media.test/signed.mp4?X-Amz=1", "posterUrl": None}
     assert "error" not in message["payload"]
 
 

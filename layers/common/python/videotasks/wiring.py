@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
+    from videotasks.services.posters import PosterResult
     from videotasks.services.queue import QueueService
     from videotasks.services.subscriptions import RealtimeService
     from videotasks.services.tasks import TaskService
@@ -176,6 +177,20 @@ def step_handler(step: Literal["submit", "poll", "archive"]) -> StateHandler:
         if step == "submit":
             return flow.submit(event["videoId"], step_deadline(context), event.get("webhookBase"))
         return flow.poll(event["videoId"], step_deadline(context), carried_polling(event))
+
+    return state_handler(run, log_event=True)
+
+
+def poster_handler() -> StateHandler:
+    """The handler of the ``MakePoster`` state (the one function with the ffmpeg layer)."""
+    from videotasks.edge.steps import state_handler
+
+    def run(event: StateEvent, context: Any) -> PosterResult:
+        from videotasks.adapters.frames import FrameGrabber
+        from videotasks.services.posters import PosterMaker
+
+        maker = PosterMaker(repository(), media_store(), FrameGrabber())
+        return maker.make(event["videoId"], step_deadline(context))
 
     return state_handler(run, log_event=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from videotasks.adapters import aws
@@ -11,6 +12,10 @@ from videotasks.domain.media_types import content_disposition, extension_for, se
 from videotasks.domain.models import Task, utc_now
 
 _PART_SIZE = 8 * 1024 * 1024
+
+
+class MissingMediaError(LookupError):
+    """No object under the key asked for."""
 
 
 class _ChunkReader:
@@ -64,6 +69,23 @@ class MediaStore:
             Config=TransferConfig(multipart_threshold=_PART_SIZE, multipart_chunksize=_PART_SIZE, use_threads=False),
         )
         return reader.size
+
+    def download(self, key: str, target: Path) -> int:
+        """Copy a stored object to a local file (ranged GETs, never whole in memory); its size in bytes.
+        Raises ``MissingMediaError`` when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3.download_file(self._bucket, key, str(target))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise MissingMediaError(key) from None
+            raise
+        return target.stat().st_size
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store a small object whole (a poster frame)."""
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)

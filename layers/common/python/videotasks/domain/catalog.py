@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from videotasks.domain import messages
 from videotasks.domain.errors import ValidationError
 from videotasks.domain.models import TaskType
 from videotasks.settings import Settings
@@ -334,9 +335,14 @@ def resolve_model_options(
     return catalog.resolve(task_type, model=model, seconds=seconds, size=size)
 
 
-def describe(model: ModelSpec, shape_capabilities: dict[str, bool]) -> dict[str, Any]:
+EXAMPLE_PROMPTS_PER_TYPE = 3
+
+
+def describe(
+    model: ModelSpec, shape_capabilities: dict[str, bool], lang: str = messages.DEFAULT_LANG
+) -> dict[str, Any]:
     """A model as ``GET /api/video/models`` lists it; its capabilities are its shape's, as the catalog
-    overrides them."""
+    overrides them; its description and example prompts in ``lang``."""
     overrides = model.capabilities.model_dump(exclude_none=True)
     capabilities = {name: bool(overrides.get(name, shape_capabilities.get(name, False))) for name in _LISTED}
     return {
@@ -347,7 +353,26 @@ def describe(model: ModelSpec, shape_capabilities: dict[str, bool]) -> dict[str,
         "sizes": list(model.sizes),
         "capabilities": capabilities,
         "typicalSeconds": model.typical_seconds,
+        "description": model_description(model, lang),
+        "defaultSeconds": model.default_seconds,
+        "defaultSize": model.default_size,
+        "secondsBySize": {size: list(seconds) for size, seconds in model.seconds_by_size.items()},
+        "examplePrompts": example_prompts(model.type, lang),
     }
+
+
+def model_description(model: ModelSpec, lang: str = messages.DEFAULT_LANG) -> str:
+    """The model's one-line description (``model_description_<id>`` of the messages catalogue); a model
+    added to catalog.json without one reads a plain fallback rather than its key."""
+    key = f"model_description_{model.id}"
+    if messages.has(key):
+        return messages.render(key, lang)
+    return messages.render("model_description_other", lang, {"type": model.type.value})
+
+
+def example_prompts(task_type: TaskType, lang: str = messages.DEFAULT_LANG) -> list[str]:
+    kind = task_type.value.lower()
+    return [messages.render(f"example_prompt_{kind}_{n}", lang) for n in range(1, EXAMPLE_PROMPTS_PER_TYPE + 1)]
 
 
 _LISTED: tuple[Literal["webhook", "cancel", "remix", "progress"], ...] = ("webhook", "cancel", "remix", "progress")

@@ -265,6 +265,65 @@ TEXTS: dict[str, tuple[str, str]] = {
         "迁移到新系统时此任务仍在进行中，无法继续完成",
     ),
     "failure_other": ("The task failed", "任务失败"),
+    # the models (GET /models; videotasks.domain.catalog.model_texts): one description per catalog model ----
+    "model_description_veo-3.1-fast": (
+        "Google Veo 3.1 Fast: quick video with sound, 4 to 8 seconds, up to 1080p",
+        "Google Veo 3.1 Fast：快速生成带声音的视频，4 到 8 秒，最高 1080p",
+    ),
+    "model_description_veo-3.1": (
+        "Google Veo 3.1: the highest-quality Veo video with sound, 4 to 8 seconds, up to 1080p",
+        "Google Veo 3.1：画质最好的 Veo 带声音视频，4 到 8 秒，最高 1080p",
+    ),
+    "model_description_kling-2.1-fal": (
+        "Kling 2.1 (through fal): smooth, realistic motion, 5 or 10 seconds",
+        "可灵 Kling 2.1（经 fal）：动作流畅逼真，5 秒或 10 秒",
+    ),
+    "model_description_kling-2.5-turbo-replicate": (
+        "Kling 2.5 Turbo (through Replicate): fast, cinematic motion, 5 or 10 seconds",
+        "可灵 Kling 2.5 Turbo（经 Replicate）：快速生成，电影感镜头，5 秒或 10 秒",
+    ),
+    "model_description_sora_video2": (
+        "Sora 2 through the relay the old backend used",
+        "经旧后端所用中转服务的 Sora 2",
+    ),
+    "model_description_gpt-image-1": (
+        "GPT Image 1: a still image from your prompt",
+        "GPT Image 1：根据提示词生成一张图片",
+    ),
+    "model_description_sora-2": (
+        "OpenAI Sora 2: video with sound, good for quick ideas and social clips",
+        "OpenAI Sora 2：带声音的视频，适合快速尝试创意和短视频",
+    ),
+    "model_description_sora-2-pro": (
+        "OpenAI Sora 2 Pro: slower, higher-fidelity video for finished work",
+        "OpenAI Sora 2 Pro：生成较慢，画面更精细，适合成品",
+    ),
+    "model_description_other": ("A {type} model", "{type} 模型"),
+    # example prompts, per task type (the playground offers them)
+    "example_prompt_video_1": (
+        "A paper boat drifting down a rainy city street at night, neon reflections, slow tracking shot",
+        "夜晚下雨的城市街道上，一只纸船顺水漂流，霓虹倒影，缓慢跟拍镜头",
+    ),
+    "example_prompt_video_2": (
+        "A red fox trotting through fresh snow in a birch forest at sunrise, soft golden light",
+        "日出时分的白桦林里，一只红狐在新雪中小跑，柔和的金色光线",
+    ),
+    "example_prompt_video_3": (
+        "Close-up of hands shaping clay on a spinning pottery wheel, shallow depth of field",
+        "特写：双手在旋转的陶轮上塑造陶泥，浅景深",
+    ),
+    "example_prompt_image_1": (
+        "A cozy reading nook by a rainy window, watercolor illustration",
+        "雨天窗边温馨的阅读角，水彩插画风格",
+    ),
+    "example_prompt_image_2": (
+        "An isometric pixel-art lighthouse on a small island at dusk",
+        "黄昏时小岛上的等距像素风灯塔",
+    ),
+    "example_prompt_image_3": (
+        "A studio photo of a ceramic teapot on linen, soft daylight",
+        "亚麻布上的陶瓷茶壶，柔和自然光下的棚拍照片",
+    ),
 }
 
 _FIELDS = string.Formatter()

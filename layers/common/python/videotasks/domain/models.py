@@ -72,6 +72,8 @@ class Task(BaseModel):
     createdAt: str
     updatedAt: str
     completedAt: str | None = None
+    # When it ended, whichever way (COMPLETED, FAILED, CANCELLED); tasks ended before it was written have none.
+    finishedAt: str | None = None
     # Lineage (videotasks.domain.lineage): the task this one retries, or the finished video it remixes.
     retryOf: str | None = None
     remixOf: str | None = None
@@ -83,6 +85,7 @@ class Task(BaseModel):
     executionArn: str | None = None
     mediaKey: str | None = None
     mediaContentType: str | None = None
+    posterKey: str | None = None  # a COMPLETED video's poster frame, beside its media (videotasks.domain.posters)
     pollAttempts: int = 0
     submitStartedAt: str | None = None  # when Submit first asked the provider: a job may exist from then on
     submitAttempts: int = 0

@@ -59,6 +59,14 @@ class Task(_Reply):
     updatedAt: str = Field(description="ISO 8601, UTC")
     completedAt: str | None = Field(description="ISO 8601, UTC; set once the task has ended")
     videoUrl: str | None = Field(description="A fresh presigned URL of a COMPLETED task's media, else null")
+    posterUrl: str | None = Field(
+        description="A fresh presigned URL of a COMPLETED video's poster frame (JPEG); null for images, unfinished "
+        "tasks, and until the poster is made (a few seconds after completion)"
+    )
+    startedAt: str | None = Field(description="ISO 8601, UTC: when generation started; null while the task waits")
+    finishedAt: str | None = Field(
+        description="ISO 8601, UTC: when the task ended, COMPLETED, FAILED or CANCELLED; null while it runs"
+    )
     retryOf: str | None = Field(description="The FAILED or CANCELLED task this one retries; null when none")
     remixOf: str | None = Field(description="The COMPLETED video this one remixes; null when none")
     # the per-user queue (docs/API.md, "Queue and priority")
@@ -158,6 +166,13 @@ class ModelDescription(_Reply):
     sizes: list[str]
     capabilities: ModelCapabilities
     typicalSeconds: int | None
+    description: str = Field(description="One line about the model, in the reader's language (Accept-Language)")
+    defaultSeconds: int | None = Field(description="The seconds a task gets when it names none; null for images")
+    defaultSize: str | None = Field(description="The size a task gets when it names none")
+    secondsBySize: dict[str, list[int]] = Field(
+        description="Sizes that allow only some of `seconds` (e.g. 1920x1080 at 8 s only); sizes not named allow all"
+    )
+    examplePrompts: list[str] = Field(description="A few prompts to start from, in the reader's language")
 
 
 class ModelList(_Reply):

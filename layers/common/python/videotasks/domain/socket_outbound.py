@@ -8,7 +8,8 @@ order what it receives.
 ``is_worth_sending`` decides which writes of a task are news: a new task, a status change, a progress
 change, or the provider's id becoming known. Bookkeeping writes (``pollAttempts``, ``executionArn``,
 ``providerStatus`` with nothing else moving) send nothing, and a terminal task never sends again, so a
-client sees exactly one terminal message per task.
+client sees exactly one terminal message per task. A COMPLETED video's poster, made after it ended, is told
+by a message of its own, ``taskPoster`` (``poster_arrived``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class MessageType(StrEnum):
     TASK_FAILED = "taskFailed"
     TASK_CANCELLED = "taskCancelled"
     TASK_DELETED = "taskDeleted"
+    TASK_POSTER = "taskPoster"
     # replies to the client's own messages
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
@@ -81,6 +83,11 @@ class ProgressPayload(TaskPayload):
 
 class MediaResult(_Wire):
     videoUrl: str | None = Field(description="The playable URL (a video or an image), presigned and short-lived")
+    posterUrl: str | None = Field(
+        default=None,
+        description="A video's poster frame (JPEG), presigned and short-lived; null for images and until the "
+        "poster is made (a `taskPoster` message brings it)",
+    )
 
 
 class CompletedPayload(TaskPayload):
@@ -102,6 +109,15 @@ class DeletedPayload(_Wire):
 
     videoId: str = Field(pattern=VIDEO_ID_PATTERN, description="Our task id, `video_<uuid4>`")
     externalVideoId: str | None = Field(description="The provider's id; null if the provider never had the job")
+
+
+class PosterPayload(_Wire):
+    """A finished video's poster frame is ready; ``result`` holds fresh URLs of the video and the poster."""
+
+    videoId: str = Field(pattern=VIDEO_ID_PATTERN, description="Our task id, `video_<uuid4>`")
+    externalVideoId: str | None = Field(description="The provider's id")
+    updatedAt: str = Field(description="When the poster was recorded (ISO 8601, UTC)")
+    result: MediaResult
 
 
 class ScopePayload(_Wire):
@@ -180,6 +196,14 @@ class TaskDeleted(ServerMessage):
     payload: DeletedPayload
 
 
+class TaskPoster(ServerMessage):
+    """A COMPLETED video's poster frame is ready, after its ``taskCompleted`` (never a second ending)."""
+
+    KIND = MessageType.TASK_POSTER
+    type: Literal["taskPoster"]
+    payload: PosterPayload
+
+
 class Subscribed(ServerMessage):
     """Answers a subscription to all of the caller's tasks (one task is answered with its task message)."""
 
@@ -226,6 +250,7 @@ TASK_MESSAGES: dict[MessageType, type[TaskProgress | TaskCompleted | TaskFailed 
 SERVER_MESSAGES: tuple[type[ServerMessage], ...] = (
     *TASK_MESSAGES.values(),
     TaskDeleted,
+    TaskPoster,
     Subscribed,
     Unsubscribed,
     Pong,
@@ -248,10 +273,15 @@ def now_ms() -> int:
 
 
 def task_message(
-    task: Task, *, video_url: str | None, timestamp_ms: int, lang: str = messages.DEFAULT_LANG
+    task: Task,
+    *,
+    video_url: str | None,
+    timestamp_ms: int,
+    lang: str = messages.DEFAULT_LANG,
+    poster_url: str | None = None,
 ) -> dict[str, Any]:
     """The message that tells a client where ``task`` stands, its texts in ``lang``; ``video_url`` is the
-    playable URL of a COMPLETED task (the caller signs it)."""
+    playable URL of a COMPLETED task and ``poster_url`` its poster's (the caller signs both)."""
     payload: dict[str, Any] = {
         **task_ids(task),
         "status": WIRE_STATUS[task.status],
@@ -262,7 +292,7 @@ def task_message(
     if task.status in (TaskStatus.QUEUED, TaskStatus.PROCESSING):
         payload["queuePosition"] = queue_position(task)
     if task.status is TaskStatus.COMPLETED:
-        payload["result"] = {"videoUrl": video_url}
+        payload["result"] = {"videoUrl": video_url, "posterUrl": poster_url}
     elif task.status is TaskStatus.FAILED:
         payload["error"] = public_error(task.error or _UNKNOWN_FAILURE, lang)
     model = TASK_MESSAGES[TASK_MESSAGE_TYPES[task.status]]
@@ -296,6 +326,28 @@ def is_worth_sending(old: Task | None, new: Task | None) -> bool:
         or new.externalTaskId != old.externalTaskId
         or queue_position(new) != queue_position(old)
     )
+
+
+def poster_arrived(old: Task | None, new: Task | None) -> bool:
+    """Whether the write that turned ``old`` into ``new`` recorded a COMPLETED video's poster: news told by
+    ``task_poster``, the one message that may follow a terminal one."""
+    return (
+        old is not None
+        and new is not None
+        and new.status is TaskStatus.COMPLETED
+        and new.posterKey is not None
+        and new.posterKey != old.posterKey
+    )
+
+
+def task_poster(task: Task, *, video_url: str | None, poster_url: str | None, timestamp_ms: int) -> dict[str, Any]:
+    """The message that brings a finished video's poster frame (no text to translate)."""
+    payload = {
+        **task_ids(task),
+        "updatedAt": task.updatedAt,
+        "result": {"videoUrl": video_url, "posterUrl": poster_url},
+    }
+    return TaskPoster.build(payload, timestamp_ms=timestamp_ms)
 
 
 def task_deleted(task: Task, *, timestamp_ms: int) -> dict[str, Any]:

@@ -44,6 +44,7 @@ INTERNAL_FIELDS = frozenset(
         "executionArn",
         "mediaKey",
         "mediaContentType",
+        "posterKey",
         "pollAttempts",
         "submitStartedAt",
         "submitAttempts",
@@ -76,10 +77,25 @@ def queue_position(task: Task) -> int | None:
     return task.queuePosition if task.status is TaskStatus.QUEUED else None
 
 
-def task_json(task: Task, *, video_url: str | None, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+def started_at(task: Task) -> str | None:
+    """When generation started: Submit's first request to the provider (null while the task waits)."""
+    return task.submitStartedAt
+
+
+def finished_at(task: Task) -> str | None:
+    """When the task ended, whichever way; null while it runs. A task that ended before ``finishedAt`` was
+    written falls back on ``completedAt``, or on its last write: an ended task is never written again."""
+    if not task.is_terminal:
+        return None
+    return task.finishedAt or task.completedAt or task.updatedAt
+
+
+def task_json(
+    task: Task, *, video_url: str | None, poster_url: str | None = None, lang: str = DEFAULT_LANG
+) -> dict[str, Any]:
     """The HTTP API's Task: internal fields dropped, the provider's id under its three names.
-    ``video_url`` is the playable URL of a COMPLETED task (the caller signs it), else None; a failed
-    task's ``error.message`` in ``lang``."""
+    ``video_url`` is the playable URL of a COMPLETED task and ``poster_url`` its poster frame's (the caller
+    signs both), else None; a failed task's ``error.message`` in ``lang``."""
     external_id = task.externalTaskId
     body = {
         **task_ids(task),
@@ -88,7 +104,10 @@ def task_json(task: Task, *, video_url: str | None, lang: str = DEFAULT_LANG) ->
         # The old backend's dual-id document: metadata.createdAt in Unix seconds beside the provider's id.
         "metadata": {**task.metadata, "externalTaskId": external_id, "createdAt": unix_seconds(task.createdAt)},
         "videoUrl": video_url,
+        "posterUrl": poster_url,
         "queuePosition": queue_position(task),
+        "startedAt": started_at(task),
+        "finishedAt": finished_at(task),
     }
     if task.error is not None:
         body["error"] = public_error(task.error, lang)

@@ -4,7 +4,7 @@ answers the state machine with the operation's ``StepResult``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,16 +12,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from videotasks.adapters.metrics import metrics
 from videotasks.adapters.tracing import tracer
 
-if TYPE_CHECKING:
-    from videotasks.services.workflow import StepResult
-
 StateEvent = dict[str, Any]
 StateHandler = Callable[[StateEvent, LambdaContext], dict[str, Any]]
 
 logger = Logger()
 
 
-def state_handler(run: Callable[[StateEvent, LambdaContext], StepResult], *, log_event: bool) -> StateHandler:
+class _StateResult(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def state_handler(run: Callable[[StateEvent, LambdaContext], _StateResult], *, log_event: bool) -> StateHandler:
     """The handler of a task state that runs ``run``: its metrics flushed, its invocation in every log line
     and traced."""
 

@@ -46,7 +46,7 @@ from videotasks.adapters.tracing import tracer
 from videotasks.domain import socket_outbound
 from videotasks.domain.models import Task
 from videotasks.domain.wire import WIRE_STATUS, task_ids
-from videotasks.services.media_links import playable_url
+from videotasks.services.media_links import playable_url, poster_url
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
@@ -95,13 +95,16 @@ class Broadcaster:
             return None
         if new is None and old is not None:
             return self._deleted(old)
+        if new is not None and socket_outbound.poster_arrived(old, new):
+            return self._poster(new)
         if new is None or not socket_outbound.is_worth_sending(old, new):
             return None
         return self._send(new)
 
     def _deleted(self, task: Task) -> Broadcast:
-        if task.mediaKey:
-            self._media.delete(task.mediaKey)
+        for key in (task.mediaKey, task.posterKey):
+            if key:
+                self._media.delete(key)
         stamp = self._clock_ms()
         text = socket_outbound.task_deleted(task, timestamp_ms=stamp)  # no text to translate: one payload
         data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
@@ -109,14 +112,29 @@ class Broadcaster:
         payloads = {connection_id: data for ids in by_lang.values() for connection_id in ids}
         return self._post(task, socket_outbound.MessageType.TASK_DELETED.value, payloads)
 
+    def _poster(self, task: Task) -> Broadcast:
+        ttl = self._settings.media_url_ttl_seconds
+        text = socket_outbound.task_poster(
+            task,
+            video_url=playable_url(task, self._media, ttl),
+            poster_url=poster_url(task, self._media, ttl),
+            timestamp_ms=self._clock_ms(),
+        )
+        data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
+        by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
+        payloads = {connection_id: data for ids in by_lang.values() for connection_id in ids}
+        return self._post(task, socket_outbound.MessageType.TASK_POSTER.value, payloads)
+
     def _send(self, task: Task) -> Broadcast:
-        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
+        ttl = self._settings.media_url_ttl_seconds
+        url = playable_url(task, self._media, ttl)
+        poster = poster_url(task, self._media, ttl)
         stamp = self._clock_ms()
         by_lang = self._connections.subscribers_by_lang(task.userId, task.videoId)
         message_type = socket_outbound.TASK_MESSAGE_TYPES[task.status].value
         payloads: dict[str, bytes] = {}
         for lang, connection_ids in by_lang.items():  # rendered once per language, not per connection
-            text = socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp, lang=lang)
+            text = socket_outbound.task_message(task, video_url=url, poster_url=poster, timestamp_ms=stamp, lang=lang)
             data = json.dumps(text, separators=(",", ":"), ensure_ascii=False).encode()
             payloads.update(dict.fromkeys(connection_ids, data))
         return self._post(task, message_type, payloads)

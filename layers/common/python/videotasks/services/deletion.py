@@ -1,7 +1,7 @@
 """Delete: an ended task of the caller's is removed with its media, and its counters follow.
 
 The record goes first, in one transaction with the counters (conditional on the task being there and
-ended), then the media object. Should S3 fail here, the record's removal still reaches the tasks table's
+ended), then the media object and its poster. Should S3 fail here, the record's removal still reaches the tasks table's
 stream, whose handler (``services/broadcasting``) deletes the media again (a delete of a missing object
 succeeds) and tells the owner's sockets: no object outlives its task.
 """
@@ -43,9 +43,11 @@ class TaskDeletion:
         logger.append_keys(**task_ids(task))
         logger.info("task deleted", extra={"status": task.status.value})
         metrics.task_deleted()
-        if task.mediaKey:
+        for key in (task.mediaKey, task.posterKey):
+            if not key:
+                continue
             try:
-                self._media.delete(task.mediaKey)
+                self._media.delete(key)
             except Exception:  # the record is gone; the stream's handler deletes the object again
                 logger.exception("could not delete the media; the stream's handler will")
         return task

@@ -22,7 +22,7 @@ from videotasks.domain.errors import ConflictError, NotFoundError, UnauthorizedE
 from videotasks.domain.models import utc_now
 from videotasks.domain.socket_inbound import KNOWN_ACTIONS, Action, Command, ProtocolError, parse_frame
 from videotasks.domain.wire import task_ids
-from videotasks.services.media_links import playable_url
+from videotasks.services.media_links import playable_url, poster_url
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
@@ -133,5 +133,11 @@ class RealtimeService:
             "subscribed",
             extra={"connectionId": connection_id, **task_ids(task)},
         )
-        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
-        return socket_outbound.task_message(task, video_url=url, timestamp_ms=stamp, lang=lang)
+        ttl = self._settings.media_url_ttl_seconds
+        return socket_outbound.task_message(
+            task,
+            video_url=playable_url(task, self._media, ttl),
+            poster_url=poster_url(task, self._media, ttl),
+            timestamp_ms=stamp,
+            lang=lang,
+        )

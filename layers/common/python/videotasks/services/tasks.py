@@ -32,7 +32,7 @@ from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskError, TaskSta
 from videotasks.domain.requests import MAX_PAGE_WINDOW, CreateTaskRequest, ListTasksQuery
 from videotasks.domain.wire import task_ids, task_json
 from videotasks.services.admission import Admission
-from videotasks.services.media_links import media_link, playable_url
+from videotasks.services.media_links import media_link, playable_url, poster_url
 from videotasks.settings import Settings
 
 if TYPE_CHECKING:
@@ -295,8 +295,13 @@ class TaskService:
 
     def public(self, task: Task, lang: str = DEFAULT_LANG) -> dict[str, Any]:
         """The client view of a task, with a fresh playable URL once it is COMPLETED, its texts in ``lang``."""
-        url = playable_url(task, self._media, self._settings.media_url_ttl_seconds)
-        return task_json(task, video_url=url, lang=lang)
+        ttl = self._settings.media_url_ttl_seconds
+        return task_json(
+            task,
+            video_url=playable_url(task, self._media, ttl),
+            poster_url=poster_url(task, self._media, ttl),
+            lang=lang,
+        )
 
     @tracer.capture_method(capture_response=False)
     def list(self, user_id: str, query: ListTasksQuery, lang: str = DEFAULT_LANG) -> dict[str, Any]:
@@ -345,10 +350,11 @@ class TaskService:
         }
 
     # models --------------------------------------------------------------------------------------
-    def models(self) -> dict[str, Any]:
-        """What a user may request: the offered models with their shape's capabilities, and the default."""
+    def models(self, lang: str = DEFAULT_LANG) -> dict[str, Any]:
+        """What a user may request: the offered models with their shape's capabilities, and the default;
+        descriptions and example prompts in ``lang``."""
         items = [
-            describe(model, shape_capabilities(self._catalog.entries[model.provider].shape))
+            describe(model, shape_capabilities(self._catalog.entries[model.provider].shape), lang)
             for model in self._catalog.offered_models()
         ]
         return {"items": items, "default": self._catalog.default_video, "defaultImage": self._catalog.default_image}

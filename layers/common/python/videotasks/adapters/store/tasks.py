@@ -27,7 +27,7 @@ from videotasks.adapters.tracing import tracer
 from videotasks.domain.admission import Charge
 from videotasks.domain.errors import StaleWriteError, TaskStoreBusyError
 from videotasks.domain.lifecycle import can_transition
-from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
+from videotasks.domain.models import TERMINAL_STATUSES, Task, TaskStatus, TaskType, iso, utc_now
 from videotasks.domain.polling import Histogram
 from videotasks.settings import Settings
 
@@ -315,6 +315,8 @@ class TaskRepository:
         now = utc_now()
         fields: dict[str, Any] = {**changes, "status": target, "updatedAt": iso(now)}
         generation_seconds = None
+        if target in TERMINAL_STATUSES:
+            fields.setdefault("finishedAt", iso(now))
         if target is TaskStatus.COMPLETED:
             fields.setdefault("completedAt", iso(now))
             generation_seconds = round(task.model_copy(update=fields).generation_seconds or 0)
@@ -332,6 +334,31 @@ class TaskRepository:
         counted = self._counters.count_transition(task, target, generation_seconds=generation_seconds)
         refunded = self._usage.refund(task, target)
         self._writer.transact([update, counted, *refunded], stale=_CHANGED_WHILE_WRITTEN)
+        return task.model_copy(update=fields)
+
+    @tracer.capture_method(capture_response=False)
+    def set_poster(self, task: Task, poster_key: str) -> Task:
+        """Record the poster of a COMPLETED video. Raises ``StaleWriteError`` unless the stored task is still
+        COMPLETED with the very media the poster was made from (deleted meanwhile, say). Counts nothing, so
+        no transaction; ``updatedAt`` moves, as every write a client may hear about does."""
+        if task.status is not TaskStatus.COMPLETED or not task.mediaKey:
+            raise StaleWriteError(f"Task {task.videoId} has no finished media to make a poster of")
+        fields = {"posterKey": poster_key, "updatedAt": iso(utc_now())}
+        names, values, expression = set_expression(fields)
+        self._writer.write(
+            lambda: self._tasks.update_item(
+                Key={"videoId": task.videoId},
+                UpdateExpression=expression,
+                ConditionExpression="#status = :completed AND mediaKey = :media",
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":completed": TaskStatus.COMPLETED.value,
+                    ":media": task.mediaKey,
+                },
+            ),
+            stale=f"Task {task.videoId} changed while its poster was made",
+        )
         return task.model_copy(update=fields)
 
     @tracer.capture_method(capture_response=False)
