@@ -14,6 +14,9 @@ const FROM_MESSAGE_TYPE = {
   taskCompleted: "COMPLETED",
   taskFailed: "FAILED",
   taskCancelled: "CANCELLED",
+  // A finished video's poster frame, stored a few seconds after its taskCompleted: no status, just
+  // `result.posterUrl` (and a fresher `result.videoUrl`).
+  taskPoster: null,
 };
 
 // A status from either side (the HTTP API's enum, the WebSocket's lowercase word), or null.

@@ -293,6 +293,8 @@ def test_console_follows_a_task_to_a_playable_video_and_cancels_another(open_con
     assert seen[-1] == 100
     expect(card.get_by_role("progressbar")).to_be_hidden()  # an ended task has no bar left to freeze
     expect(page.get_by_label("Prompt")).to_have_value("")  # cleared once created: no double submit
+    # Its poster frame is stored after it completed; taskPoster puts it on the card without a reload.
+    expect(card.locator(".thumb img")).to_have_attribute("src", re.compile(r"\.poster\.jpg"), timeout=30_000)
 
     card.get_by_role("button", name=f"Play video of {video_id}").focus()
     page.keyboard.press("Enter")  # by keyboard
@@ -506,8 +508,12 @@ def test_console_task_rules_keep_progress_and_endings_monotonic(open_console):
           const afterLate = { ...task };
           task = mergeTask(task, message("taskCompleted", "completed", 100));
           task = mergeTask(task, message("taskProgress", "in_progress", 90));
+          const withPoster = mergeTask(task, taskUpdateFromMessage({
+            type: "taskPoster", timestamp: 0,
+            payload: { videoId: "v", externalVideoId: "x", result: { videoUrl: "v.mp4", posterUrl: "p2.jpg" } },
+          }));
           return {
-            afterProgress, afterLate, final: task,
+            afterProgress, afterLate, final: task, withPoster,
             poster: taskUpdateFromMessage(
               { type: "taskCompleted", payload: { videoId: "v", status: "completed", posterUrl: "p.jpg" } },
             ).posterUrl,
@@ -522,6 +528,10 @@ def test_console_task_rules_keep_progress_and_endings_monotonic(open_console):
     assert outcome["final"]["status"] == "COMPLETED"
     assert outcome["final"]["progress"] == 100
     assert outcome["poster"] == "p.jpg"
+    # The poster arrives after the task finished (taskPoster): it sets the poster, the status stays.
+    assert outcome["withPoster"]["status"] == "COMPLETED"
+    assert outcome["withPoster"]["posterUrl"] == "p2.jpg"
+    assert outcome["withPoster"]["videoUrl"] == "v.mp4"
     assert outcome["subscribed"] is None
     assert outcome["error"] is None
 
