@@ -136,6 +136,15 @@ class RunningStack:
         headers = self.auth(user_id) if user_id else {}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=30.0, trust_env=False)
 
+    def objects_naming(self, text: str) -> list[tuple[str, str]]:
+        """(bucket, key) of every object in the stack's S3 whose key contains ``text`` (a task's id)."""
+        s3 = self.boto3_client("s3")
+        found = []
+        for bucket in s3.list_buckets()["Buckets"]:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+                found += [(bucket["Name"], item["Key"]) for item in page.get("Contents", []) if text in item["Key"]]
+        return found
+
     def boto3_client(self, service: str) -> Any:
         """A client for the stack's moto server, signed as the stack's admin (moto checks IAM: local.iam)."""
         if service not in self._clients:

@@ -22,16 +22,6 @@ pytestmark = pytest.mark.e2e
 MP4_BRAND_OFFSET = slice(4, 8)  # an MP4 starts with a box: 4-byte size, then the type `ftyp`
 
 
-def _media_objects(stack: Any, video_id: str) -> list[tuple[str, str]]:
-    """(bucket, key) of every object in the stack's S3 whose key names the task."""
-    s3 = stack.boto3_client("s3")
-    found = []
-    for bucket in s3.list_buckets()["Buckets"]:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
-            found += [(bucket["Name"], item["Key"]) for item in page.get("Contents", []) if video_id in item["Key"]]
-    return found
-
-
 def _fetch(url: str) -> httpx.Response:
     """GET a media URL the way a browser's <video> would: no API credentials."""
     return httpx.get(url, timeout=30.0, trust_env=False)
@@ -86,7 +76,7 @@ def test_created_task_completes_with_its_mp4_in_s3_and_at_its_url(local_stack, u
         assert task["externalTaskId"] == task["externalVideoId"]
         assert task["metadata"]["externalTaskId"] == task["externalVideoId"]
 
-        objects = _media_objects(local_stack, video_id)
+        objects = local_stack.objects_naming(video_id)
         assert len(objects) == 1, objects
         bucket, key = objects[0]
         stored = local_stack.boto3_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -120,7 +110,7 @@ def test_failing_provider_ends_the_task_failed_with_an_error_code(local_stack_fa
     assert task["error"]["message"]
     assert task["videoUrl"] is None
     assert task["externalVideoId"]
-    assert _media_objects(stack, video_id) == []
+    assert stack.objects_naming(video_id) == []
 
 
 def test_content_of_a_task_that_is_not_completed_is_409(local_stack, user_id):
@@ -159,7 +149,7 @@ def test_cancelled_processing_task_stays_cancelled_and_keeps_no_media(local_stac
     _assert_error_envelope(again, 409, "CONFLICT")
     assert _execution_status(stack, video_id) != "RUNNING"
     assert task["status"] == "CANCELLED", task
-    assert _media_objects(stack, video_id) == []
+    assert stack.objects_naming(video_id) == []
 
 
 # Cancel right after create races the workflow moving the task QUEUED -> PROCESSING; before the fix a
@@ -238,7 +228,7 @@ def test_transient_provider_errors_while_polling_still_complete(local_stack, use
         task = wait_for_terminal(client, video_id, local_stack.completion_deadline(extra_polls=6))
 
     assert task["status"] == "COMPLETED", task
-    assert len(_media_objects(local_stack, video_id)) == 1
+    assert len(local_stack.objects_naming(video_id)) == 1
 
 
 def test_provider_job_that_vanishes_ends_failed(local_stack, user_id, wait_for_terminal):

@@ -38,15 +38,6 @@ def _external_id(client: httpx.Client, video_id: str, deadline_seconds: float) -
     pytest.fail(f"{video_id} never reached the provider")
 
 
-def _media_keys(stack: Any, video_id: str) -> list[str]:
-    s3 = stack.boto3_client("s3")
-    keys = []
-    for bucket in s3.list_buckets()["Buckets"]:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
-            keys += [item["Key"] for item in page.get("Contents", []) if video_id in item["Key"]]
-    return keys
-
-
 def test_a_task_its_provider_lost_is_retried_to_completion(local_stack_factory, user_id, wait_for_terminal):
     stack = local_stack_factory(FAKE_VIDEO_SECONDS=VIDEO_SECONDS)
     with stack.http(user_id) as client:
@@ -102,7 +93,7 @@ def test_a_delete_tells_the_owners_socket_and_leaves_nothing_readable(local_stac
         video_id = _create(client, "a lantern on a pier")
         task = wait_for_terminal(client, video_id, stack.completion_deadline())
         assert task["status"] == "COMPLETED", task
-        assert _media_keys(stack, video_id)
+        assert [key for _, key in stack.objects_naming(video_id)]
         url = task["videoUrl"]
 
         async def delete_and_listen() -> dict[str, Any]:
@@ -123,6 +114,6 @@ def test_a_delete_tells_the_owners_socket_and_leaves_nothing_readable(local_stac
         assert client.delete(f"/tasks/{video_id}").status_code == 404
         assert client.get(f"/tasks/{video_id}/content").status_code == 404
 
-    assert _media_keys(stack, video_id) == []
+    assert [key for _, key in stack.objects_naming(video_id)] == []
     # The link handed out before the delete is still validly signed, but its object is gone.
     assert httpx.get(url, timeout=10, trust_env=False).status_code in (403, 404)

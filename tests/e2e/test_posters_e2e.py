@@ -31,15 +31,6 @@ async def _receive_until(socket: Any, video_id: str, wanted: str, seconds: float
     pytest.fail(f"no {wanted} for {video_id} within {seconds:g}s")
 
 
-def _media_keys(stack: Any, video_id: str) -> list[str]:
-    s3 = stack.boto3_client("s3")
-    keys = []
-    for bucket in s3.list_buckets()["Buckets"]:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
-            keys += [item["Key"] for item in page.get("Contents", []) if video_id in item["Key"]]
-    return keys
-
-
 def test_a_finished_video_gets_a_poster_in_get_and_on_the_socket_and_delete_removes_it(
     local_stack: Any, user_id: str
 ) -> None:
@@ -74,10 +65,10 @@ def test_a_finished_video_gets_a_poster_in_get_and_on_the_socket_and_delete_remo
             assert fetched.headers["content-type"] == "image/jpeg"
             assert fetched.content[:2] == b"\xff\xd8"
 
-        keys = _media_keys(local_stack, video_id)
+        keys = [key for _, key in local_stack.objects_naming(video_id)]
         assert sorted(key.rsplit(".", 1)[-1] for key in keys) == ["jpg", "mp4"]  # the video and its poster
         assert api.delete(f"/tasks/{video_id}").status_code == 200
-        assert _media_keys(local_stack, video_id) == []
+        assert [key for _, key in local_stack.objects_naming(video_id)] == []
         assert browser.get(task["posterUrl"]).status_code in (403, 404)  # 403 where the bucket hides missing keys
 
 

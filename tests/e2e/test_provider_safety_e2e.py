@@ -4,7 +4,6 @@ from our bucket, or bill a second job when the reply to a create is lost."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -12,15 +11,6 @@ import pytest
 from tests.fixtures.providers import RELAY_MODEL
 
 pytestmark = pytest.mark.e2e
-
-
-def _objects_naming(stack: Any, video_id: str) -> list[str]:
-    s3 = stack.boto3_client("s3")
-    found = []
-    for bucket in s3.list_buckets()["Buckets"]:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
-            found += [item["Key"] for item in page.get("Contents", []) if video_id in item["Key"]]
-    return found
 
 
 def test_html_served_as_the_video_fails_the_task_and_stores_nothing(local_stack, user_id, wait_for_terminal):
@@ -36,7 +26,7 @@ def test_html_served_as_the_video_fails_the_task_and_stores_nothing(local_stack,
     # what was wrong is the owner's to read in details; the message is our sentence for the code
     assert task["error"]["message"] == "The provider's result is not a video or image we can deliver"
     assert "text/html" in task["error"]["details"]["providerMessage"]
-    assert _objects_naming(local_stack, video_id) == []
+    assert [key for _, key in local_stack.objects_naming(video_id)] == []
 
 
 def test_a_lost_create_reply_is_retried_without_a_second_job_at_the_provider(local_stack_factory, wait_for_terminal):

@@ -185,16 +185,7 @@ class TaskRepository:
 
         Raises ``RateLimitedError`` or ``QuotaExceededError`` (``charge``'s) when a limit has no room left.
         """
-        puts = [
-            {
-                "Put": {
-                    "TableName": self._tasks.name,
-                    "Item": task_item(task),
-                    "ConditionExpression": "attribute_not_exists(videoId)",
-                }
-            }
-            for task in tasks
-        ]
+        puts = self._puts_of_new(tasks)
         items = [
             *puts,
             *self._counters.count_created(tasks),
@@ -219,15 +210,9 @@ class TaskRepository:
         self._writer.transact(items, stale=_CHANGED_WHILE_WRITTEN, refused=refused)
         return list(tasks)
 
-    @tracer.capture_method(capture_response=False)
-    def import_ended(self, tasks: Sequence[Task], *, now: datetime) -> None:
-        """Insert ended tasks of one user brought over from another backend, and count them, in one
-        transaction: every task lands with its counters, or none does. No queue entry, no charge to the
-        user's limits, no execution: they are history. Raises ``StaleWriteError`` when one of the ids is
-        already stored (the caller retries the others one by one)."""
-        if any(not task.is_terminal for task in tasks) or len({task.userId for task in tasks}) != 1:
-            raise ValueError("only ended tasks of one user are imported together")
-        puts = [
+    def _puts_of_new(self, tasks: Sequence[Task]) -> list[dict[str, Any]]:
+        """Transaction items inserting ``tasks``, each refused if its id is already stored."""
+        return [
             {
                 "Put": {
                     "TableName": self._tasks.name,
@@ -237,6 +222,16 @@ class TaskRepository:
             }
             for task in tasks
         ]
+
+    @tracer.capture_method(capture_response=False)
+    def import_ended(self, tasks: Sequence[Task], *, now: datetime) -> None:
+        """Insert ended tasks of one user brought over from another backend, and count them, in one
+        transaction: every task lands with its counters, or none does. No queue entry, no charge to the
+        user's limits, no execution: they are history. Raises ``StaleWriteError`` when one of the ids is
+        already stored (the caller retries the others one by one)."""
+        if any(not task.is_terminal for task in tasks) or len({task.userId for task in tasks}) != 1:
+            raise ValueError("only ended tasks of one user are imported together")
+        puts = self._puts_of_new(tasks)
         self._writer.transact(
             [*puts, *self._counters.count_imported(tasks, now=now)], stale="A task with this id is already stored"
         )
