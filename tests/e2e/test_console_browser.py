@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+# Playwright waits 5 s for an expectation by default; on two shared cores with other local stacks busy, a
+# list read or a page load can take longer without anything being wrong. Expectations still fail, later.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--headless",
