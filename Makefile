@@ -122,13 +122,11 @@ postgres-deps:
 
 # The whole suite with branch coverage: the floor is `fail_under` in pyproject.toml, and the handlers
 # the e2e tests drive inside the local stack's process count too (coverage's subprocess patch). The
-# slowest tests are listed, so a suite that creeps up shows in every CI log. pytest-xdist runs the suite on
-# TEST_WORKERS processes: the tests that start local stacks on one worker, one after another (they are
-# timing-bound; tests/e2e/conftest.py groups them), the in-process tiers on the other meanwhile.
-# `make test TEST_WORKERS=0` runs everything in one process.
+# slowest tests are listed, so a suite that creeps up shows in every CI log. pytest-xdist runs whole test
+# files on TEST_WORKERS processes; `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= 2
 test: $(BIN)/.installed judges-install browser-deps postgres-deps lint typecheck sam-validate sam-build
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=term-missing:skip-covered --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term-missing:skip-covered --durations=15
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed

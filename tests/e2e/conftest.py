@@ -204,14 +204,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for number, stack in enumerate(item.stash.get(STACKS_USED, []), start=1):
             report.sections.append((f"local stack {number} log (tail)", stack.log()[-LOG_TAIL_CHARS:]))
     return report
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `--dist loadgroup`), every test that starts local stacks runs on
-    one worker, one after another as without xdist: two workers' stacks on two cores starved timing-bound
-    tests (a fake provider answering past its timeout, a page load past its wait). The other tiers run
-    in-process on the other worker meanwhile."""
-    e2e = Path(__file__).parent
-    for item in items:
-        if item.get_closest_marker("e2e") or e2e in Path(item.path).parents:
-            item.add_marker(pytest.mark.xdist_group("local-stacks"))
