@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from videotasks_cli import local_state
 from videotasks_cli.exit_codes import CliError, ExitCode
 from videotasks_cli.local_state import LocalStateError, read_state
 
@@ -70,12 +71,7 @@ def read_file(path: Path) -> dict[str, str]:
 
 def write_file(path: Path, values: Mapping[str, str]) -> None:
     """Owner-only from the first byte: the file holds a token."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(dict(values), handle, indent=2)
-    temporary.replace(path)
+    local_state.write_private_json(path, dict(values))
 
 
 def local_values() -> dict[str, str]:

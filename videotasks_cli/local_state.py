@@ -42,14 +42,18 @@ def state_path(environ: os._Environ[str] | dict[str, str] | None = None) -> Path
 
 def write_state(state: LocalStackState, path: Path | None = None) -> Path:
     target = path or state_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    # Created owner-only before anything is written into it: the file holds a token.
+    write_private_json(target, asdict(state))
+    return target
+
+
+def write_private_json(path: Path, value: object) -> None:
+    """Write ``value`` as JSON, owner-only from the first byte (the file holds a token), replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(asdict(state), handle, indent=2)
-    temporary.replace(target)
-    return target
+        json.dump(value, handle, indent=2)
+    temporary.replace(path)
 
 
 def remove_state(path: Path | None = None) -> None:
