@@ -124,9 +124,11 @@ postgres-deps:
 # the e2e tests drive inside the local stack's process count too (coverage's subprocess patch). The
 # slowest tests are listed, so a suite that creeps up shows in every CI log. pytest-xdist runs whole test
 # files on TEST_WORKERS processes; `make test TEST_WORKERS=0` runs everything in one process.
+# The `reliability` tests (concurrency, races and storms through local stacks, minutes each) are
+# `make reliability`'s, not this target's.
 TEST_WORKERS ?= 2
 test: $(BIN)/.installed judges-install browser-deps postgres-deps lint typecheck sam-validate sam-build
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term-missing:skip-covered --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not reliability" --cov --cov-report=term-missing:skip-covered --durations=15
 
 # One suite at a time, for a quick loop; no coverage floor, which is for the whole suite.
 unit integration e2e: $(BIN)/.installed
@@ -158,9 +160,13 @@ asyncapi: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
-# Provider faults and concurrency through the local stack (the long variant of tests/e2e/test_reliability.py);
-# prints the table docs/RELIABILITY.md records. Shorter: `make reliability RELIABILITY_ARGS="--tasks 5"`.
+# First the short concurrency, race and storm variants (the tests marked `reliability`, one stack at a time),
+# then provider faults and concurrency at full size through the local stack, printing the table
+# docs/RELIABILITY.md records. Shorter: `make reliability RELIABILITY_ARGS="--tasks 5"`; the table alone:
+# `make reliability RELIABILITY_TESTS=`.
+RELIABILITY_TESTS ?= tests
 reliability: $(BIN)/.installed
+	$(if $(RELIABILITY_TESTS),$(BIN)/python -m pytest -m reliability $(RELIABILITY_TESTS))
 	$(BIN)/python -m bench.reliability $(RELIABILITY_ARGS)
 
 clean:

@@ -28,6 +28,7 @@ def limits_stack(local_stack_factory: Any) -> Any:
     return local_stack_factory(**{**STACK_ENV, "PROVIDER_TIMEOUT_SECONDS": "20"}, **limits_env())
 
 
+@pytest.mark.reliability
 def test_concurrent_creates_never_pass_a_limit_and_every_created_task_ends(limits_stack: Any) -> None:
     report = asyncio.run(run_limits(limits_stack, users=2, creates=RATE_LIMIT * 3))
 

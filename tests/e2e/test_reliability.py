@@ -1,4 +1,7 @@
-"""Short variants of `make reliability` (bench/reliability.py) in `make test`, through the real local stack.
+"""Short variants of `make reliability` (bench/reliability.py), through the real local stack.
+
+`make test` runs the fault matrix; the concurrency, race, storm and contention variants (minutes of several
+local stacks' work on two cores) are marked `reliability` and run by `make reliability`, before its long table.
 
 Each test runs a few tasks per scenario under its own users, then asserts every row of the report: each
 task ended in its expected state before its deadline (none stuck, none lost), exactly one terminal
@@ -60,6 +63,7 @@ def test_every_provider_fault_ends_in_its_expected_state_with_one_terminal_messa
         assert ended_as_expected == row.tasks, report.render()
 
 
+@pytest.mark.reliability
 def test_concurrent_creates_from_several_users_give_one_task_and_one_execution_each(reliability_stack: Any) -> None:
     report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "creates": 40, "users": 4}))
 
@@ -68,6 +72,7 @@ def test_concurrent_creates_from_several_users_give_one_task_and_one_execution_e
     assert_every_row_holds(report)  # one execution each, nobody else's tasks listed, stats = recount
 
 
+@pytest.mark.reliability
 def test_cancels_racing_completion_and_the_archive_step_end_in_one_consistent_state(reliability_stack: Any) -> None:
     report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "races": 8, "archive_races": 4}))
 
@@ -78,6 +83,7 @@ def test_cancels_racing_completion_and_the_archive_step_end_in_one_consistent_st
     assert sum(row.outcomes["cancelled"] for row in report.rows) >= 1, report.render()
 
 
+@pytest.mark.reliability
 def test_an_idempotency_key_storm_creates_one_task(reliability_stack: Any) -> None:
     report = asyncio.run(run_concurrency(reliability_stack, **{**NO_CONCURRENCY, "storms": 2, "storm_size": 12}))
 
@@ -88,6 +94,7 @@ def test_an_idempotency_key_storm_creates_one_task(reliability_stack: Any) -> No
     assert_every_row_holds(report)
 
 
+@pytest.mark.reliability
 def test_tasks_of_one_user_run_together_under_injected_dynamodb_conflicts_none_stuck_or_lost(
     local_stack_factory: Any,
 ) -> None:
