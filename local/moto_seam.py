@@ -251,35 +251,57 @@ def _refuse(handler: DynamoHandler, action: Callable[[Any], Any], method: str, e
     return action(handler)
 
 
+# Stream readers waiting for work (the stack's stream pumps): told after every write request, so an idle
+# stack polls its streams only now and then instead of several times a second per event source mapping.
+_WRITE_REQUESTS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+_write_listeners: list[Callable[[], None]] = []
+
+
+def on_dynamodb_write(listener: Callable[[], None]) -> None:
+    """Call ``listener`` (cheap, non-blocking: e.g. an Event's ``set``) after every DynamoDB write request,
+    answered or refused, until ``uninstall``."""
+    _write_listeners.append(listener)
+
+
 def _as_strict_as_dynamodb(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
     @functools.wraps(action)
     def call_action(self: DynamoHandler) -> Any:
-        operation = self._get_action()
-        if operation == "TransactWriteItems":
-            items = _transaction_items(self)
-            conflict = _CONFLICTS.hold(items)
-            if conflict is not None:
-                reasons = [
-                    ("TransactionConflict", ONGOING, None) if index == conflict else (None, None, None)
-                    for index in range(len(items))
-                ]
-                return _refuse(self, action, "transact_write_items", TransactionCanceledException(reasons))
-            try:
-                with _DYNAMODB_LOCK:
-                    return action(self)
-            finally:
-                _CONFLICTS.release(items)
-        if operation in _SINGLE_WRITES:
-            params = getattr(self, "params", {})
-            named = params.get("Key") or params.get("Item") or {}
-            if _CONFLICTS.is_held(_item_id(self.dynamodb_backend, str(params.get("TableName", "")), named)):
-                error = DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
-                return _refuse(self, action, _SINGLE_WRITES[operation], error)
-        with _DYNAMODB_LOCK:
-            return action(self)
+        try:
+            return _strictly(self, action)
+        finally:
+            if self._get_action() in _WRITE_REQUESTS:
+                for listener in list(_write_listeners):
+                    listener()
 
     call_action.serialised = True  # type: ignore[attr-defined]
     return call_action
+
+
+def _strictly(self: DynamoHandler, action: Callable[[Any], Any]) -> Any:
+    """One request, refused as DynamoDB refuses it when it meets an item a transaction holds."""
+    operation = self._get_action()
+    if operation == "TransactWriteItems":
+        items = _transaction_items(self)
+        conflict = _CONFLICTS.hold(items)
+        if conflict is not None:
+            reasons = [
+                ("TransactionConflict", ONGOING, None) if index == conflict else (None, None, None)
+                for index in range(len(items))
+            ]
+            return _refuse(self, action, "transact_write_items", TransactionCanceledException(reasons))
+        try:
+            with _DYNAMODB_LOCK:
+                return action(self)
+        finally:
+            _CONFLICTS.release(items)
+    if operation in _SINGLE_WRITES:
+        params = getattr(self, "params", {})
+        named = params.get("Key") or params.get("Item") or {}
+        if _CONFLICTS.is_held(_item_id(self.dynamodb_backend, str(params.get("TableName", "")), named)):
+            error = DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
+            return _refuse(self, action, _SINGLE_WRITES[operation], error)
+    with _DYNAMODB_LOCK:
+        return action(self)
 
 
 def install(
@@ -312,6 +334,7 @@ def install(
 
 
 def uninstall() -> None:
+    _write_listeners.clear()
     LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
     inject_conflicts(0.0)
     for handler, action in _original_actions.items():

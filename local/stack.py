@@ -216,12 +216,15 @@ class LocalStack:
         for source in stream_sources(self.template):
             function = self.registry.get(source.function)
             stream_arn = self.resolver.get_att(source.table, "StreamArn")
+            written = threading.Event()
+            moto_seam.on_dynamodb_write(written.set)
             pump = StreamPump(
                 source,
                 stream_arn,
                 function.invoke,
                 endpoint=self.config.moto_url,
                 forget=moto_seam.forget_shard_iterators,
+                wake=written,
             )
             pump.start()
             self._background.append(pump.stop)

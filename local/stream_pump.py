@@ -20,6 +20,12 @@ every poll, rather than following ``NextShardIterator``: a failed ``TransactWrit
 a deep copy of the whole table, stream shard included, and an iterator chain on the old shard object would
 never see another record. ``forget`` (``local.moto_seam.forget_shard_iterators``) drops the iterators it has
 used, since moto keeps every one it hands out.
+
+Polling four times a second per mapping kept an idle stack busy (about an eighth of a core, most of it moto
+answering the pumps), and the test suite keeps several stacks up at once; so the stack hands each pump a
+``wake`` event that moto sets after every write request (``local.moto_seam.on_dynamodb_write``), and an idle
+pump sleeps until a write arrives. Records appear only through writes, so nothing waits longer than before;
+a slow safety poll remains.
 """
 
 from __future__ import annotations
@@ -83,13 +89,18 @@ class StreamPump:
         forget: _Forget | None = None,
         poll_interval: float = 0.25,
         retry_delay: float = 0.2,
+        wake: threading.Event | None = None,
+        idle_poll_interval: float = 2.0,
     ) -> None:
         self.source = source
         self.stream_arn = stream_arn
         self._invoke = invoke
         self._streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=REGION)
         self._forget = forget or (lambda *_: None)
-        self._poll_interval = poll_interval
+        # Told of every write (``wake``), an idle pump waits for one, polling only every ``idle_poll_interval``
+        # to be safe; untold, it polls every ``poll_interval`` as Lambda does (four times a second).
+        self._wake = wake or threading.Event()
+        self._poll_interval = poll_interval if wake is None else idle_poll_interval
         self._retry_delay = retry_delay
         self._positions: dict[str, str | None] = {}  # shard id -> last sequence number read (None: none yet)
         self._started = False
@@ -103,6 +114,7 @@ class StreamPump:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
@@ -112,6 +124,7 @@ class StreamPump:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before reading: a write from here on wakes the wait below at once
             try:
                 delivered = self.poll_once()
             except Exception:  # moto going away at shutdown, a transient error: poll again
@@ -120,7 +133,7 @@ class StreamPump:
                 log.exception("polling %s failed", self.stream_arn)
                 delivered = 0
             if not delivered:
-                self._stopping.wait(self._poll_interval)
+                self._wake.wait(self._poll_interval)
 
     # polling -------------------------------------------------------------------------------------
     def poll_once(self) -> int:

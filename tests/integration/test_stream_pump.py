@@ -181,6 +181,35 @@ def test_the_pump_thread_delivers_until_stopped(aws_stack: AwsStack, stored_task
     assert not feeder.running
 
 
+def test_an_idle_pump_told_of_writes_delivers_at_once_without_polling_meanwhile(
+    aws_stack: AwsStack, strict_moto: Any, stored_task: Callable[..., Task]
+) -> None:
+    delivered = threading.Event()
+    polls = 0
+    written = threading.Event()
+    moto_seam.on_dynamodb_write(written.set)
+    stream_arn = aws_stack.resolver.get_att("TasksTable", "StreamArn")
+    feeder = StreamPump(SOURCE, stream_arn, lambda event: delivered.set(), wake=written, idle_poll_interval=600)
+    counted = feeder.poll_once
+
+    def poll_once() -> int:
+        nonlocal polls
+        polls += 1
+        return counted()
+
+    feeder.poll_once = poll_once  # type: ignore[method-assign]
+    feeder.start()
+    try:
+        # Idle: the first poll found nothing and the pump waits for a write, not for its 600 s safety poll.
+        threading.Event().wait(0.5)
+        assert polls == 1
+        stored_task("alice")
+        assert delivered.wait(timeout=30)
+    finally:
+        feeder.stop()
+    assert not feeder.running
+
+
 def test_records_keep_coming_after_moto_rolls_back_a_failed_transaction(
     aws_stack: AwsStack, stored_task: Callable[..., Task]
 ) -> None:
