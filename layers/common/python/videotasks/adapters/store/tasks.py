@@ -318,22 +318,20 @@ class TaskRepository:
             fields.setdefault("completedAt", iso(now))
         names, values, expression = set_expression(fields)
         update = {
-            "TableName": self._tasks.name,
-            "Key": {"videoId": task.videoId},
-            "UpdateExpression": expression,
-            "ConditionExpression": "#status = :expected",
-            "ExpressionAttributeNames": {**names, "#status": "status"},
-            "ExpressionAttributeValues": {**values, ":expected": task.status.value},
+            "Update": {
+                "TableName": self._tasks.name,
+                "Key": {"videoId": task.videoId},
+                "UpdateExpression": expression,
+                "ConditionExpression": "#status = :expected",
+                "ExpressionAttributeNames": {**names, "#status": "status"},
+                "ExpressionAttributeValues": {**values, ":expected": task.status.value},
+            }
         }
         # The owner's counters follow from the stream (functions/count_tasks), so a status change names only
         # its own task: two tasks' transitions never share an item. The rare refund (a task ending before a
         # provider took it) is the one other item, and it must go with the write that ends the task.
         refunded = self._usage.refund(task, target)
-        if refunded:
-            self._writer.transact([{"Update": update}, *refunded], stale=_CHANGED_WHILE_WRITTEN)
-        else:
-            client = self._dynamodb.meta.client
-            self._writer.write(lambda: client.update_item(**update), stale=_CHANGED_WHILE_WRITTEN)
+        self._writer.transact([update, *refunded], stale=_CHANGED_WHILE_WRITTEN)
         return task.model_copy(update=fields)
 
     @tracer.capture_method(capture_response=False)
