@@ -30,7 +30,10 @@ def stream_records(aws_stack: AwsStack) -> list[dict[str, Any]]:
     found = []
     for shard in client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = client.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
-        found += [lambda_record(record, arn) for record in client.get_records(ShardIterator=iterator["ShardIterator"])["Records"]]
+        found += [
+            lambda_record(record, arn)
+            for record in client.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+        ]
     return found
 
 
@@ -72,14 +75,18 @@ def test_a_batch_delivered_twice_counts_once(aws_stack: AwsStack, stored_task: A
     assert count(invoke, records) == []
     assert count(invoke, records[1:3]) == []  # a retry that starts in the middle
 
-    assert totals(aws_stack) == once == {
-        "total": 2,
-        "video_total": 2,
-        "processing": 1,
-        "video_processing": 1,
-        "cancelled": 1,
-        "video_cancelled": 1,
-    }
+    assert (
+        totals(aws_stack)
+        == once
+        == {
+            "total": 2,
+            "video_total": 2,
+            "processing": 1,
+            "video_processing": 1,
+            "cancelled": 1,
+            "video_cancelled": 1,
+        }
+    )
 
 
 def test_records_of_different_tasks_count_the_same_in_any_order(
@@ -149,11 +156,13 @@ def test_the_ids_of_counted_records_expire_after_the_stream_forgets_them(
     before = utc_now()
     count(invoke, stream_records(aws_stack))
 
-    marker = aws_stack.table("STATS_TABLE").get_item(Key={"userId": "alice", "bucket": f"{COUNTED_PREFIX}{task.videoId}"})
+    marker = aws_stack.table("STATS_TABLE").get_item(
+        Key={"userId": "alice", "bucket": f"{COUNTED_PREFIX}{task.videoId}"}
+    )
     expires = int(marker["Item"]["expiresAt"])
 
     # Records live 24 hours in the stream: the ids are kept longer than any duplicate can come, then go.
-    assert COUNTED_TTL > timedelta(hours=24)
+    assert timedelta(hours=24) < COUNTED_TTL
     assert (before + COUNTED_TTL).timestamp() - 5 <= expires <= (utc_now() + COUNTED_TTL).timestamp() + 5
     assert len(marker["Item"]["events"]) == 1
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.fixtures.aws import AwsStack
 from videotasks.adapters.store.tasks import TaskRepository
 from videotasks.domain.models import Task, TaskStatus
 

@@ -309,6 +309,5 @@ def notifier() -> ConnectionNotifier:
 @functools.cache
 def broadcaster() -> Broadcaster:
     from videotasks.services.broadcasting import Broadcaster
-    from videotasks.services.counting import TaskCounting
 
     return Broadcaster(get_settings(), connections(), notifier(), media_store())
