@@ -93,7 +93,7 @@ def _measure_in_moto(tasks: int) -> Contention:
     resolver = Resolver(template, parameters={"Stage": "bench"})
     aws_setup.physical_names(template, resolver)
     aws_setup.create_tables(template, resolver, None)  # type: ignore[arg-type]  # None: the in-process moto
-    os.environ.update({name: value for name, value in function_environment(template, resolver).items()})
+    os.environ.update(function_environment(template, resolver))
     os.environ["QUEUE_TABLE"] = ""  # the queue's own items are not what is measured here
     get_settings.cache_clear()
     aws.reset()
