@@ -162,9 +162,7 @@ def _measure_in_moto(tasks: int) -> Contention:
         stop_recording()
         moto_seam.uninstall()
     shared = sum(1 for writers in written.values() if len(writers) > 1)
-    return Contention(
-        transitions=2 * tasks, conflicts=len(pauses) + gave_up[0], shared_items=shared, lost=lost[0]
-    )
+    return Contention(transitions=2 * tasks, conflicts=len(pauses) + gave_up[0], shared_items=shared, lost=lost[0])
 
 
 def main() -> None:
