@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, costs, polling, webhooks
+from bench import cold_start, contention, costs, polling, webhooks
 from bench.executions import finished_histories
 from bench.executions import transitions as count_transitions
 
@@ -88,6 +88,7 @@ def main() -> None:
     print("\n3. " + polling.report(simulated))
     print(f"\n4. {webhooks.report(hooked := webhooks.measure(args.webhook_tasks))}")
     print(f"\n5. {costs.report(simulated)}")
+    print(f"\n6. Counters contention, one user moving 200 tasks at once:\n   {contention.measure().line()}")
     print(
         "\n"
         + json.dumps(

@@ -70,6 +70,7 @@ from bench.reliability_judge import (
     about,
     render,
     rounded,
+    stats_mismatch,
     tally,
 )
 from bench.reliability_queue import QUEUE_ENV, QUEUE_ORDER_ENV, run_queue_cap, run_queue_order
@@ -94,6 +95,9 @@ DEADLINE_GRACE_SECONDS = 30.0  # and a busy machine's lag
 LIST_EVERY_SECONDS = 1.0
 SETTLE_SECONDS = 60.0  # bound on waiting for terminal messages and executions once every task has ended
 QUIET_SECONDS = 2.0  # then how long to keep listening for messages that should not come
+# The counters follow the tasks through the stream (CountTasksFunction): /stats may lag the list by the stream
+# pump's poll and the function's run. Bounded: a counter that never settles is still judged, and fails.
+STATS_SETTLE_SECONDS = 20.0
 THIRD_DOWNLOAD_AFTER_SECONDS = 4.0  # content_flaky fails two downloads; Archive retries after 2 s, then 4 s
 HTTP_TIMEOUT_SECONDS = 120.0
 READ_ATTEMPTS = 3
@@ -381,13 +385,23 @@ class Session:
         now = time.monotonic()
         executions = await self.executions()
         media = await self.media_objects()
-        answers = [(user, await self.list_all(user), await self.read(user, "/stats")) for user in self.users.values()]
+        answers = [await self.settled_view(user) for user in self.users.values()]
         seen = [
             Seen(user.name, user.row, tasks, stats, user.listener.messages, user.listener.closed_early)
             for user, tasks, stats in answers
         ]
         rows = tally(self.rows, self.records, seen, media=media, executions=executions, now=now)
         return Report(self.suite, rows, time.monotonic() - self._started, list(notes))
+
+    async def settled_view(self, user: Any) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+        """The user's whole list and ``/stats``, read again until they agree or ``STATS_SETTLE_SECONDS`` pass
+        (the counters are eventually consistent, within seconds); the last reading is what gets judged."""
+        deadline = time.monotonic() + STATS_SETTLE_SECONDS
+        while True:
+            listed, stats = await self.list_all(user), await self.read(user, "/stats")
+            if stats_mismatch(stats, listed) is None or time.monotonic() >= deadline:
+                return user, listed, stats
+            await asyncio.sleep(0.5)
 
 
 def _submitted(message: dict[str, Any]) -> bool:

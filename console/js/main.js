@@ -30,6 +30,9 @@ import {
 const PAGE_SIZE = 10;
 const POLL_INTERVAL_MS = 3_000; // while live updates are offline
 const STATS_DEBOUNCE_MS = 400;
+// The counters behind /stats follow the tasks through the table's stream, within seconds: after a change,
+// read them once more when they have surely caught up.
+const STATS_SETTLE_MS = 3000;
 const MAX_SINGLE_REFRESHES = 20; // per poll, for active tasks beyond the first page
 const MAX_CATCH_UP_PAGES = 10; // new tasks read at once: 100, the rest stay reachable by Refresh
 const CATCH_UP_DELAY_MS = 250; // gathers a burst of creations into one read
@@ -94,6 +97,7 @@ const state = {
   pollTimer: null,
   polling: false,
   statsTimer: null,
+  statsSettleTimer: null,
   statsLoaded: false,
   lastStats: null,
   lastUsage: null,
@@ -966,7 +970,9 @@ function limitTitle(error) {
 
 function refreshStatsSoon() {
   clearTimeout(state.statsTimer);
+  clearTimeout(state.statsSettleTimer);
   state.statsTimer = setTimeout(refreshStats, STATS_DEBOUNCE_MS);
+  state.statsSettleTimer = setTimeout(refreshStats, STATS_SETTLE_MS);
 }
 
 // -- start ----------------------------------------------------------------------------------------

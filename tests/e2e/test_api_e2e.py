@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.counters import settled_stats
 from tests.fixtures.providers import RELAY_MODEL
 
 # The OpenAI Videos shape on the relay entry: it reports progress and its fake speaks every fault mode these
@@ -84,6 +85,7 @@ def test_listing_pages_newest_first_with_filters_over_http(patient_stack, user_i
         finishing = [_create(client, f"listed task {number}") for number in range(4)]
         in_flight = _create(client, f"still rendering {STUCK}")
         newest_first = [in_flight, *reversed(finishing)]
+        settled_stats(client, lambda stats: stats["total"] == 5)  # the list's total is the counters'
 
         items, pages = _list_all(client, limit=2)
         assert [item["videoId"] for item in items] == newest_first
@@ -93,6 +95,7 @@ def test_listing_pages_newest_first_with_filters_over_http(patient_stack, user_i
         for video_id in finishing:
             assert wait_for_terminal(client, video_id, patient_stack.completion_deadline())["status"] == "COMPLETED"
         _wait_for_status(client, in_flight, "PROCESSING", patient_stack.completion_deadline())
+        settled_stats(client, lambda stats: stats["byStatus"]["COMPLETED"] == 4)
 
         completed, completed_pages = _list_all(client, status="COMPLETED", limit=3)
         assert [item["videoId"] for item in completed] == list(reversed(finishing))
@@ -120,10 +123,8 @@ def test_stats_after_three_tasks_complete_and_one_is_cancelled(patient_stack, us
         assert cancelled.status_code == 200, cancelled.text
         for video_id in finishing:
             assert wait_for_terminal(client, video_id, patient_stack.completion_deadline())["status"] == "COMPLETED"
-        answer = client.get("/stats")
+        stats = settled_stats(client, lambda counted: counted["active"] == 0 and counted["total"] == 4)
 
-    assert answer.status_code == 200, answer.text
-    stats = answer.json()["data"]
     assert stats["total"] == 4
     assert stats["byStatus"] == {"QUEUED": 0, "PROCESSING": 0, "COMPLETED": 3, "FAILED": 0, "CANCELLED": 1}
     assert (stats["completed"], stats["cancelled"], stats["active"]) == (3, 1, 0)

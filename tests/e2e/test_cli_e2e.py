@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.e2e.counters import settled
 from videotasks_cli import download as transfer
 from videotasks_cli.app import app
 from videotasks_cli.commands import media
@@ -165,7 +166,7 @@ def test_list_and_get_read_the_users_tasks_with_filters(cli):
     image = cli.data("create", "a red kite", "--type", "IMAGE", "--watch")
     video = cli.data("create", "a blue kite", "--seconds", "4")
 
-    everything = cli.data("list")
+    everything = settled(lambda: cli.data("list"), lambda listed: listed["total"] == 2)
     images = cli.data("list", "--type", "image", "--status", "completed")
     newest = cli.data("list", "--limit", "1")
     got = cli.data("get", image["videoId"])
@@ -245,7 +246,7 @@ def test_download_names_the_file_after_the_task_and_refuses_unfinished_ones(cli,
 def test_stats_models_and_usage(cli):
     cli.data("create", "a yellow kite", "--type", "IMAGE", "--watch")
 
-    stats = cli.data("stats")
+    stats = settled(lambda: cli.data("stats"), lambda counted: counted["byStatus"]["COMPLETED"] == 1)
     models = cli.data("models")
     usage = cli.data("usage")
     human = [cli(command) for command in ("stats", "models", "usage")]

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from local.launcher import RunningStack
+from tests.e2e.counters import settled_stats
 from tests.legacy_rows import MP4, PASSWORD, old_row
 
 pytest_plugins = ["tests.legacy_postgres"]
@@ -75,7 +76,7 @@ def test_imported_history_is_served_by_the_api(
         assert completed["status"] == "COMPLETED"
         assert completed["externalTaskId"] == rows[0]["metadata"]["externalTaskId"]
         assert httpx.get(completed["videoUrl"], timeout=30.0, trust_env=False).content == MP4  # our copy
-        stats: dict[str, Any] = api.get("/stats").json()["data"]
+        stats: dict[str, Any] = settled_stats(api, lambda counted: counted["total"] == 6)
     assert stats["total"] == 6
     assert stats["byStatus"] == {"QUEUED": 0, "PROCESSING": 0, "COMPLETED": 3, "FAILED": 2, "CANCELLED": 1}
     assert stats["byType"] == {"VIDEO": 6, "IMAGE": 0}

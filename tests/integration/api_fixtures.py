@@ -35,8 +35,15 @@ def api(
     invoke: Callable[[str, Any], Any],
     api_event: Callable[..., dict[str, Any]],
 ) -> Api:
-    """The API as ``alice``; ``api.as_user("bob")`` for someone else, ``as_user(None)`` for no token."""
-    return Api(invoke, api_event, USER)
+    """The API as ``alice``; ``api.as_user("bob")`` for someone else, ``as_user(None)`` for no token. Every
+    request finds the counters settled (``AwsStack.settle_counters``): what the counter function makes true
+    within seconds in the cloud holds here at each request, so replies are deterministic."""
+
+    def settled_invoke(logical_id: str, event: Any) -> Any:
+        aws_stack.settle_counters()
+        return invoke(logical_id, event)
+
+    return Api(settled_invoke, api_event, USER)
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ def nothing_written(aws_stack: AwsStack) -> bool:
 
 
 def counters_match_a_recount(aws_stack: AwsStack, users: set[str]) -> None:
+    aws_stack.settle_counters()
     repository = TaskRepository(aws_stack.settings, dynamodb=shared_dynamodb())
     for user in users:
         counted = repository.counters(user, utc_now())

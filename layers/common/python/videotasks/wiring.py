@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from videotasks.domain.deadline import Deadline, InvocationContext
     from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
+    from videotasks.services.counting import TaskCounting
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
     from videotasks.services.posters import PosterResult
@@ -251,6 +252,16 @@ def queue_service() -> QueueService:
     return QueueService(get_settings(), repository(), queue_store(), waker())
 
 
+# The owners' counters, from the tasks table's stream.
+@functools.cache
+def task_counting() -> TaskCounting:
+    from videotasks.adapters import aws
+    from videotasks.adapters.store.counters import CountersTable
+    from videotasks.services.counting import TaskCounting
+
+    return TaskCounting(CountersTable(aws.resource("dynamodb").Table(get_settings().stats_table)))
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests that change settings)."""
     for cached in (repository, media_store, catalog, _client, task_service, task_lineage, task_deletion, workflow):
@@ -261,6 +272,7 @@ def reset() -> None:
         hooks.cache_clear()
     for queued in (queue_store, queue_service):
         queued.cache_clear()
+    task_counting.cache_clear()
     get_settings.cache_clear()
 
 

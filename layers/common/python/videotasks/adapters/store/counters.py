@@ -4,6 +4,13 @@ Stats table layout (key ``userId`` + ``bucket``): one ``TOTALS`` item of counter
 item per hour of task creation (``H#YYYYMMDDHH``, expiring after two days) for "last 24 hours". The
 counters' names are this module's business: the rest of the code reads them as a ``UserCounters``.
 
+``TOTALS`` is written by the tasks stream's aggregator only (``functions/count_tasks``), never in a task's
+own transaction: every task of a user would otherwise meet every other one on that item
+(``TransactionConflict``). Each stream record is counted once: its ``eventID`` joins the set ``events`` of
+the task's ``COUNTED#<videoId>`` item in the same transaction as the ADDs, on condition it is not there yet
+(the item expires two days after its last record; stream records live one). The hour buckets stay in the
+create's and the delete's transactions: creates are serialised per user by the rate-limit item anyway.
+
 Per model (key ``MODEL#<model id>`` + ``GENERATION_TIMES``; no user's item has that bucket, so no user id can
 meet it), the generation times of its completed videos for the polling policy: a histogram over
 ``polling.DURATION_BUCKETS`` (``b00``..``b36``) with ``completed`` and ``secondsSum``. Only ADDs: concurrent
@@ -22,12 +29,18 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from videotasks.adapters.store.items import plain
+from videotasks.adapters.store.writes import ConditionalWriter
+from videotasks.domain.errors import StaleWriteError
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, parse_iso, utc_now
 from videotasks.domain.polling import Histogram, duration_bucket
 
 TOTALS = "TOTALS"
 HOUR_BUCKET_PREFIX = "H#"
 HOUR_BUCKET_TTL = timedelta(days=2)
+COUNTED_PREFIX = "COUNTED#"
+# A stream record is delivered again at most a day after it was written (the stream keeps it 24 h), so the
+# ids of the records counted for a task need to be kept a day past the last one; two, to be safe.
+COUNTED_TTL = timedelta(days=2)
 MODEL_PREFIX = "MODEL#"
 GENERATION_TIMES = "GENERATION_TIMES"
 _TIME_BUCKET_PREFIX = "b"
@@ -74,11 +87,12 @@ class UserCounters:
 
 
 class CountersTable:
-    """The stats table: the updates that count a task's changes, each in the transaction that makes the
-    change (so a retried or raced write never counts twice), and the read of one user's counters."""
+    """The stats table: the hour buckets counted in the transactions that create and delete tasks, the
+    aggregator's idempotent update of the totals, and the read of one user's counters."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
+        self._writer = ConditionalWriter(table.meta.client)
 
     def read(self, user_id: str, now: datetime) -> tuple[dict[str, Any], int]:
         """The user's counters item as stored, and the number of tasks created in the 24 hours before ``now``."""
@@ -112,67 +126,46 @@ class CountersTable:
         )
 
     def count_created(self, tasks: Sequence[Task]) -> list[dict[str, Any]]:
-        """Transaction items that count new tasks of one user: in their status and type, and in their hour
-        of creation. One item per key, the increments summed: a transaction may name an item only once."""
+        """Transaction items that count new tasks of one user in their hour of creation. One item per key,
+        the increments summed: a transaction may name an item only once. (Their status and type are counted
+        by the aggregator, from the INSERT records.)"""
         return self._count_new(tasks, utc_now(), imported=False)
 
     def count_imported(self, tasks: Sequence[Task], *, now: datetime) -> list[dict[str, Any]]:
         """Transaction items that count tasks of one user arriving already ended (another backend's
-        history): as ``count_created`` counts them, with a completed task's generation seconds as
-        ``count_transition`` would have added them, so ``count_deleted`` later takes away what was
-        counted. Hours of creation are counted only while their item would still live
-        (``count_deleted``'s rule): an older hour would be written already expired."""
+        history) in their hour of creation, only while that hour's item would still live
+        (``count_deleted``'s rule): an older hour would be written already expired. The aggregator counts
+        the rest from their INSERT records, a completed task's generation seconds included."""
         return self._count_new(tasks, now, imported=True)
 
     def _count_new(self, tasks: Sequence[Task], now: datetime, *, imported: bool) -> list[dict[str, Any]]:
-        totals: dict[str, int] = {}
         hours: dict[str, tuple[int, datetime]] = {}
         for task in tasks:
-            for name, delta in _deltas(task, created=True, to_status=task.status).items():
-                totals[name] = totals.get(name, 0) + delta
-            if imported and task.status is TaskStatus.COMPLETED and task.completedAt:
-                seconds = round(task.generation_seconds or 0)
-                totals["generationSecondsSum"] = totals.get("generationSecondsSum", 0) + seconds
             created = parse_iso(task.createdAt)
             if imported and now - created >= HOUR_BUCKET_TTL:
                 continue
             count, _ = hours.get(_hour_bucket(created), (0, created))
             hours[_hour_bucket(created)] = (count + 1, created)
         return [
-            self._totals_item(tasks[0].userId, totals, now),
-            *(
-                {
-                    "Update": {
-                        "TableName": self._table.name,
-                        "Key": {"userId": tasks[0].userId, "bucket": bucket},
-                        "UpdateExpression": "ADD created :count SET expiresAt = :expires",
-                        "ExpressionAttributeValues": {
-                            ":count": count,
-                            ":expires": int((created + HOUR_BUCKET_TTL).timestamp()),
-                        },
-                    }
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"userId": tasks[0].userId, "bucket": bucket},
+                    "UpdateExpression": "ADD created :count SET expiresAt = :expires",
+                    "ExpressionAttributeValues": {
+                        ":count": count,
+                        ":expires": int((created + HOUR_BUCKET_TTL).timestamp()),
+                    },
                 }
-                for bucket, (count, created) in hours.items()
-            ),
+            }
+            for bucket, (count, created) in hours.items()
         ]
 
-    def count_transition(self, task: Task, target: TaskStatus, *, generation_seconds: int | None) -> dict[str, Any]:
-        """The transaction item that moves ``task`` from its status's counters to ``target``'s."""
-        return self._totals_update(
-            task, from_status=task.status, to_status=target, generation_seconds=generation_seconds
-        )
-
     def count_deleted(self, task: Task, *, now: datetime) -> list[dict[str, Any]]:
-        """Transaction items that uncount a deleted task everywhere ``count_created`` and ``count_transition``
-        counted it, so the counters stay a recount of the tasks there are. Its hour of creation is uncounted
-        only while that hour's item lives (``HOUR_BUCKET_TTL``); should it be gone, the item made anew
-        expires as the old one would have."""
-        deltas: dict[str, int] = {"total": -1, _type_counter(task.type): -1}
-        for name in _counters_of(task.status, task.type):
-            deltas[name] = -1
-        if task.status is TaskStatus.COMPLETED and task.completedAt:
-            deltas["generationSecondsSum"] = -round(task.generation_seconds or 0)
-        items = [self._totals_item(task.userId, deltas, now)]
+        """Transaction items that uncount a deleted task from its hour of creation (the aggregator uncounts
+        the rest from the REMOVE record). Uncounted only while that hour's item lives (``HOUR_BUCKET_TTL``);
+        should it be gone, the item made anew expires as the old one would have."""
+        items: list[dict[str, Any]] = []
         created = parse_iso(task.createdAt)
         if now - created < HOUR_BUCKET_TTL:
             items.append(
@@ -190,18 +183,35 @@ class CountersTable:
             )
         return items
 
-    def _totals_update(
-        self,
-        task: Task,
-        *,
-        from_status: TaskStatus | None = None,
-        to_status: TaskStatus,
-        generation_seconds: int | None = None,
-    ) -> dict[str, Any]:
-        deltas = _deltas(task, from_status=from_status, to_status=to_status)
-        if generation_seconds is not None:
-            deltas["generationSecondsSum"] = generation_seconds
-        return self._totals_item(task.userId, deltas, utc_now())
+    def count_change(
+        self, user_id: str, video_id: str, event_id: str, deltas: Mapping[str, int], *, now: datetime
+    ) -> bool:
+        """Add ``deltas`` (``change_deltas``) to the user's totals unless the stream record ``event_id`` of
+        task ``video_id`` was counted already; whether it was counted now. One transaction: the record's id
+        joins the task's ``COUNTED#`` item on condition it is not there, and the ADDs go with it or not at
+        all, so a batch delivered twice (Lambda's at-least-once) counts once.
+
+        Raises ``TaskStoreBusyError`` while DynamoDB stays busy (the record is then retried)."""
+        marker = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"userId": user_id, "bucket": f"{COUNTED_PREFIX}{video_id}"},
+                "UpdateExpression": "ADD events :event SET expiresAt = :expires",
+                "ConditionExpression": "attribute_not_exists(events) OR NOT contains(events, :id)",
+                "ExpressionAttributeValues": {
+                    ":event": {event_id},
+                    ":id": event_id,
+                    ":expires": int((now + COUNTED_TTL).timestamp()),
+                },
+            }
+        }
+        try:
+            self._writer.transact(
+                [marker, self._totals_item(user_id, deltas, now)], stale="This stream record was counted already"
+            )
+        except StaleWriteError:
+            return False
+        return True
 
     def _totals_item(self, user_id: str, deltas: Mapping[str, int], now: datetime) -> dict[str, Any]:
         """The transaction item that adds ``deltas`` to the user's totals."""
@@ -220,26 +230,28 @@ class CountersTable:
         }
 
 
-def _deltas(
-    task: Task, *, created: bool = False, from_status: TaskStatus | None = None, to_status: TaskStatus
-) -> dict[str, int]:
-    """How ``task`` moves the counters: into ``to_status``'s, out of ``from_status``'s, and, when ``created``,
-    into the totals."""
-    deltas: dict[str, int] = {}
-    for name in _counters_of(to_status, task.type):
-        deltas[name] = deltas.get(name, 0) + 1
-    if from_status is not None:
-        for name in _counters_of(from_status, task.type):
-            deltas[name] = deltas.get(name, 0) - 1
-    if created:
-        deltas["total"] = 1
-        deltas[_type_counter(task.type)] = 1
-    return deltas
+def change_deltas(old: Task | None, new: Task | None) -> dict[str, int]:
+    """How one write of a task moves its owner's counters: what the task as written (``new``, None when
+    deleted) contributes, less what it contributed before (``old``, None when created). Zeros are left out,
+    so a write that changes nothing counted (progress, a poster) gives ``{}``."""
+    deltas = dict(_contribution(new)) if new is not None else {}
+    for name, amount in (_contribution(old) if old is not None else {}).items():
+        deltas[name] = deltas.get(name, 0) - amount
+    return {name: amount for name, amount in deltas.items() if amount}
 
 
-def _counters_of(status: TaskStatus, task_type: TaskType) -> tuple[str, str]:
-    """The two counters a task in ``status`` contributes to: per status, and per type and status."""
-    return _status_counter(status), _type_status_counter(task_type, status)
+def _contribution(task: Task) -> dict[str, int]:
+    """What one stored task adds to its owner's counters: one to the total, to its type's and to its status's
+    (alone and per type); once COMPLETED, its generation seconds."""
+    counted = {
+        "total": 1,
+        _type_counter(task.type): 1,
+        _status_counter(task.status): 1,
+        _type_status_counter(task.type, task.status): 1,
+    }
+    if task.status is TaskStatus.COMPLETED and task.completedAt:
+        counted["generationSecondsSum"] = round(task.generation_seconds or 0)
+    return counted
 
 
 def _status_counter(status: TaskStatus) -> str:

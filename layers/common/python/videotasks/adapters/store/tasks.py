@@ -1,8 +1,8 @@
 """The tasks table.
 
-Every write to a task is conditional on the state the caller expects, and every status change
-updates the owner's counters in the same transaction, so a retried or raced write can neither
-resurrect a terminal task nor count twice.
+Every write to a task is conditional on the state the caller expects, so a retried or raced write cannot
+resurrect a terminal task. The owner's counters follow from the table's stream (``functions/count_tasks``,
+idempotent per stream record), so no write here names the per-user ``TOTALS`` item.
 """
 
 from __future__ import annotations
@@ -174,14 +174,15 @@ class TaskRepository:
     # writes ----------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
     def create(self, task: Task, charge: Charge | None = None) -> Task:
-        """Insert a new QUEUED task and count it, in one transaction (charged to its owner's limits)."""
+        """Insert a new QUEUED task, in one transaction with its hour of creation counted and its charge to its
+        owner's limits."""
         self.create_many([task], charge)
         return task
 
     @tracer.capture_method(capture_response=False)
     def create_many(self, tasks: Sequence[Task], charge: Charge | None = None) -> list[Task]:
-        """Insert new QUEUED tasks of one user, count them and charge ``charge`` to the user's limits, all in
-        one transaction: every task is created, or none.
+        """Insert new QUEUED tasks of one user, count their hour of creation and charge ``charge`` to the
+        user's limits, all in one transaction: every task is created, or none.
 
         Raises ``RateLimitedError`` or ``QuotaExceededError`` (``charge``'s) when a limit has no room left.
         """
@@ -225,8 +226,9 @@ class TaskRepository:
 
     @tracer.capture_method(capture_response=False)
     def import_ended(self, tasks: Sequence[Task], *, now: datetime) -> None:
-        """Insert ended tasks of one user brought over from another backend, and count them, in one
-        transaction: every task lands with its counters, or none does. No queue entry, no charge to the
+        """Insert ended tasks of one user brought over from another backend (with their hours of creation
+        counted), in one transaction: every task lands, or none does; the aggregator counts them from the
+        stream like any other. No queue entry, no charge to the
         user's limits, no execution: they are history. Raises ``StaleWriteError`` when one of the ids is
         already stored (the caller retries the others one by one)."""
         if any(not task.is_terminal for task in tasks) or len({task.userId for task in tasks}) != 1:
@@ -264,7 +266,8 @@ class TaskRepository:
 
     @tracer.capture_method(capture_response=False)
     def delete(self, task: Task) -> None:
-        """Remove an ended task and uncount it, in one transaction. Raises ``StaleWriteError`` when the
+        """Remove an ended task and uncount its hour of creation, in one transaction (the aggregator uncounts
+        the rest from the REMOVE record). Raises ``StaleWriteError`` when the
         stored task is gone or not in ``task.status`` (which, for an ended task, means gone)."""
         if not task.is_terminal:
             raise StaleWriteError(f"Task {task.videoId} is {task.status.value}; only an ended task is deleted")
@@ -309,12 +312,10 @@ class TaskRepository:
             raise StaleWriteError(f"Task {task.videoId} cannot go from {task.status.value} to {target.value}")
         now = utc_now()
         fields: dict[str, Any] = {**changes, "status": target, "updatedAt": iso(now)}
-        generation_seconds = None
         if target in TERMINAL_STATUSES:
             fields.setdefault("finishedAt", iso(now))
         if target is TaskStatus.COMPLETED:
             fields.setdefault("completedAt", iso(now))
-            generation_seconds = round(task.model_copy(update=fields).generation_seconds or 0)
         names, values, expression = set_expression(fields)
         update = {
             "Update": {
@@ -326,9 +327,11 @@ class TaskRepository:
                 "ExpressionAttributeValues": {**values, ":expected": task.status.value},
             }
         }
-        counted = self._counters.count_transition(task, target, generation_seconds=generation_seconds)
+        # The owner's counters follow from the stream (functions/count_tasks), so a status change names only
+        # its own task: two tasks' transitions never share an item. The rare refund (a task ending before a
+        # provider took it) is the one other item, and it must go with the write that ends the task.
         refunded = self._usage.refund(task, target)
-        self._writer.transact([update, counted, *refunded], stale=_CHANGED_WHILE_WRITTEN)
+        self._writer.transact([update, *refunded], stale=_CHANGED_WHILE_WRITTEN)
         return task.model_copy(update=fields)
 
     @tracer.capture_method(capture_response=False)
