@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from videotasks.domain.deadline import Deadline, InvocationContext
     from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
+    from videotasks.services.callbacks import CallbackAccount, CallbackDelivery, CallbackEvents
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
     from videotasks.services.posters import PosterResult
@@ -261,6 +262,8 @@ def reset() -> None:
         hooks.cache_clear()
     for queued in (queue_store, queue_service):
         queued.cache_clear()
+    for callbacks in (callback_store, callback_events, callback_delivery, callback_account):
+        callbacks.cache_clear()
     get_settings.cache_clear()
 
 
@@ -299,3 +302,41 @@ def broadcaster() -> Broadcaster:
     from videotasks.services.broadcasting import Broadcaster
 
     return Broadcaster(get_settings(), connections(), notifier(), media_store())
+
+
+# Outbound webhooks (videotasks.services.callbacks): only the functions that deliver them load the HTTP client.
+@functools.cache
+def callback_store() -> Any:
+    from videotasks.adapters.store.callbacks import CallbackStore
+
+    return CallbackStore(get_settings())
+
+
+@functools.cache
+def callback_events() -> CallbackEvents:
+    from videotasks.adapters.callback_runs import DeliveryRuns
+    from videotasks.services.callbacks import CallbackEvents
+
+    settings = get_settings()
+    return CallbackEvents(settings, DeliveryRuns(settings.callback_state_machine_arn), media_store())
+
+
+@functools.cache
+def callback_delivery() -> CallbackDelivery:
+    from videotasks.adapters.callback_http import CallbackPoster
+    from videotasks.adapters.callback_runs import DeadLetters
+    from videotasks.services.callbacks import CallbackDelivery
+    from videotasks.settings import callback_loopback_allowed
+
+    settings = get_settings()
+    poster = CallbackPoster(
+        timeout_seconds=settings.callback_timeout_seconds, allow_loopback_http=callback_loopback_allowed()
+    )
+    return CallbackDelivery(settings, callback_store(), poster, DeadLetters(settings.callback_dead_letter_queue_url))
+
+
+@functools.cache
+def callback_account() -> CallbackAccount:
+    from videotasks.services.callbacks import CallbackAccount
+
+    return CallbackAccount(get_settings(), callback_store(), repository())
