@@ -26,8 +26,9 @@ class Delivery:
 
 
 class FakeReceiver:
-    """``FakeReceiver({"/flaky": [500, 500, 200]})``: each path answers its script in order, then repeats
-    its last answer; a path without a script answers 200."""
+    """``FakeReceiver({"/flaky": [500, 500, 200]})``: each path answers each event's attempts (by
+    ``webhook-id``) with its script in order, then repeats its last answer; a path without a script answers
+    200."""
 
     def __init__(self, scripts: dict[str, list[Answer]] | None = None, *, port: int = 0) -> None:
         self.scripts = dict(scripts or {})
@@ -78,6 +79,13 @@ class FakeReceiver:
     def _record(self, delivery: Delivery) -> Answer:
         with self._lock:
             self.deliveries.append(delivery)
-            seen = sum(1 for earlier in self.deliveries if earlier.path == delivery.path)
+            # Each event (webhook-id) meets its path's script from the start: "fails the first attempts" is
+            # per event, whatever other events the path received meanwhile.
+            event = delivery.headers.get("webhook-id")
+            seen = sum(
+                1
+                for earlier in self.deliveries
+                if earlier.path == delivery.path and earlier.headers.get("webhook-id") == event
+            )
         script = self.scripts.get(delivery.path) or [200]
         return script[min(seen, len(script)) - 1]

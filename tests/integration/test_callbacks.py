@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from local.fake_receiver import Answer, FakeReceiver
 from tests.integration.api_harness import BASE, OTHER_USER, Api, executions, item_count
 from videotasks.adapters.callback_http import CallbackPoster
 from videotasks.adapters.callback_runs import DeadLetters, DeliveryRuns
@@ -119,42 +118,18 @@ def test_the_secret_routes_need_a_token(api: Api):
 
 
 # ------------------------------------------------------------------------------------------ the receiver
-class Receiver:
-    """A webhook receiver on 127.0.0.1 answering each POST with the next of ``answers`` (then the last)."""
-
-    def __init__(self, answers: list[int]) -> None:
-        self.answers = answers
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.answers[min(len(receiver.received), len(receiver.answers)) - 1]
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Callable[[list[int]], Receiver]]:
-    made: list[Receiver] = []
+def receiver() -> Iterator[Callable[[list[Answer]], FakeReceiver]]:
+    """``receiver([503, 200])``: a receiver on 127.0.0.1 whose ``/hook`` answers those in turn."""
+    made: list[FakeReceiver] = []
 
-    def make(answers: list[int]) -> Receiver:
-        made.append(Receiver(answers))
+    def make(answers: list[Answer]) -> FakeReceiver:
+        made.append(FakeReceiver({"/hook": answers}))
         return made[-1]
 
     yield make
     for one in made:
-        one.server.shutdown()
+        one.stop()
 
 
 def _delivery(monkeypatch: pytest.MonkeyPatch, resolver: Any = None, *, window: int = 5) -> CallbackDelivery:
@@ -184,21 +159,21 @@ def _state(url: str, video_id: str, user: str = "alice") -> dict[str, Any]:
 
 
 def test_attempts_are_signed_retried_on_5xx_and_listed_to_the_owner_only(
-    api: Api, aws_stack: Any, receiver: Callable[[list[int]], Receiver], monkeypatch: pytest.MonkeyPatch
+    api: Api, aws_stack: Any, receiver: Callable[[list[Answer]], FakeReceiver], monkeypatch: pytest.MonkeyPatch
 ):
     video_id = api.create_id(callbackUrl=HOOK)
     hook = receiver([503, 200])
     delivery = _delivery(monkeypatch)
-    state = delivery.attempt(_state(hook.url, video_id))
+    state = delivery.attempt(_state(hook.url("/hook"), video_id))
     assert (state["next"], state["attempt"]) == ("WAIT", 1) and state["waitSeconds"] >= 1
     state = delivery.attempt(state)
     assert (state["next"], state["attempt"]) == ("DONE", 2)
 
     secret = api.call("GET", f"{BASE}/webhook-secret").data["secret"]
     ids = set()
-    for headers, body in hook.received:
-        Webhook(secret).verify(body, headers)
-        ids.add(headers["webhook-id"])
+    for delivery in hook.received():
+        Webhook(secret).verify(delivery.body, delivery.headers)
+        ids.add(delivery.headers["webhook-id"])
     assert ids == {"msg_0123456789abcdef0123456789abcdef"}  # the same id on every attempt
 
     listed = api.call("GET", f"{BASE}/tasks/{video_id}/deliveries")
@@ -212,20 +187,22 @@ def test_attempts_are_signed_retried_on_5xx_and_listed_to_the_owner_only(
     api.as_user(OTHER_USER).call("GET", f"{BASE}/tasks/{video_id}/deliveries").error(404, "NOT_FOUND")
 
 
-def test_a_410_stops_at_once(api: Api, receiver: Callable[[list[int]], Receiver], monkeypatch: pytest.MonkeyPatch):
+def test_a_410_stops_at_once(
+    api: Api, receiver: Callable[[list[Answer]], FakeReceiver], monkeypatch: pytest.MonkeyPatch
+):
     video_id = api.create_id(callbackUrl=HOOK)
     hook = receiver([410])
-    state = _delivery(monkeypatch).attempt(_state(hook.url, video_id))
-    assert state["next"] == "DONE" and len(hook.received) == 1
+    state = _delivery(monkeypatch).attempt(_state(hook.url("/hook"), video_id))
+    assert state["next"] == "DONE" and len(hook.received()) == 1
 
 
 def test_past_the_window_the_event_goes_to_the_dead_letter_queue(
-    api: Api, aws_stack: Any, receiver: Callable[[list[int]], Receiver], monkeypatch: pytest.MonkeyPatch
+    api: Api, aws_stack: Any, receiver: Callable[[list[Answer]], FakeReceiver], monkeypatch: pytest.MonkeyPatch
 ):
     video_id = api.create_id(callbackUrl=HOOK)
     hook = receiver([500])
     delivery = _delivery(monkeypatch, window=1)  # the first retry (>= 1 s, jittered up to 1 s) already ends it
-    state = _state(hook.url, video_id)
+    state = _state(hook.url("/hook"), video_id)
     while (state := delivery.attempt(state))["next"] == "WAIT":
         pass
     assert state["next"] == "DEAD"
@@ -237,7 +214,7 @@ def test_past_the_window_the_event_goes_to_the_dead_letter_queue(
 
 
 def test_a_name_resolving_to_a_private_address_is_refused_at_delivery_without_connecting(
-    api: Api, receiver: Callable[[list[int]], Receiver], monkeypatch: pytest.MonkeyPatch
+    api: Api, receiver: Callable[[list[Answer]], FakeReceiver], monkeypatch: pytest.MonkeyPatch
 ):
     video_id = api.create_id(callbackUrl=HOOK)  # accepted at create: a public-looking name
     asked: list[str] = []

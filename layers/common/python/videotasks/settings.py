@@ -89,6 +89,8 @@ class Settings(BaseModel):
     callback_retry_max_delay_seconds: int = Field(14400, ge=1, le=86400, alias="CALLBACK_RETRY_MAX_DELAY_SECONDS")
     callback_retry_window_seconds: int = Field(86400, ge=1, le=7 * 86400, alias="CALLBACK_RETRY_WINDOW_SECONDS")
     callback_timeout_seconds: float = Field(10.0, gt=0, le=30, alias="CALLBACK_TIMEOUT_SECONDS")
+    # Read by request validation through callback_loopback_allowed(), below; here so the delivery reads it too.
+    callback_allow_loopback_http: bool = Field(False, alias="CALLBACK_ALLOW_LOOPBACK_HTTP")
     callback_secret_overlap_seconds: int = Field(86400, ge=0, le=7 * 86400, alias="CALLBACK_SECRET_OVERLAP_SECONDS")
 
     model_config = {"populate_by_name": True, "frozen": True}

@@ -326,11 +326,10 @@ def callback_delivery() -> CallbackDelivery:
     from videotasks.adapters.callback_http import CallbackPoster
     from videotasks.adapters.callback_runs import DeadLetters
     from videotasks.services.callbacks import CallbackDelivery
-    from videotasks.settings import callback_loopback_allowed
 
     settings = get_settings()
     poster = CallbackPoster(
-        timeout_seconds=settings.callback_timeout_seconds, allow_loopback_http=callback_loopback_allowed()
+        timeout_seconds=settings.callback_timeout_seconds, allow_loopback_http=settings.callback_allow_loopback_http
     )
     return CallbackDelivery(settings, callback_store(), poster, DeadLetters(settings.callback_dead_letter_queue_url))
 
