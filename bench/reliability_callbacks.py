@@ -91,8 +91,10 @@ async def run_callbacks(stack: RunningStack, *, tasks_per_row: int = 6) -> Repor
             session.rows = {name: CallbackRow(name, expected) for name, expected in EXPECTATIONS.items()}
             secrets: dict[str, str] = {}
             ids: dict[str, list[str]] = defaultdict(list)  # row -> video ids
+            users = {}
             for name, plan in PLANS.items():
                 [user] = await session.add_users(name, 1)
+                users[name] = user
                 secrets[name] = (await session.read(user, "/webhook-secret"))["secret"]
                 url = (down if name == DOWN else receiver).url(plan.path)
                 for index in range(tasks_per_row):
@@ -118,6 +120,17 @@ async def run_callbacks(stack: RunningStack, *, tasks_per_row: int = 6) -> Repor
                 _judge(
                     session.rows[name], plan, secrets[name], seen, {v: ended[v] for v in ids[name] if v in ended}, dead
                 )
+            # The "down" row proves something only if attempts did meet the closed port: the owner's deliveries
+            # route must show connection errors before the delivery.
+            refused = 0
+            for video_id in ids[DOWN]:
+                attempts = (await session.read(users[DOWN], f"/tasks/{video_id}/deliveries"))["items"]
+                refused += sum(1 for attempt in attempts if attempt["error"] == "connection")
+            row = session.rows[DOWN]
+            row.notes.append(f"attempts refused while the receiver was down: {refused}")
+            if not refused:
+                row.violations += 1
+                row.problems.append("no attempt met the receiver down: the row did not test what it names")
             report.rows = list(session.rows.values())
             return report
     finally:

@@ -91,6 +91,7 @@ def test_the_callback_url_is_stored_and_shown_and_a_retry_inherits_or_replaces_i
     assert (replaced["callbackUrl"], replaced["callbackEvents"]) == (other, None)
     api.cancel(replaced["videoId"])
     api.retry(replaced["videoId"], {"callbackUrl": "https://10.0.0.1/"}).validation_error("callbackUrl")
+    api.retry(replaced["videoId"], {"callbackEvents": ["task.progress"]}).validation_error("callbackEvents")
 
 
 # -------------------------------------------------------------------------------------- the signing secret

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from videotasks.domain.errors import ConflictError, ValidationError
 from videotasks.domain.models import Task, TaskStatus, TaskType
-from videotasks.domain.requests import SERVICE_METADATA_KEYS, CallbackEvents, CallbackUrl, CreateTaskRequest
+from videotasks.domain.requests import (
+    SERVICE_METADATA_KEYS,
+    CallbackEvents,
+    CallbackUrl,
+    CreateTaskRequest,
+    field_error,
+)
 
 RETRYABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 # A retry is a new request, not a replay of the old one: the source's clientRequestId would make the
@@ -31,6 +37,15 @@ class _Callback(BaseModel):
 
     callbackUrl: CallbackUrl | None = None
     callbackEvents: CallbackEvents | None = None
+
+    @model_validator(mode="after")
+    def _events_need_url(self) -> _Callback:
+        # Events alone would leave unclear whether the source's URL is kept: name the URL with them.
+        if self.callbackEvents and not self.callbackUrl:
+            raise field_error(
+                "callbackEvents", "callback_events_without_url", "needs a callbackUrl", self.callbackEvents
+            )
+        return self
 
     def callback_fields(self, source: Task) -> dict[str, Any]:
         if self.callbackUrl is not None:
