@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from videotasks.domain import messages
 from videotasks.domain.callback_urls import MAX_CALLBACK_URL_CHARS, CallbackUrlRefusedError, check_callback_url
 from videotasks.domain.catalog import ASPECT_RATIO_SIZES
 from videotasks.domain.errors import ValidationError as RequestRefused
@@ -115,16 +116,9 @@ def _check_callback_url(value: str) -> str:
     try:
         return check_callback_url(value, allow_loopback_http=callback_loopback_allowed())
     except CallbackUrlRefusedError as refused:
-        raise PydanticCustomError(f"callback_url_{refused.reason}", CALLBACK_URL_TEXTS[refused.reason]) from None
+        key = f"callback_url_{refused.reason}"
+        raise PydanticCustomError(key, messages.TEXTS[key][0]) from None
 
-
-CALLBACK_URL_TEXTS = {
-    "scheme": "must be an https:// URL",
-    "host": "must name a host on the internet",
-    "credentials": "must not carry credentials (user:password@)",
-    "address": "must not point at a loopback, private, link-local or otherwise non-public address",
-    "port": "has an invalid port",
-}
 
 CallbackUrl = Annotated[
     str,
