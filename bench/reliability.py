@@ -614,7 +614,7 @@ LONG = {"tasks": 20, "creates": 200, "users": 10, "races": 20, "archive_races": 
 LONG_CONTENTION = 60
 
 
-SUITES = ("faults", "concurrency", "contention", "limits", "queue", "queue-order")
+SUITES = ("faults", "concurrency", "contention", "limits", "queue", "queue-order", "callbacks")
 LONG_LIMITS = {"users": 5, "creates": 100}
 QUEUE_LONG = {"creates": 200, "users": 4, "ordered": 12}  # bench/reliability_queue.py
 
@@ -653,11 +653,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The contention suite needs conflicts injected into every transaction of its stack: a stack of its own.
     envs = dict.fromkeys(SUITES, base_env)
     envs["contention"] = {**base_env, "LOCAL_DYNAMODB_CONFLICT_RATE": str(args.conflict_rate)}
-    from bench import reliability_limits  # it builds on this module's Session
+    from bench import reliability_callbacks, reliability_limits  # they build on this module's Session
 
     envs["limits"] = {**base_env, **reliability_limits.limits_env()}
     envs["queue"] = {**base_env, **QUEUE_ENV}  # its own cap, and a deadline that outlasts its queues
     envs["queue-order"] = {**base_env, **QUEUE_ORDER_ENV}
+    envs["callbacks"] = {**base_env, **reliability_callbacks.CALLBACKS_ENV}  # retries within seconds
     stacks: dict[tuple[tuple[str, str], ...], RunningStack] = {}
     runs: dict[str, Callable[[RunningStack], Awaitable[Report]]] = {
         "faults": lambda stack: run_faults(stack, faults=faults, tasks_per_fault=args.tasks),
@@ -676,6 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "queue": lambda stack: run_queue_cap(stack, creates=args.queue_creates, users=QUEUE_LONG["users"]),
         "queue-order": lambda stack: run_queue_order(stack, ordered=QUEUE_LONG["ordered"]),
+        "callbacks": reliability_callbacks.run_callbacks,
     }
     reports: list[Report] = []
     crashed = False

@@ -134,6 +134,14 @@ def _lambda(targets: Targets, operation: str, params: dict[str, Any]) -> list[Ia
     return [IamCall(action, f"{arn}:{qualifier}" if qualifier else arn)]
 
 
+def _sqs(targets: Targets, operation: str, params: dict[str, Any]) -> list[IamCall]:
+    """SQS names a queue by its URL (``…/<account>/<name>``); IAM by its ARN."""
+    url = str(params.get("QueueUrl", ""))
+    *_, account, name = ["", "", *url.rstrip("/").split("/")]
+    resource = f"arn:aws:sqs:{targets.region}:{account or targets.account}:{name}" if name else "*"
+    return [IamCall(f"sqs:{operation}", resource)]
+
+
 def _connections(targets: Targets, operation: str, params: dict[str, Any]) -> list[IamCall]:
     method = _CONNECTION_METHODS.get(operation, "*")
     resource = (
@@ -158,6 +166,8 @@ def iam_calls(signing_name: str, operation: str, params: dict[str, Any], targets
         return _lambda(targets, operation, params)
     if signing_name == "execute-api":
         return _connections(targets, operation, params)
+    if signing_name == "sqs":
+        return _sqs(targets, operation, params)
     if signing_name == "sts" and operation == "GetCallerIdentity":
         return []  # needs no permission, and a Deny cannot refuse it
     return [IamCall(f"{signing_name}:{operation}", "*")]

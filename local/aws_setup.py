@@ -48,6 +48,11 @@ def physical_names(template: dict[str, Any], resolver: Resolver) -> None:
             resolver.attributes[(logical_id, "Arn")] = resolver.physical[logical_id]
         elif kind in {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api", "AWS::Serverless::LayerVersion"}:
             resolver.physical[logical_id] = f"local-{logical_id}"
+        elif kind == "AWS::SQS::Queue":
+            name = f"{LOCAL_PREFIX}-{logical_id}"
+            resolver.physical[logical_id] = name  # replaced by the queue URL once created
+            resolver.attributes[(logical_id, "QueueName")] = name
+            resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         elif kind == "AWS::SecretsManager::Secret":
             name = resolver.resolve(body["Properties"]["Name"])
             resolver.physical[logical_id] = name  # replaced by the ARN once created
@@ -80,6 +85,14 @@ def create_buckets(template: dict[str, Any], resolver: Resolver, endpoint: str) 
     s3 = _client("s3", endpoint)
     for logical_id in resources(template, "AWS::S3::Bucket"):
         s3.create_bucket(Bucket=resolver.physical[logical_id])
+
+
+def create_queues(template: dict[str, Any], resolver: Resolver, endpoint: str) -> None:
+    """The template's SQS queues (the outbound webhooks' dead letters are read by tests); the Ref becomes
+    the queue URL, as in AWS."""
+    sqs = _client("sqs", endpoint)
+    for logical_id in resources(template, "AWS::SQS::Queue"):
+        resolver.physical[logical_id] = sqs.create_queue(QueueName=resolver.physical[logical_id])["QueueUrl"]
 
 
 def create_secrets(template: dict[str, Any], resolver: Resolver, endpoint: str, values: dict[str, str]) -> None:

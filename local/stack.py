@@ -180,11 +180,15 @@ class LocalStack:
         aws_setup.physical_names(self.template, self.resolver)
         aws_setup.create_tables(self.template, self.resolver, endpoint)
         aws_setup.create_buckets(self.template, self.resolver, endpoint)
+        aws_setup.create_queues(self.template, self.resolver, endpoint)
         aws_setup.create_secrets(self.template, self.resolver, endpoint, _secret_values(self.template, self.config))
         aws_setup.create_functions(self.template, endpoint)
         aws_setup.create_state_machines(self.template, self.resolver, endpoint)
         self.environment = function_environment(self.template, self.resolver)
         self.environment["WEBSOCKET_ENDPOINT"] = self.config.connections_url
+        # Tests run webhook receivers on this machine: http://127.0.0.1:<port> callbacks, and only those
+        # (every other loopback, private or link-local address stays refused; docs/WEBHOOKS.md).
+        self.environment["CALLBACK_ALLOW_LOOPBACK_HTTP"] = "true"
         os.environ.update(self.environment)
 
     def _http_app(self) -> web.Application:

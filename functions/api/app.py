@@ -207,7 +207,7 @@ def retry_task(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Any]:
     task, created = wiring.task_lineage().retry(
-        _user_id(), videoId, idempotency_key, app.lambda_context, webhook_base=_webhook_base(), plan=_plan()
+        _user_id(), videoId, idempotency_key, app.lambda_context, body, webhook_base=_webhook_base(), plan=_plan()
     )
     return envelope.success(wiring.task_service().public(task, _lang()), status_code=201 if created else 200)
 
@@ -229,6 +229,7 @@ def remix_task(
         body.prompt,
         idempotency_key,
         app.lambda_context,
+        body,
         webhook_base=_webhook_base(),
         plan=_plan(),
     )
@@ -279,6 +280,37 @@ def stats() -> Response[Any]:
 )
 def usage() -> Response[Any]:
     return envelope.success(wiring.task_service().usage(_user_id(), _plan()))
+
+
+# outbound webhooks (docs/WEBHOOKS.md) ------------------------------------------------------------------
+@app.get(
+    f"{openapi.BASE_PATH}/webhook-secret",
+    tags=["webhooks"],
+    summary="The caller's webhook signing secret (created on first read)",
+    responses=openapi.responses(replies.WebhookSecretReply, 401),
+)
+def webhook_secret() -> Response[Any]:
+    return envelope.success(wiring.callback_account().secret(_user_id()))
+
+
+@app.post(
+    f"{openapi.BASE_PATH}/webhook-secret/rotate",
+    tags=["webhooks"],
+    summary="A new webhook signing secret; the old one keeps signing for the overlap window",
+    responses=openapi.responses(replies.WebhookSecretReply, 401),
+)
+def rotate_webhook_secret() -> Response[Any]:
+    return envelope.success(wiring.callback_account().rotate(_user_id()))
+
+
+@app.get(
+    f"{openapi.BASE_PATH}/tasks/<videoId>/deliveries",
+    tags=["webhooks"],
+    summary="The delivery attempts of a task's webhook events",
+    responses=openapi.responses(replies.TaskDeliveriesReply, 400, 401, 404),
+)
+def task_deliveries(videoId: VideoIdParam) -> Response[Any]:
+    return envelope.success(wiring.callback_account().deliveries(_user_id(), videoId))
 
 
 # errors: one place maps every exception to the envelope ---------------------------------------------

@@ -66,6 +66,8 @@ def _task() -> dict[str, Any]:
         "finishedAt": None,
         "retryOf": None,
         "remixOf": None,
+        "callbackUrl": None,
+        "callbackEvents": None,
         "priority": "normal",
         "queuePosition": None,
     }

@@ -4,7 +4,7 @@ Each handler module is imported in a fresh interpreter with the environment it h
 ``make bench`` measures, bench/cold_start.py), and the modules it loaded are checked against what must
 wait: the provider clients and httpx (loaded with the first provider call), the OpenAPI models and Swagger
 UI (``/openapi.json`` and ``/docs`` only), Powertools' idempotency (a create with an ``Idempotency-Key``),
-its batch processing (the broadcaster only), its parser and validation (unused). A structural check, not a
+its batch processing (the stream readers only), its parser and validation (unused). A structural check, not a
 timing: ``make bench`` prints the times.
 """
 
@@ -34,7 +34,7 @@ NEVER_AT_START = (
 # Prefixes only the named functions may load at import.
 ONLY_IN = {
     "aws_lambda_powertools.event_handler": {"ApiFunction"},
-    "aws_lambda_powertools.utilities.batch": {"BroadcasterFunction"},
+    "aws_lambda_powertools.utilities.batch": {"BroadcasterFunction", "CallbackEventsFunction"},  # stream readers
     "videotasks.services.tasks": {"ApiFunction"},
     "videotasks.services.workflow": set(),  # the step functions build it on their first invocation
     "jwt": {"ApiFunction", "AuthorizerFunction"},

@@ -104,7 +104,12 @@ def test_a_transaction_is_authorised_by_its_items_actions_on_each_table() -> Non
         ),
         ("states", "StartExecution", {"stateMachineArn": "arn:sm"}, [IamCall("states:StartExecution", "arn:sm")]),
         ("sts", "GetCallerIdentity", {}, []),
-        ("sqs", "SendMessage", {"QueueUrl": "q"}, [IamCall("sqs:SendMessage", "*")]),
+        (
+            "sqs",
+            "SendMessage",
+            {"QueueUrl": f"http://127.0.0.1:5000/{ACCOUNT}/dead"},
+            [IamCall("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:dead")],
+        ),
     ],
 )
 def test_calls_are_named_as_iam_authorises_them(

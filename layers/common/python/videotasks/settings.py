@@ -81,6 +81,18 @@ class Settings(BaseModel):
     websocket_endpoint: str = Field("", alias="WEBSOCKET_ENDPOINT")
     cors_origins: tuple[str, ...] = Field((), alias="CORS_ORIGINS")
 
+    # Outbound webhooks (docs/WEBHOOKS.md): the delivery state machine, the dead letters, the retry schedule
+    # (shortened by tests), and the overlap in which a rotated-out signing secret still signs.
+    callback_state_machine_arn: str = Field("", alias="CALLBACK_STATE_MACHINE_ARN")
+    callback_dead_letter_queue_url: str = Field("", alias="CALLBACK_DEAD_LETTER_QUEUE_URL")
+    callback_retry_base_seconds: int = Field(30, ge=1, le=3600, alias="CALLBACK_RETRY_BASE_SECONDS")
+    callback_retry_max_delay_seconds: int = Field(14400, ge=1, le=86400, alias="CALLBACK_RETRY_MAX_DELAY_SECONDS")
+    callback_retry_window_seconds: int = Field(86400, ge=1, le=7 * 86400, alias="CALLBACK_RETRY_WINDOW_SECONDS")
+    callback_timeout_seconds: float = Field(10.0, gt=0, le=30, alias="CALLBACK_TIMEOUT_SECONDS")
+    # Read by request validation through callback_loopback_allowed(), below; here so the delivery reads it too.
+    callback_allow_loopback_http: bool = Field(False, alias="CALLBACK_ALLOW_LOOPBACK_HTTP")
+    callback_secret_overlap_seconds: int = Field(86400, ge=0, le=7 * 86400, alias="CALLBACK_SECRET_OVERLAP_SECONDS")
+
     model_config = {"populate_by_name": True, "frozen": True}
 
     @field_validator("allowed_models", "cors_origins", mode="before")
@@ -108,6 +120,13 @@ class Settings(BaseModel):
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def callback_loopback_allowed() -> bool:
+    """Whether callback URLs may be ``http://127.0.0.1:<port>`` (the local stack turns it on, so tests run a
+    receiver; template.yaml keeps it off). Read on its own: request bodies are validated before, and
+    without, the rest of the settings."""
+    return os.environ.get("CALLBACK_ALLOW_LOOPBACK_HTTP", "false").strip().lower() == "true"
 
 
 @functools.cache

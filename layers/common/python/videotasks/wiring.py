@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
     from videotasks.services.counting import TaskCounting
+    from videotasks.services.callbacks import CallbackAccount, CallbackDelivery, CallbackEvents
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
     from videotasks.services.posters import PosterResult
@@ -273,6 +274,8 @@ def reset() -> None:
     for queued in (queue_store, queue_service):
         queued.cache_clear()
     task_counting.cache_clear()
+    for callbacks in (callback_store, callback_events, callback_delivery, callback_account):
+        callbacks.cache_clear()
     get_settings.cache_clear()
 
 
@@ -311,3 +314,40 @@ def broadcaster() -> Broadcaster:
     from videotasks.services.broadcasting import Broadcaster
 
     return Broadcaster(get_settings(), connections(), notifier(), media_store())
+
+
+# Outbound webhooks (videotasks.services.callbacks): only the functions that deliver them load the HTTP client.
+@functools.cache
+def callback_store() -> Any:
+    from videotasks.adapters.store.callbacks import CallbackStore
+
+    return CallbackStore(get_settings())
+
+
+@functools.cache
+def callback_events() -> CallbackEvents:
+    from videotasks.adapters.callback_runs import DeliveryRuns
+    from videotasks.services.callbacks import CallbackEvents
+
+    settings = get_settings()
+    return CallbackEvents(settings, DeliveryRuns(settings.callback_state_machine_arn), media_store())
+
+
+@functools.cache
+def callback_delivery() -> CallbackDelivery:
+    from videotasks.adapters.callback_http import CallbackPoster
+    from videotasks.adapters.callback_runs import DeadLetters
+    from videotasks.services.callbacks import CallbackDelivery
+
+    settings = get_settings()
+    poster = CallbackPoster(
+        timeout_seconds=settings.callback_timeout_seconds, allow_loopback_http=settings.callback_allow_loopback_http
+    )
+    return CallbackDelivery(settings, callback_store(), poster, DeadLetters(settings.callback_dead_letter_queue_url))
+
+
+@functools.cache
+def callback_account() -> CallbackAccount:
+    from videotasks.services.callbacks import CallbackAccount
+
+    return CallbackAccount(get_settings(), callback_store(), repository())

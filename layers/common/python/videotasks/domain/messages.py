@@ -192,6 +192,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "data: URL 必须是以下类型之一的 base64 数据：{allowed}（如 data:image/png;base64,...）",
     ),
     "input_reference_data_payload": ("the data: URL's payload is not base64", "data: URL 的内容不是有效的 base64"),
+    "callback_url_scheme": ("must be an https:// URL", "必须是 https:// 链接"),
+    "callback_url_host": ("must name a host on the internet", "必须是互联网上可访问的主机名"),
+    "callback_url_credentials": (
+        "must not carry credentials (user:password@)",
+        "链接中不能包含用户名和密码（user:password@）",
+    ),
+    "callback_url_address": (
+        "must not point at a loopback, private, link-local or otherwise non-public address",
+        "不能指向回环、内网、链路本地或其他非公网地址",
+    ),
+    "callback_url_port": ("has an invalid port", "端口无效"),
+    "callback_events_without_url": ("needs a callbackUrl", "需要同时提供 callbackUrl"),
     # the WebSocket protocol ----------------------------------------------------------------------
     "ws_expected": (
         '{problem}; send {{"action": ...}} with one of {actions} (or the old backend\'s {legacy} as "type")',

@@ -77,6 +77,10 @@ class Task(BaseModel):
     # Lineage (videotasks.domain.lineage): the task this one retries, or the finished video it remixes.
     retryOf: str | None = None
     remixOf: str | None = None
+    # Outbound webhooks (videotasks.domain.callbacks): where its events are POSTed, and the optional events
+    # it asked for (the terminal ones are always sent).
+    callbackUrl: str | None = None
+    callbackEvents: list[str] | None = None
     # internal
     # The catalog's provider entry and the provider's name of the model, fixed at creation: a running job
     # is polled where it was made even if the catalog moves the model since.

@@ -69,6 +69,10 @@ class Task(_Reply):
     )
     retryOf: str | None = Field(description="The FAILED or CANCELLED task this one retries; null when none")
     remixOf: str | None = Field(description="The COMPLETED video this one remixes; null when none")
+    callbackUrl: str | None = Field(
+        description="Where this task's events are POSTed (docs/WEBHOOKS.md); null when none"
+    )
+    callbackEvents: list[str] | None = Field(description="Optional events asked for besides the terminal ones")
     # the per-user queue (docs/API.md, "Queue and priority")
     priority: Priority = Field(description="Where it waits among the owner's queued tasks: high, normal or low")
     queuePosition: int | None = Field(
@@ -214,6 +218,40 @@ class Usage(_Reply):
     resets: UsageResets
 
 
+class WebhookSecret(_Reply):
+    """The caller's outbound webhook signing secret (docs/WEBHOOKS.md)."""
+
+    secret: str = Field(description="whsec_<base64 key>: the HMAC-SHA256 key is the base64-decoded part after whsec_")
+    previousSecretExpiresAt: str | None = Field(
+        description="ISO 8601, UTC: until then the secret this one replaced signs too (a second v1 signature); "
+        "null when none does"
+    )
+
+
+class DeliveryAttempt(_Reply):
+    webhookId: str = Field(description="The event's id (webhook-id header): the same on every attempt of one event")
+    event: Literal["task.completed", "task.failed", "task.cancelled", "task.progress"]
+    attempt: int = Field(ge=1)
+    attemptedAt: str = Field(description="ISO 8601, UTC")
+    statusCode: int | None = Field(description="The receiver's HTTP status; null when it gave none (see error)")
+    error: str | None = Field(
+        description="timeout, connection, tls, dns or refused_address when no HTTP answer came; else null"
+    )
+    latencyMs: int = Field(ge=0)
+    outcome: Literal["delivered", "retry", "stop", "dead"] = Field(
+        description="delivered (2xx), retry (another attempt follows), stop (a 4xx other than 408/429, or a "
+        "non-public address: no more attempts), dead (the retry window is over: dead-lettered)"
+    )
+    nextRetryAt: str | None = Field(description="ISO 8601, UTC: when the next attempt is due; null when none is")
+
+
+class TaskDeliveries(_Reply):
+    """A task's outbound webhook delivery attempts, oldest first (kept 7 days)."""
+
+    videoId: str
+    items: list[DeliveryAttempt]
+
+
 class Health(_Reply):
     status: Literal["ok"]
     service: str
@@ -266,3 +304,5 @@ ModelListReply = enveloped(ModelList)
 HealthReply = enveloped(Health)
 TaskBatchReply = enveloped(TaskBatch)
 UsageReply = enveloped(Usage)
+WebhookSecretReply = enveloped(WebhookSecret)
+TaskDeliveriesReply = enveloped(TaskDeliveries)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -19,11 +19,14 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from videotasks.domain import messages
+from videotasks.domain.callback_urls import MAX_CALLBACK_URL_CHARS, CallbackUrlRefusedError, check_callback_url
 from videotasks.domain.catalog import ASPECT_RATIO_SIZES
 from videotasks.domain.errors import ValidationError as RequestRefused
 from videotasks.domain.media_types import ALLOWED_MEDIA_TYPES
 from videotasks.domain.models import Priority, TaskStatus, TaskType
 from videotasks.domain.wire import status_of_word
+from videotasks.settings import callback_loopback_allowed
 
 MAX_METADATA_BYTES = 2048
 # What replies put into a task's metadata themselves (the old backend's dual-id document).
@@ -106,6 +109,34 @@ InputReference = Annotated[
     ),
 ]
 
+
+def _check_callback_url(value: str) -> str:
+    """An https:// URL on a public address (domain/callback_urls.py); the local stack also takes
+    http://127.0.0.1:<port>."""
+    try:
+        return check_callback_url(value, allow_loopback_http=callback_loopback_allowed())
+    except CallbackUrlRefusedError as refused:
+        key = f"callback_url_{refused.reason}"
+        raise PydanticCustomError(key, messages.TEXTS[key][0]) from None
+
+
+CallbackUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_CALLBACK_URL_CHARS),
+    AfterValidator(_check_callback_url),
+    Field(
+        description="Where we POST this task's events, signed (docs/WEBHOOKS.md): an https:// URL on a public "
+        f"address, at most {MAX_CALLBACK_URL_CHARS} characters"
+    ),
+]
+CallbackEvents = Annotated[
+    list[Literal["task.progress"]],
+    Field(
+        max_length=1,
+        description='Optional events besides the terminal ones (always sent): ["task.progress"]',
+    ),
+]
+
 ClientRequestId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
@@ -139,6 +170,8 @@ class CreateTaskRequest(BaseModel):
         Priority.NORMAL,
         description="Where the task waits among the caller's queued tasks: high, normal (default) or low",
     )
+    callbackUrl: CallbackUrl | None = None
+    callbackEvents: CallbackEvents | None = None
     # Our name -> the old name the client sent it under, so later refusals (the catalog's) use the client's.
     _sent_as: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -196,6 +229,14 @@ class CreateTaskRequest(BaseModel):
         if isinstance(data.get("type"), str):
             data["type"] = data["type"].upper()
         return data
+
+    @model_validator(mode="after")
+    def _events_need_url(self) -> CreateTaskRequest:
+        if self.callbackEvents and not self.callbackUrl:
+            raise field_error(
+                "callbackEvents", "callback_events_without_url", "needs a callbackUrl", self.callbackEvents
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_metadata(self) -> CreateTaskRequest:

@@ -14,7 +14,14 @@ from aws_lambda_powertools import Logger
 from videotasks.adapters.providers import ShapeUnavailableError, shape_capabilities
 from videotasks.adapters.tracing import tracer
 from videotasks.domain.catalog import Catalog, describe
-from videotasks.domain.lineage import check_remixable, check_retryable, remix_request, retry_request
+from videotasks.domain.lineage import (
+    RemixTaskRequest,
+    RetryTaskRequest,
+    check_remixable,
+    check_retryable,
+    remix_request,
+    retry_request,
+)
 from videotasks.domain.models import Task
 from videotasks.services.tasks import TaskService
 
@@ -28,15 +35,21 @@ class TaskLineage:
 
     @tracer.capture_method(capture_response=False)
     def retry(
-        self, user_id: str, video_id: str, idempotency_key: str | None, lambda_context: Any = None, **create: Any
+        self,
+        user_id: str,
+        video_id: str,
+        idempotency_key: str | None,
+        lambda_context: Any = None,
+        body: RetryTaskRequest | None = None,
+        **create: Any,
     ) -> tuple[Task, bool]:
-        """A new task with the parameters of the caller's FAILED or CANCELLED ``video_id``; ``create``: the
-        create's other keywords (``webhook_base``)."""
+        """A new task with the parameters of the caller's FAILED or CANCELLED ``video_id`` (a callbackUrl in
+        ``body`` replaces the source's); ``create``: the create's other keywords (``webhook_base``)."""
         source = self._tasks.get(user_id, video_id)
         check_retryable(source)
         return self._tasks.create_once(
             user_id,
-            retry_request(source),
+            retry_request(source, body),
             idempotency_key,
             lambda_context,
             lineage={"retryOf": source.videoId},
@@ -52,6 +65,7 @@ class TaskLineage:
         prompt: str,
         idempotency_key: str | None,
         lambda_context: Any = None,
+        body: RemixTaskRequest | None = None,
         **create: Any,
     ) -> tuple[Task, bool]:
         """A new video of the caller's COMPLETED ``video_id`` with ``prompt``, made by its provider's remix."""
@@ -59,7 +73,7 @@ class TaskLineage:
         check_remixable(source, model_can_remix=self.can_remix(source))
         return self._tasks.create_once(
             user_id,
-            remix_request(source, prompt),
+            remix_request(source, prompt, body),
             idempotency_key,
             lambda_context,
             lineage={"remixOf": source.videoId, "remixSource": str(source.externalTaskId)},

@@ -191,6 +191,8 @@ class TaskService:
             provider=options.provider,
             providerModel=options.provider_model,
             inputReference=request.inputReference,
+            callbackUrl=request.callbackUrl,
+            callbackEvents=list(request.callbackEvents) if request.callbackEvents else None,
             clientRequestId=request.clientRequestId,
             metadata=request.metadata or {},
             priority=request.priority,
