@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from videotasks.domain.deadline import Deadline, InvocationContext
     from videotasks.edge.steps import StateEvent, StateHandler
     from videotasks.services.broadcasting import Broadcaster
-    from videotasks.services.counting import TaskCounting
     from videotasks.services.callbacks import CallbackAccount, CallbackDelivery, CallbackEvents
+    from videotasks.services.counting import TaskCounting
     from videotasks.services.deletion import TaskDeletion
     from videotasks.services.lineage import TaskLineage
     from videotasks.services.posters import PosterResult
