@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.api_harness import OTHER_USER, USER, Api, list_all
 from videotasks.adapters.store import tasks as task_store
+from videotasks.adapters.store.items import task_item
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
 
@@ -66,7 +67,7 @@ def make_tasks(aws_stack, stored_task):
         if not counted:
             with aws_stack.table("TASKS_TABLE").batch_writer() as batch:
                 for task in tasks:
-                    batch.put_item(Item=task.model_dump(mode="json", exclude_none=True))
+                    batch.put_item(Item=task_item(task))
         return tasks
 
     return make
