@@ -18,6 +18,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
+from videotasks.adapters.store.backfill import BackfillPage, backfill_page
 from videotasks.adapters.store.counters import CountersTable, UserCounters
 from videotasks.adapters.store.items import (
     FILTER_KEY,
@@ -314,6 +315,10 @@ class TaskRepository:
     def _queued(self, task: Task) -> list[dict[str, Any]]:
         """The task's entry in its owner's queue, written in the create's transaction (none without a queue)."""
         return [enqueue_item(self._queue_table, task)] if self._queue_table else []
+
+    def backfill_list_keys(self, start: dict[str, Any] | None = None, *, limit: int = 200) -> BackfillPage:
+        """One page of the maintenance pass that keys tasks stored before ``ByUserFilter`` (``backfill``)."""
+        return backfill_page(self._tasks, self._writer, start=start, limit=limit)
 
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
