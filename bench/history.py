@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -199,18 +200,18 @@ def in_process_stack() -> Iterator[Callable[[str, dict[str, Any] | None], tuple[
     )
     for name in [name for name in os.environ if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE"))]:
         del os.environ[name]
-    jwt_secret = "history-bench-jwt-secret-0123456789abcdef"
+    jwt_secret = secrets.token_hex(32)  # this process's only: it signs the bench's own token
     try:
         with mock_aws(), _as_the_local_stack_runs_moto():
             template = load_template()
             resolver = Resolver(template, parameters={"Stage": "bench"})
-            secrets = {
-                logical_id: jwt_secret if "jwt" in logical_id.lower() else f"bench-{logical_id.lower()}-0123456789abcdef"
+            values = {
+                logical_id: jwt_secret if "jwt" in logical_id.lower() else secrets.token_hex(32)
                 for logical_id in resources(template, "AWS::SecretsManager::Secret")
             }
             aws_setup.physical_names(template, resolver)
             aws_setup.create_tables(template, resolver, None)  # type: ignore[arg-type]
-            aws_setup.create_secrets(template, resolver, None, secrets)  # type: ignore[arg-type]
+            aws_setup.create_secrets(template, resolver, None, values)  # type: ignore[arg-type]
             os.environ.update(function_environment(template, resolver))
             api = FunctionRegistry(template).get("ApiFunction")
             authorization = f"Bearer {make_token(USER, jwt_secret)}"

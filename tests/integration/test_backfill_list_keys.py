@@ -35,9 +35,7 @@ def _walk(repository: TaskRepository, limit: int) -> tuple[int, int]:
 
 
 def test_old_tasks_get_their_keys_and_appear_in_filtered_lists(aws_stack, repository):
-    old = [
-        new_task("alice", status=TaskStatus.COMPLETED, createdAt=f"2026-01-0{n}T00:00:00.000Z") for n in range(1, 6)
-    ]
+    old = [new_task("alice", status=TaskStatus.COMPLETED, createdAt=f"2026-01-0{n}T00:00:00.000Z") for n in range(1, 6)]
     image = new_task("alice", type=TaskType.IMAGE, status=TaskStatus.FAILED, createdAt="2026-01-09T00:00:00.000Z")
     _store_as_before(aws_stack, *old, image)
     keyed_already = repository.create(new_task("alice"))

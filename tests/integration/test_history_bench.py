@@ -20,7 +20,9 @@ def bound(operation: history.Operation) -> int:
         return 4  # the totals item and the last day's hour buckets
     query = operation.query
     returned = query["page"] * query["pageSize"] if "page" in query else query.get("limit", 20)
-    partitions = (1 if "status" in query else 5) * (1 if "type" in query else 2) if query.keys() & {"status", "type"} else 0
+    partitions = (
+        (1 if "status" in query else 5) * (1 if "type" in query else 2) if query.keys() & {"status", "type"} else 0
+    )
     return returned + 1 + 1 + 2 * partitions + (returned if partitions > 1 else 0)
 
 
@@ -47,4 +49,6 @@ def test_report_lines_have_the_issues_shape(monkeypatch):
     lines = history.report()
 
     assert lines[0] == "history first_page items_read@100=10 items_read@10000=10 ratio=1.00"
-    assert all(line.endswith("(extrapolated, linear through the two measured sizes)") for line in lines if "1000000" in line)
+    assert all(
+        line.endswith("(extrapolated, linear through the two measured sizes)") for line in lines if "1000000" in line
+    )

@@ -336,9 +336,7 @@ class TaskService:
         refused) and never a guess. ``nextCursor`` goes on from this page's last task whenever older ones
         exist, the window's edge included."""
         size, number = query.page_size, query.page_number
-        page = self._repository.list_owned(
-            user_id, limit=size * number, status=query.status, task_type=query.type
-        )
+        page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
         more = page.position is not None
         next_cursor = (
             cursor.encode(page.position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())

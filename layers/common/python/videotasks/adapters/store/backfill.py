@@ -11,6 +11,7 @@ reached (``start``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,22 +50,24 @@ def backfill_page(table: Any, writer: ConditionalWriter, *, start: dict[str, Any
         if all(item.get(name) == value for name, value in wanted.items()):
             continue
         try:
-            writer.write(
-                lambda item=item, wanted=wanted: table.update_item(
-                    Key={"videoId": item["videoId"]},
-                    UpdateExpression="SET #filter = :filter, #list = :list",
-                    ConditionExpression="#status = :status AND userId = :owner",
-                    ExpressionAttributeNames={"#filter": FILTER_KEY, "#list": LIST_KEY, "#status": "status"},
-                    ExpressionAttributeValues={
-                        ":filter": wanted[FILTER_KEY],
-                        ":list": wanted[LIST_KEY],
-                        ":status": item["status"],
-                        ":owner": item["userId"],
-                    },
-                ),
-                stale="changed while keyed",
-            )
+            writer.write(_key_write(table, item, wanted), stale="changed while keyed")
             keyed += 1
         except StaleWriteError:
             moved += 1
     return BackfillPage(len(reply.get("Items", [])), keyed, moved, reply.get("LastEvaluatedKey"))
+
+
+def _key_write(table: Any, item: dict[str, Any], wanted: dict[str, str]) -> Callable[[], Any]:
+    """The write of ``wanted`` on ``item``, refused unless the task is still in the status and owner read."""
+    return lambda: table.update_item(
+        Key={"videoId": item["videoId"]},
+        UpdateExpression="SET #filter = :filter, #list = :list",
+        ConditionExpression="#status = :status AND userId = :owner",
+        ExpressionAttributeNames={"#filter": FILTER_KEY, "#list": LIST_KEY, "#status": "status"},
+        ExpressionAttributeValues={
+            ":filter": wanted[FILTER_KEY],
+            ":list": wanted[LIST_KEY],
+            ":status": item["status"],
+            ":owner": item["userId"],
+        },
+    )

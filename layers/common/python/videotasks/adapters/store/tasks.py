@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
@@ -433,7 +433,7 @@ class _Partition:
         self.exhausted = False
 
     def read(self, limit: int) -> None:
-        condition = Key(FILTER_KEY).eq(self._key)
+        condition: Any = Key(FILTER_KEY).eq(self._key)
         if self._after is not None:
             condition = condition & Key(LIST_KEY).lt(self._after)
         reply = self._table.query(
