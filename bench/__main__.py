@@ -9,6 +9,9 @@ Prints figures and ratios, never asserts them (machines here are shared and nois
 3. The adaptive polling policy against the fixed 30 s loop, simulated (``bench/polling.py``).
 4. Webhooks end to end on the local stack (``bench/webhooks.py``): status calls, detection delay.
 5. The cost per 1,000 videos of each design at list prices, from counted operations (``bench/costs.py``).
+6. Items read per list and stats request at 100 and 10,000 tasks of one user (``bench/history.py``).
+7. Counters contention: one user's 200 tasks moving at once, against the local stack's conflict rules
+   (``bench/contention.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, contention, costs, polling, webhooks
+from bench import cold_start, contention, costs, history, polling, webhooks
 from bench.executions import finished_histories
 from bench.executions import transitions as count_transitions
 
@@ -88,7 +91,8 @@ def main() -> None:
     print("\n3. " + polling.report(simulated))
     print(f"\n4. {webhooks.report(hooked := webhooks.measure(args.webhook_tasks))}")
     print(f"\n5. {costs.report(simulated)}")
-    print(f"\n6. Counters contention, one user moving 200 tasks at once:\n   {contention.measure().line()}")
+    print("\n6. Lists and stats as one user's history grows (items read per request)\n" + "\n".join(history.report()))
+    print(f"\n7. Counters contention, one user moving 200 tasks at once:\n   {contention.measure().line()}")
     print(
         "\n"
         + json.dumps(

@@ -44,6 +44,24 @@ def before_each_call(check: CallCheck) -> Undo:
     return lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
 
 
+# (client, operation name, the call's parameters, its parsed reply)
+CallObserver = Callable[[Any, str, dict[str, Any], dict[str, Any]], None]
+
+
+def after_each_call(observe: CallObserver) -> Undo:
+    """Run ``observe`` after every API call of every client (and resource) of this process that got a reply
+    (what the bench counts reads by). Undo in the reverse order of installing."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        reply = original(self, operation_name, api_params)
+        observe(self, operation_name, api_params, reply)
+        return reply
+
+    setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)  # noqa: B010 - private
+    return lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
+
+
 def before_each_presign(check: CallCheck) -> Undo:
     """Run ``check`` ahead of every ``generate_presigned_url`` of every client, with the operation's API name."""
     original = botocore.signers.generate_presigned_url

@@ -10,6 +10,7 @@ import typer
 from videotasks_cli.commands import account, media, settings, tasks
 from videotasks_cli.exit_codes import EXIT_CODES_HELP, ClickException, ExitCode
 from videotasks_cli.legacy.command import import_legacy
+from videotasks_cli.maintenance import backfill_list_keys
 
 app = typer.Typer(
     name="videotasks",
@@ -44,6 +45,7 @@ app.command()(account.stats)
 app.command()(account.models)
 app.command()(account.usage)
 app.command("import-legacy")(import_legacy)
+app.command("backfill-list-keys")(backfill_list_keys)
 
 
 def run(args: list[str] | None = None) -> int:

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from bench.history import ReadCounter
 from tests.integration.api_harness import OTHER_USER, USER, Api, list_all
-from videotasks.adapters.store import tasks as task_store
+from videotasks.adapters.store.items import task_item
 from videotasks.domain.ids import new_video_id
 from videotasks.domain.models import Task, TaskStatus, TaskType, iso, utc_now
 
@@ -66,7 +67,7 @@ def make_tasks(aws_stack, stored_task):
         if not counted:
             with aws_stack.table("TASKS_TABLE").batch_writer() as batch:
                 for task in tasks:
-                    batch.put_item(Item=task.model_dump(mode="json", exclude_none=True))
+                    batch.put_item(Item=task_item(task))
         return tasks
 
     return make
@@ -179,19 +180,96 @@ def test_a_filtered_page_is_full_when_matches_lie_beyond_many_non_matching_tasks
     assert rest["hasMore"] is False
 
 
-def test_matches_beyond_the_read_bound_of_one_page_are_reached_by_following_the_cursor(
-    api: Api, make_tasks, monkeypatch
-):
-    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 2)  # reads of at most 2 x 25 items per page
-    make_tasks(80)
-    completed = make_tasks(4, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
+FILTERS = [
+    {"status": status, "type": kind}
+    for status in [None, *(state.value for state in TaskStatus)]
+    for kind in [None, "VIDEO", "IMAGE"]
+]
 
-    items, pages = list_all(api, status="COMPLETED", limit=3)
 
-    assert _ids(items) == _ids(completed)
-    assert all(len(page["items"]) <= 3 for page in pages)
-    assert any(len(page["items"]) < 3 and page["hasMore"] for page in pages), "the read bound was never reached"
-    assert pages[-1]["hasMore"] is False
+@pytest.mark.parametrize("query", FILTERS, ids=lambda query: f"{query['status']}-{query['type']}")
+def test_every_filter_walks_exactly_its_matches_newest_first_with_an_exact_has_more(api: Api, make_tasks, query):
+    tasks = make_tasks(40, kinds=MIX)
+    make_tasks(7, user=OTHER_USER, kinds=MIX, offset=100)
+    sent = {name: value for name, value in query.items() if value}
+    expected = [
+        task
+        for task in tasks
+        if (not query["status"] or task.status.value == query["status"])
+        and (not query["type"] or task.type.value == query["type"])
+    ]
+
+    items, pages = list_all(api, limit=3, **sent)
+
+    assert _ids(items) == _ids(expected)
+    assert all(len(page["items"]) == 3 and page["hasMore"] for page in pages[:-1])
+    assert pages[-1]["hasMore"] is False and pages[-1]["nextCursor"] is None
+    assert len(pages) == max(1, -(-len(expected) // 3))  # no empty page after a last full one
+
+
+def test_batch_tasks_created_in_the_same_millisecond_are_each_listed_once(api: Api, aws_stack):
+    created = iso(utc_now())
+    tasks = [
+        Task(
+            videoId=new_video_id(),
+            userId=USER,
+            status=TaskStatus.COMPLETED,
+            prompt=f"batch {n}",
+            model="sora-2",
+            createdAt=created,
+            updatedAt=created,
+        )
+        for n in range(7)
+    ]
+
+    with aws_stack.table("TASKS_TABLE").batch_writer() as batch:
+        for task in tasks:
+            batch.put_item(Item=task_item(task))
+
+    for query in ({}, {"status": "COMPLETED"}, {"type": "VIDEO"}):
+        items, _ = list_all(api, limit=2, **query)
+        assert sorted(_ids(items)) == sorted(_ids(tasks)), query
+
+
+def test_a_rare_status_among_thousands_reads_only_its_tasks_and_says_there_is_no_more(api: Api, make_tasks):
+    processing = make_tasks(2, kinds=[(TaskStatus.PROCESSING, TaskType.VIDEO)])
+    make_tasks(1500, kinds=MIX[:4], offset=10)  # no PROCESSING among them
+    cancelled = make_tasks(1, kinds=[(TaskStatus.CANCELLED, TaskType.VIDEO)], offset=5000)
+
+    with ReadCounter().installed() as reads:
+        page = api.list(status="PROCESSING").data
+    with ReadCounter().installed() as oldest:
+        last = api.list(status="CANCELLED", limit=1).data
+
+    assert (_ids(page["items"]), page["hasMore"], page["nextCursor"]) == (_ids(processing), False, None)
+    assert (_ids(last["items"]), last["hasMore"]) == (_ids(cancelled), False)
+    assert reads.items <= 2 + 1 + 2  # its 2 tasks, the totals item, slack
+    assert oldest.items <= 1 + 1 + 2
+
+
+def test_a_dense_filter_reads_about_one_page_whatever_the_history(api: Api, make_tasks):
+    make_tasks(1500, kinds=MIX)
+
+    for query in ({"status": "COMPLETED"}, {"type": "VIDEO"}, {}, {"status": "FAILED", "type": "IMAGE"}):
+        with ReadCounter().installed() as reads:
+            page = api.list(limit=10, **query).data
+        assert len(page["items"]) == 10 and page["hasMore"], query
+        assert reads.items <= 10 + 1 + 1 + 2 * 5, (query, reads.items)  # page, one beyond, totals, slack
+
+
+def test_a_task_that_changes_status_while_listed_moves_between_the_filtered_lists(api: Api, steps, make_tasks):
+    older = make_tasks(3, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=100, counted=True)
+    video_id = api.create_id()
+    steps.submit(video_id)
+    first = api.list(status="COMPLETED", limit=2).data
+    assert _ids(api.list(status="PROCESSING").data["items"]) == [video_id]
+
+    steps.complete(video_id)
+
+    assert api.list(status="PROCESSING").data["items"] == []
+    rest = api.list(status="COMPLETED", limit=2, cursor=first["nextCursor"]).data
+    assert _ids(first["items"]) + _ids(rest["items"]) == _ids(older)  # the walk under way goes on, older only
+    assert _ids(api.list(status="COMPLETED").data["items"]) == [video_id, *_ids(older)]
 
 
 # -- bad cursors: 400 VALIDATION_ERROR naming ``cursor`` -------------------------------------------------------
@@ -430,8 +508,7 @@ def test_the_real_window_edge_of_1000_tasks(api: Api, make_tasks):
     assert _ids(api.list(limit=5, cursor=edge["nextCursor"]).data["items"]) == _ids(tasks[1000:])
 
 
-def test_a_filtered_page_past_the_read_bound_is_full_and_has_more_is_exact(api: Api, make_tasks, monkeypatch):
-    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 1)  # one read of at most 25 items per call
+def test_a_filtered_page_beyond_many_others_is_full_and_has_more_is_exact(api: Api, make_tasks):
     make_tasks(60)  # the newest 60 are QUEUED
     completed = make_tasks(4, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)], offset=1000)
 
@@ -442,8 +519,7 @@ def test_a_filtered_page_past_the_read_bound_is_full_and_has_more_is_exact(api: 
     assert (_ids(last["items"]), last["hasMore"], last["nextCursor"]) == (_ids(completed[2:]), False, None)
 
 
-def test_a_filtered_last_page_found_as_the_read_bound_runs_out_says_there_is_no_more(api: Api, make_tasks, monkeypatch):
-    monkeypatch.setattr(task_store, "MAX_QUERY_PAGES", 1)  # one read of at most 25 items per call
+def test_a_filtered_last_page_before_many_others_says_there_is_no_more(api: Api, make_tasks):
     completed = make_tasks(2, kinds=[(TaskStatus.COMPLETED, TaskType.VIDEO)])
     make_tasks(40, offset=10)  # older, QUEUED: the first read stops among them, its page already full
 

@@ -34,7 +34,9 @@ def encode(position: dict[str, Any], *, user_id: str, scope: str, secret: str) -
     return f"{_b64(body)}.{_signature(secret, body)}"
 
 
-def decode(cursor: str, *, user_id: str, scope: str, secret: str) -> dict[str, Any]:
+def decode(cursor: str, *, user_id: str, scope: str, secret: str, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The position ``cursor`` carries, which holds a string under each of ``keys``; a 400 naming ``cursor``
+    for anything else."""
     invalid = ValidationError(
         "cursor is not valid for this listing; start again without it",
         details=[{"field": "cursor", "message": "invalid cursor"}],
@@ -50,6 +52,6 @@ def decode(cursor: str, *, user_id: str, scope: str, secret: str) -> dict[str, A
     if data.get("v") != _VERSION or data.get("u") != user_id or data.get("s") != scope:
         raise invalid
     position = data.get("p")
-    if not isinstance(position, dict):
+    if not isinstance(position, dict) or not all(isinstance(position.get(key), str) for key in keys):
         raise invalid
     return position

@@ -43,8 +43,6 @@ logger = Logger(child=True)
 
 
 CANCEL_ATTEMPTS = 3
-# Reads of the repository (each itself bounded) that one page-mode listing may make to fill its window.
-PAGE_MODE_MAX_READS = 10
 # Where providers that call back reach this deployment, for the length of one create: the idempotent path
 # calls ``create`` through Powertools, which passes on only the user and the body.
 _webhook_base: ContextVar[str | None] = ContextVar("webhook_base", default=None)
@@ -307,11 +305,15 @@ class TaskService:
 
     @tracer.capture_method(capture_response=False)
     def list(self, user_id: str, query: ListTasksQuery, lang: str = DEFAULT_LANG) -> dict[str, Any]:
-        total = self._repository.counters(user_id, utc_now()).matching(query.status, query.type)
+        total = self._repository.total_matching(user_id, query.status, query.type)
         if query.page_mode:
             return self._list_page(user_id, query, total, lang)
         secret = self._cursor_secret()
-        start = cursor.decode(query.cursor, user_id=user_id, scope=query.scope, secret=secret) if query.cursor else None
+        start = (
+            cursor.decode(query.cursor, user_id=user_id, scope=query.scope, secret=secret, keys=TaskRepository.POSITION)
+            if query.cursor
+            else None
+        )
         page = self._repository.list_owned(
             user_id, limit=query.limit, status=query.status, task_type=query.type, start=start
         )
@@ -327,22 +329,24 @@ class TaskService:
         }
 
     def _list_page(self, user_id: str, query: ListTasksQuery, total: int, lang: str) -> dict[str, Any]:
-        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest).
+        """The old backend's offset paging, bounded by MAX_PAGE_WINDOW (read from the newest): the slow mode.
 
-        ``hasMore`` promises that ``page + 1`` has tasks: an old client pages on while it is true, so it
-        is false at the window's edge (the next page would be refused) and never a guess. ``nextCursor``
-        goes on from this page's last task whenever older ones exist, the window's edge included."""
+        Page ``n`` reads the filter's newest ``n * pageSize + 1`` tasks (the one beyond says whether more
+        exist), only from the partitions the filter names: its cost grows with the page asked for, never
+        with the user's history (docs/API.md, "Paging"). ``hasMore`` promises that ``page + 1`` has tasks:
+        an old client pages on while it is true, so it is false at the window's edge (the next page would be
+        refused) and never a guess. ``nextCursor`` goes on from this page's last task whenever older ones
+        exist, the window's edge included."""
         size, number = query.page_size, query.page_number
-        wanted = size * number
-        items, position = _read_exactly(self._repository, user_id, query, wanted)
-        more = position is not None
+        page = self._repository.list_owned(user_id, limit=size * number, status=query.status, task_type=query.type)
+        more = page.position is not None
         next_cursor = (
-            cursor.encode(position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())
-            if position is not None
+            cursor.encode(page.position, user_id=user_id, scope=query.scope, secret=self._cursor_secret())
+            if page.position is not None
             else None
         )
         return {
-            "items": [self.public(task, lang) for task in items[size * (number - 1) :]],
+            "items": [self.public(task, lang) for task in page.items[size * (number - 1) :]],
             "nextCursor": next_cursor,
             "hasMore": more and (number + 1) * size <= MAX_PAGE_WINDOW,
             "total": total,
@@ -456,27 +460,3 @@ def _no_content(task: Task) -> ConflictError:
         {"field": "videoId", "message": refusal.message.split("; ", 1)[-1], "status": status, "reason": reason}
     ]
     return refusal
-
-
-def _read_exactly(
-    repository: TaskRepository, user_id: str, query: ListTasksQuery, wanted: int
-) -> tuple[list[Task], dict[str, Any] | None]:
-    """The newest ``wanted`` matching tasks, and the position after them only if an older match exists.
-
-    One match beyond ``wanted`` is read to know that. A read of the repository stops early (its read
-    bound) when filters skip many tasks, with a position but no knowledge of what lies beyond: read on
-    from there until it is known."""
-    items: list[Task] = []
-    position: dict[str, Any] | None = None
-    for _ in range(PAGE_MODE_MAX_READS):
-        page = repository.list_owned(
-            user_id, limit=wanted + 1 - len(items), status=query.status, task_type=query.type, start=position
-        )
-        items.extend(page.items)
-        if len(items) > wanted:
-            return items[:wanted], repository.position_of(items[wanted - 1])
-        if page.position is None:
-            return items, None
-        position = page.position
-    # Still unsure after the bounded reads: say there is nothing further rather than promise a page.
-    return items[:wanted], None

@@ -104,6 +104,12 @@ class CountersTable:
         ).get("Items", [])
         return plain(totals), sum(int(item.get("created", 0)) for item in hours)
 
+    def read_totals(self, user_id: str) -> dict[str, Any]:
+        """The user's ``TOTALS`` item as stored (one GetItem): what a listing's ``total`` needs, without the
+        hour buckets only ``/stats`` shows."""
+        item = self._table.get_item(Key={"userId": user_id, "bucket": TOTALS}, ConsistentRead=True).get("Item")
+        return dict(plain(item or {}))
+
     def read_generation_times(self, model: str) -> Histogram:
         """The model's completed generation times (an eventually consistent read: one completion more or
         less does not move a quantile)."""

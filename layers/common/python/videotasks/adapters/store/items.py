@@ -30,9 +30,35 @@ def _dynamo(value: Any) -> Any:
     return value
 
 
+# The ByUserFilter index's keys (docs/ARCHITECTURE.md, "Listing"): one partition per owner, type and status, each
+# newest first by creation, so any filter of the list reads only the tasks it answers with. Stored, never read
+# back into a Task (the model ignores unknown names), so they never reach a reply.
+FILTER_KEY = "filterKey"
+LIST_KEY = "listKey"
+
+
+def filter_key(user_id: str, task_type: TaskType, status: TaskStatus) -> str:
+    return f"{user_id}#{task_type.value}#{status.value}"
+
+
+def list_key(created_at: str, video_id: str) -> str:
+    """Creation time, then the id: unique (a batch's tasks share one ``createdAt``), so a listing can resume
+    strictly after the last task it returned with a key condition alone."""
+    return f"{created_at}#{video_id}"
+
+
+def list_keys(task: Task, status: TaskStatus | None = None) -> dict[str, str]:
+    """The index keys of ``task`` once it is in ``status`` (its own by default)."""
+    return {
+        FILTER_KEY: filter_key(task.userId, task.type, status or task.status),
+        LIST_KEY: list_key(task.createdAt, task.videoId),
+    }
+
+
 def task_item(task: Task) -> dict[str, Any]:
     """The item that stores ``task``; absent fields are left out rather than stored as nulls."""
-    return {key: _dynamo(value) for key, value in task.model_dump(mode="json").items() if value is not None}
+    stored = {key: _dynamo(value) for key, value in task.model_dump(mode="json").items() if value is not None}
+    return {**stored, **list_keys(task)}
 
 
 def task_from_item(item: dict[str, Any]) -> Task:

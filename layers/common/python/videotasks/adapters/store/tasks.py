@@ -14,12 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from videotasks.adapters import aws
+from videotasks.adapters.store.backfill import BackfillPage, backfill_page
 from videotasks.adapters.store.counters import CountersTable, UserCounters
-from videotasks.adapters.store.items import plain, set_expression, task_from_item, task_item
+from videotasks.adapters.store.items import (
+    FILTER_KEY,
+    LIST_KEY,
+    filter_key,
+    list_key,
+    list_keys,
+    set_expression,
+    task_from_item,
+    task_item,
+)
 from videotasks.adapters.store.queue import enqueue_item
 from videotasks.adapters.store.usage import UsageNow, UsageTable
 from videotasks.adapters.store.writes import ConditionalWriter
@@ -32,7 +42,10 @@ from videotasks.domain.polling import Histogram
 from videotasks.settings import Settings
 
 logger = Logger(child=True)
-MAX_QUERY_PAGES = 10  # bounds the read cost of one listing page when filters skip many items
+MAX_QUERY_PAGES = 10  # bounds the BatchGetItem rounds of ``stored_ids`` while DynamoDB leaves keys unprocessed
+# Items a filtered listing may read beyond its page in each partition it merges: a partition is first read for
+# this many (or the page, when fewer), and read on only when its head is the next task to return.
+_MERGE_SLACK = 2
 _CHANGED_WHILE_WRITTEN = "The task changed while it was being written"
 
 
@@ -105,43 +118,61 @@ class TaskRepository:
         task_type: TaskType | None = None,
         start: dict[str, Any] | None = None,
     ) -> TaskPage:
-        """Newest first, up to ``limit`` tasks matching the filters, from a Query on ``ByUser``.
+        """Newest first, up to ``limit`` tasks matching the filters, after ``start`` (a ``position_of``).
 
-        DynamoDB applies filters after reading, so a page is followed by the next one until
-        ``limit`` matches are found, bounded by ``MAX_QUERY_PAGES`` reads.
-        """
-        query: dict[str, Any] = {
-            "IndexName": "ByUser",
-            "KeyConditionExpression": Key("userId").eq(user_id),
-            "ScanIndexForward": False,
-        }
-        condition: Any = None
-        if status is not None:
-            condition = Attr("status").eq(status.value)
-        if task_type is not None:
-            type_condition = Attr("type").eq(task_type.value)
-            condition = type_condition if condition is None else condition & type_condition
-        if condition is not None:
-            query["FilterExpression"] = condition
-        items: list[Task] = []
+        Reads ``limit + 1`` tasks (the one beyond the page says whether there is a next one) plus at most
+        ``_MERGE_SLACK`` per partition a filter merges, never the tasks the filters leave out: without a
+        filter from ``ByUser``, with one from the ``ByUserFilter`` partitions it names (docs/ARCHITECTURE.md,
+        "Listing")."""
+        if status is None and task_type is None:
+            raw = self._newest_of_user(user_id, limit + 1, start)
+        else:
+            statuses = [status] if status is not None else list(TaskStatus)
+            types = [task_type] if task_type is not None else list(TaskType)
+            after = list_key(start["createdAt"], start["videoId"]) if start else None
+            partitions = [
+                _Partition(self._tasks, filter_key(user_id, kind, state), after) for kind in types for state in statuses
+            ]
+            raw = _merge_newest_first(partitions, limit + 1)
+        items = [task_from_item(item) for item in raw]
+        if len(items) > limit:
+            return TaskPage(items[:limit], self.position_of(items[limit - 1]))
+        return TaskPage(items, None)
+
+    def _newest_of_user(self, user_id: str, wanted: int, start: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The user's ``wanted`` newest items after ``start``, following DynamoDB's 1 MB pages when they cut a
+        read short."""
+        items: list[dict[str, Any]] = []
         position = start
-        for _ in range(MAX_QUERY_PAGES):
+        while len(items) < wanted:
+            query: dict[str, Any] = {
+                "IndexName": "ByUser",
+                "KeyConditionExpression": Key("userId").eq(user_id),
+                "ScanIndexForward": False,
+                "Limit": wanted - len(items),
+            }
             if position:
                 query["ExclusiveStartKey"] = position
-            # One item beyond the page tells whether there is a next page without a wasted request.
-            wanted = limit + 1 - len(items)
-            reply = self._tasks.query(**query, Limit=wanted if condition is None else max(wanted * 4, 25))
-            items.extend(task_from_item(raw) for raw in reply.get("Items", []))
-            if len(items) > limit:
-                return TaskPage(items[:limit], self.position_of(items[limit - 1]))
+            reply = self._tasks.query(**query)
+            items.extend(reply.get("Items", []))
             position = reply.get("LastEvaluatedKey")
             if not position:
-                return TaskPage(items, None)
-        return TaskPage(items, plain(position))
+                break
+        return items
+
+    # What a position holds: ByUser's key (an ExclusiveStartKey), from which ByUserFilter's list key is made too,
+    # so a cursor of either path (and one made before ByUserFilter existed) resumes the same way.
+    POSITION = ("videoId", "userId", "createdAt")
 
     @staticmethod
     def position_of(task: Task) -> dict[str, Any]:
         return {"videoId": task.videoId, "userId": task.userId, "createdAt": task.createdAt}
+
+    @tracer.capture_method
+    def total_matching(self, user_id: str, status: TaskStatus | None, task_type: TaskType | None) -> int:
+        """How many of the user's tasks have ``status`` and ``task_type`` (``None`` matches any), from the
+        counters' totals alone: a listing needs no last-24-hours figure."""
+        return UserCounters.of_stored(self._counters.read_totals(user_id), 0).matching(status, task_type)
 
     @tracer.capture_method
     def counters(self, user_id: str, now: datetime) -> UserCounters:
@@ -288,6 +319,10 @@ class TaskRepository:
         """The task's entry in its owner's queue, written in the create's transaction (none without a queue)."""
         return [enqueue_item(self._queue_table, task)] if self._queue_table else []
 
+    def backfill_list_keys(self, start: dict[str, Any] | None = None, *, limit: int = 200) -> BackfillPage:
+        """One page of the maintenance pass that keys tasks stored before ``ByUserFilter`` (``backfill``)."""
+        return backfill_page(self._tasks, self._writer, start=start, limit=limit)
+
     @tracer.capture_method
     def set_execution(self, video_id: str, execution_arn: str) -> None:
         """Record the task's execution. Raises ``StaleWriteError`` when the task does not exist."""
@@ -316,7 +351,8 @@ class TaskRepository:
             fields.setdefault("finishedAt", iso(now))
         if target is TaskStatus.COMPLETED:
             fields.setdefault("completedAt", iso(now))
-        names, values, expression = set_expression(fields)
+        # The index keys move with the status (and a task stored before they existed gains them here).
+        names, values, expression = set_expression({**fields, **list_keys(task, target)})
         update = {
             "Update": {
                 "TableName": self._tasks.name,
@@ -386,3 +422,59 @@ class TaskRepository:
             stale=f"Task {task.videoId} changed while it was being updated",
         )
         return task.model_copy(update=fields)
+
+
+class _Partition:
+    """One ``ByUserFilter`` partition read newest first, strictly after ``after`` (a list key), in reads no
+    larger than what the merge may still need from it."""
+
+    def __init__(self, table: Any, key: str, after: str | None) -> None:
+        self._table = table
+        self._key = key
+        self._after = after
+        self.buffered: list[dict[str, Any]] = []
+        self.exhausted = False
+
+    def read(self, limit: int) -> None:
+        condition: Any = Key(FILTER_KEY).eq(self._key)
+        if self._after is not None:
+            condition = condition & Key(LIST_KEY).lt(self._after)
+        reply = self._table.query(
+            IndexName="ByUserFilter", KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit
+        )
+        items = reply.get("Items", [])
+        self.buffered.extend(items)
+        if items:
+            self._after = str(items[-1][LIST_KEY])
+        self.exhausted = "LastEvaluatedKey" not in reply
+
+    @property
+    def head(self) -> str | None:
+        return str(self.buffered[0][LIST_KEY]) if self.buffered else None
+
+
+def _merge_newest_first(partitions: list[_Partition], wanted: int) -> list[dict[str, Any]]:
+    """The ``wanted`` newest items across ``partitions``.
+
+    Every partition is read for a few items first. One that runs dry is read again, since it may hold the
+    next item, for its share of what is still wanted (the share of the merged items it gave so far, at least
+    ``_MERGE_SLACK``): the partition that holds most of the page is read for the rest at once, one that
+    gave little is read for little. So a page reads what it returns, plus about ``_MERGE_SLACK`` per
+    partition and what a read's estimate overshot, and never the tasks behind the page."""
+    given = dict.fromkeys(range(len(partitions)), 0)
+    for partition in partitions:
+        partition.read(min(wanted, _MERGE_SLACK))
+    merged: list[dict[str, Any]] = []
+    while len(merged) < wanted:
+        remaining = wanted - len(merged)
+        for index, partition in enumerate(partitions):
+            if not partition.buffered and not partition.exhausted:
+                share = -(-remaining * given[index] // max(1, len(merged)))
+                partition.read(min(remaining, max(_MERGE_SLACK, share)))
+        live = [index for index, partition in enumerate(partitions) if partition.buffered]
+        if not live:
+            break
+        newest = max(live, key=lambda index: partitions[index].head or "")
+        merged.append(partitions[newest].buffered.pop(0))
+        given[newest] += 1
+    return merged
