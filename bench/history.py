@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import secrets
 import sys
@@ -41,6 +42,9 @@ RARE = {"PROCESSING": 2, "QUEUED": 3, "CANCELLED": 4}
 PAGE_SIZE = 10
 CURSOR_LIMIT = 20
 FILTER_LIMIT = 5  # so that every dense filter fills its page at the smallest size too
+# Two days at every size, so /stats meets a full day of hourly creation buckets (its "last 24 hours") whatever
+# N is: a history squeezed into the last hour would make the read look smaller at the small size only.
+HISTORY_SPAN = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,8 @@ def planned_statuses(size: int) -> list[tuple[str, str]]:
 
 
 def build_history(repository: Any, user: str, size: int, now: datetime) -> None:
-    """``size`` tasks of ``user``, one second apart (the newest at ``now``), created in batches and moved to
-    their planned status through the repository's transitions."""
+    """``size`` tasks of ``user`` spread evenly over ``HISTORY_SPAN`` (the newest at ``now``), created in batches
+    and moved to their planned status through the repository's transitions."""
     from videotasks.domain.ids import new_video_id
     from videotasks.domain.models import Task, TaskStatus, TaskType, iso
 
@@ -133,7 +137,7 @@ def build_history(repository: Any, user: str, size: int, now: datetime) -> None:
     for start in range(0, size, BATCH):
         batch = []
         for index in range(start, min(size, start + BATCH)):
-            created = iso(now - timedelta(seconds=index))
+            created = iso(now - index * (HISTORY_SPAN / size))
             batch.append(
                 Task(
                     videoId=new_video_id(),
@@ -173,17 +177,27 @@ def _as_the_local_stack_runs_moto() -> Iterator[None]:
         moto_seam.uninstall()
 
 
+Call = Callable[[str, dict[str, Any] | None], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class InProcessStack:
+    call: Call  # ``call(path, query)`` -> (items read, reply body), through the API function's real handler
+    count: Callable[[], None]  # the counter function, fed every tasks-stream record written so far
+
+
 @contextlib.contextmanager
-def in_process_stack() -> Iterator[Callable[[str, dict[str, Any] | None], tuple[int, dict[str, Any]]]]:
-    """moto with the template's tables and secrets, the environment the functions get, and a caller of the API
-    function's real handler: ``call(path, query)`` -> (items read, reply body)."""
+def in_process_stack() -> Iterator[InProcessStack]:
+    """moto with the template's tables and secrets, the environment the functions get, a caller of the API
+    function's real handler, and the counter function fed from the tasks stream as its mapping feeds it."""
     import json
 
     from moto import mock_aws
 
     from local import aws_setup
     from local.lambdas import FunctionRegistry
-    from local.template import Resolver, function_environment, load_template, resources
+    from local.stream_pump import StreamPump
+    from local.template import Resolver, function_environment, load_template, resources, stream_sources
     from local.token import make_token
 
     saved = dict(os.environ)
@@ -232,7 +246,18 @@ def in_process_stack() -> Iterator[Callable[[str, dict[str, Any] | None], tuple[
                     raise RuntimeError(f"{path} {query}: {reply['statusCode']} {body}")
                 return counter.items, body
 
-            yield call
+            source = next(source for source in stream_sources(template) if source.function == "CountTasksFunction")
+            counting = StreamPump(
+                dataclasses.replace(source, starting_position="TRIM_HORIZON"),
+                resolver.get_att(source.table, "StreamArn"),
+                FunctionRegistry(template).get(source.function).invoke,
+            )
+
+            def count() -> None:
+                while counting.poll_once():
+                    pass
+
+            yield InProcessStack(call, count)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -246,7 +271,7 @@ def measure(size: int) -> dict[str, int]:
     from videotasks.domain.models import utc_now
     from videotasks.settings import get_settings
 
-    with in_process_stack() as call:
+    with in_process_stack() as stack:
         wiring.reset()
         aws.reset()
         # No queue entries: the queue keeper, which is not running here, removes a task's entry when the task
@@ -255,10 +280,11 @@ def measure(size: int) -> dict[str, int]:
         # copies) would cost O(N): 10,000 tasks took over 50 minutes to build.
         history_writer = TaskRepository(get_settings().model_copy(update={"queue_table": ""}))
         build_history(history_writer, USER, size, utc_now())
-        return {operation.name: measure_one(call, operation) for operation in operations()}
+        stack.count()  # what CountTasksFunction does within seconds in the cloud: the counters /stats reads
+        return {operation.name: measure_one(stack.call, operation) for operation in operations()}
 
 
-def measure_one(call: Callable[[str, dict[str, Any] | None], tuple[int, dict[str, Any]]], operation: Operation) -> int:
+def measure_one(call: Call, operation: Operation) -> int:
     if operation.query is None:
         return call("/api/video/stats", None)[0]
     query = dict(operation.query)

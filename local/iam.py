@@ -13,8 +13,9 @@ clients, so the stack does three things (docs/IAM.md tells the whole story):
    signing, presigned URLs included (``local.botocore_internals``), so a request signs as the function whose
    invocation makes it.
    Thread pools started inside an invocation carry the context along, as every thread of a Lambda sandbox
-   has the role's credentials. moto's Step Functions engine signs with its own fixed key (``ak``), which is
-   the state machine role's identity: its ``lambda:Invoke`` calls are checked against that role.
+   has the role's credentials. moto's Step Functions engine signs with its own fixed key (``ak``) for every
+   state machine; its ``lambda:Invoke`` calls are checked against the state machines' roles, each call
+   counted as the call of the role that grants it (which state machine made it is not known here).
 3. **Enforcement and record.** Before a call leaves botocore, `AccessControl` maps it to the IAM actions and
    resources AWS would authorise (``local.aws_calls``), evaluates them against the principal's statements
    (``local.iam_policy``), appends the call to the call log, and refuses a denied call as AWS does. moto then
@@ -50,6 +51,7 @@ ADMIN_SECRET_ACCESS_KEY = "local"
 # boto_client.py): whoever owns them in moto's IAM is the principal the engine calls Lambda as.
 ENGINE_ACCESS_KEY_ID = "ak"
 ENGINE_SECRET_ACCESS_KEY = "sk"
+ENGINE_PRINCIPAL = "StepFunctionsEngine"  # moto's identity for those keys: every state machine role's grants
 CALL_LOG_VARIABLE = "LOCAL_AWS_CALL_LOG"
 
 CURRENT_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("local_function", default=None)
@@ -179,12 +181,24 @@ class AccessControl:
             principal: (f"AKIALOCAL{principal.upper()}", ADMIN_SECRET_ACCESS_KEY) for principal in policies
         }
         self._by_key = {key: principal for principal, (key, _) in self.keys.items()}
+        self._engine_roles: list[str] = []
         log.policies(policies)
 
-    def assign_engine_key(self, principal: str) -> None:
-        """moto's Step Functions engine signs with fixed keys: they become ``principal``'s."""
-        self.keys[principal] = (ENGINE_ACCESS_KEY_ID, ENGINE_SECRET_ACCESS_KEY)
+    def assign_engine_key(self, roles: list[str]) -> None:
+        """moto's Step Functions engine signs every state machine's calls with one fixed key: it becomes the
+        key of ``roles`` (the state machines' roles). Which state machine made a call is not known here, so a
+        call is the call of the first of them whose policy grants it, and refused when none does."""
+        self._engine_roles = list(roles)
         self._by_key = {key: name for name, (key, _) in self.keys.items()}
+        self._by_key[ENGINE_ACCESS_KEY_ID] = ENGINE_PRINCIPAL
+
+    def _principal_for(self, principal: str, calls: list[IamCall]) -> str:
+        if principal != ENGINE_PRINCIPAL:
+            return principal
+        for role in self._engine_roles:
+            if all(self.policies[role].allows(call.action, call.resource) for call in calls):
+                return role
+        return self._engine_roles[0]
 
     def current_keys(self) -> tuple[str, str]:
         function = CURRENT_FUNCTION.get()
@@ -200,9 +214,11 @@ class AccessControl:
         principal = self.principal_of(access_key_id)
         if principal is None:  # the admin, or a client with keys of its own: not a function of the template
             return
+        calls = list(iam_calls(signing_name, operation, params, self.targets))
+        principal = self._principal_for(principal, calls)
         policy = self.policies[principal]
         refused = None
-        for call in iam_calls(signing_name, operation, params, self.targets):
+        for call in calls:
             allowed = policy.allows(call.action, call.resource)
             self.log.call(principal, operation, call, allowed)
             if not allowed and refused is None:
@@ -216,8 +232,10 @@ class AccessControl:
         principal = self.principal_of(access_key_id)
         if principal is None:
             return True
+        calls = list(iam_calls(signing_name, operation, params, self.targets))
+        principal = self._principal_for(principal, calls)
         allowed = True
-        for call in iam_calls(signing_name, operation, params, self.targets):
+        for call in calls:
             granted = self.policies[principal].allows(call.action, call.resource)
             self.log.call(principal, operation, call, granted, presigned=True)
             allowed = allowed and granted
@@ -229,7 +247,8 @@ class AccessControl:
         if principal is None:
             return True  # not a principal of the template: moto serves it unchecked, as any other request
         action = _PRESIGNED_ACTIONS.get(method.upper(), f"s3:{method.title()}")
-        return self.policies[principal].allows(action, resource)
+        roles = self._engine_roles if principal == ENGINE_PRINCIPAL else [principal]
+        return any(self.policies[role].allows(action, resource) for role in roles)
 
 
 _PRESIGNED_ACTIONS = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject", "DELETE": "s3:DeleteObject"}
@@ -367,12 +386,14 @@ def enforce(template: dict[str, Any], resolver: Resolver) -> AccessControl:
         policies = amend(policies, json.loads(os.environ[AMEND_VARIABLE]), resolver)
     log_path = os.environ.get(CALL_LOG_VARIABLE)
     control = AccessControl(policies, _targets(template, resolver), CallLog(Path(log_path) if log_path else None))
-    engine_roles = set(state_machine_roles(transformed).values())
-    if len(engine_roles) == 1:  # moto's engine has one key for every state machine
-        control.assign_engine_key(engine_roles.pop())
+    engine_roles = sorted(set(state_machine_roles(transformed).values()))
     for principal, statements in policies.items():
         access_key_id, secret_access_key = control.keys[principal]
         moto_seam.create_identity(principal, moto_policy(statements), access_key_id, secret_access_key)
+    if engine_roles:
+        control.assign_engine_key(engine_roles)
+        union = [statement for role in engine_roles for statement in policies[role]]
+        moto_seam.create_identity(ENGINE_PRINCIPAL, moto_policy(union), ENGINE_ACCESS_KEY_ID, ENGINE_SECRET_ACCESS_KEY)
     moto_seam.enable_access_control({key for key, _ in control.keys.values()}, control.presigned_allowed)
     install(control)
     return control

@@ -29,8 +29,8 @@ few hundred tasks grew the stack by gigabytes). The seam stops that record for D
 
 And that snapshot costs a deep copy of every table the transaction touches, every item and stream record
 of it, under the lock: the local stack slowed down with every task it ever ran. While a transaction runs,
-the seam sets aside what it cannot touch (the items under other partition keys, and the stream records
-already written), so moto copies, and on failure puts back, only the rest; then it joins both again.
+the seam sets aside what it cannot touch (every item it does not name, and the stream records already
+written), so moto copies, and on failure puts back, only the rest; then it joins both again.
 """
 
 from __future__ import annotations
@@ -86,23 +86,29 @@ def _track_instances(keep: bool) -> None:
 _original_transact = DynamoDBBackend.transact_write_items
 
 
-def _partition_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> dict[str, set[DynamoType]]:
-    """The partition keys each table's items in the transaction live under, as moto keys its items."""
-    touched: dict[str, set[DynamoType]] = defaultdict(set)
+ItemKey = tuple[DynamoType, DynamoType | None]  # an item's hash key and range key (None: the table has none)
+
+
+def _item_keys(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> dict[str, set[ItemKey]]:
+    """The keys of the items each table has in the transaction, as moto keys its items."""
+    touched: dict[str, set[ItemKey]] = defaultdict(set)
     for entry in transact_items:
         for operation in entry.values():
             table = backend.tables[operation["TableName"]]
             key = operation.get("Key") or operation["Item"]
-            touched[table.name].add(DynamoType(key[table.hash_key_attr]))
+            sort = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            touched[table.name].add((DynamoType(key[table.hash_key_attr]), sort))
     return touched
 
 
 @contextlib.contextmanager
 def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> Iterator[None]:
-    """Set aside every item outside the transaction's partitions and every stream record already written;
-    join them again afterwards with whatever the tables hold then (moto's restored copies after a failure)."""
+    """Set aside every item the transaction does not name and every stream record already written; join them
+    again afterwards with whatever the transaction's items are then (moto's restored copies after a failure).
+    Items, not partitions: one user's partition of the stats table holds an item per task counted, and a
+    copy of it per transaction made counting O(tasks)."""
     try:
-        touched = _partition_keys(backend, transact_items)
+        touched = _item_keys(backend, transact_items)
     except (KeyError, TypeError, AttributeError):  # a malformed request: moto answers it, untouched
         yield
         return
@@ -110,7 +116,14 @@ def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str,
     for name, keys in touched.items():
         table = backend.tables[name]
         items, shard = table.items, table.stream_shard
-        table.items = defaultdict(dict, {key: items[key] for key in keys if key in items})
+        view: dict[Any, Any] = defaultdict(dict)
+        for partition, sort in keys:
+            if sort is None:
+                if partition in items:
+                    view[partition] = items[partition]
+            elif sort in items.get(partition, {}):
+                view[partition][sort] = items[partition][sort]
+        table.items = view
         records = shard.items if shard is not None else []
         if shard is not None:  # new records keep their sequence numbers: they follow the ones set aside
             shard.items, shard.starting_sequence_number = [], shard.starting_sequence_number + len(records)
@@ -121,14 +134,30 @@ def _only_these_in_view(backend: DynamoDBBackend, transact_items: list[dict[str,
     finally:
         for name, (items, records, keys) in aside.items():
             table = _keep_table_object(backend, originals[name])
-            for key in keys:
-                items.pop(key, None)
-            items.update(table.items)
+            _put_back(items, table.items, keys)
             table.items = items
             shard = table.stream_shard
             if shard is not None:
                 shard.items = records + shard.items
                 shard.starting_sequence_number -= len(records)
+
+
+def _put_back(items: dict[Any, Any], seen: dict[Any, Any], keys: set[ItemKey]) -> None:
+    """The transaction's items as they are now (``seen``) back among the others (``items``)."""
+    for partition, sort in keys:
+        if sort is None:
+            items.pop(partition, None)
+            if partition in seen:
+                items[partition] = seen[partition]
+            continue
+        held = items.get(partition)
+        if held is not None:
+            held.pop(sort, None)
+        now = seen.get(partition, {}).get(sort)
+        if now is not None:
+            items.setdefault(partition, {})[sort] = now
+        elif held is not None and not held:
+            del items[partition]
 
 
 def _keep_table_object(backend: DynamoDBBackend, original: Table) -> Table:
