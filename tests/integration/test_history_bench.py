@@ -17,7 +17,7 @@ def bound(operation: history.Operation) -> int:
     """What a request may read: the tasks up to its page and one beyond, the totals item, and for a filter
     merging partitions a few items each and one overshooting read."""
     if operation.query is None:
-        return 4  # the totals item and the last day's hour buckets
+        return 1 + 24  # the totals item and the last day's hour buckets (the history spans two days)
     query = operation.query
     returned = query["page"] * query["pageSize"] if "page" in query else query.get("limit", 20)
     partitions = (
